@@ -1,0 +1,49 @@
+# gridhub: the two commands that matter are `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/gridhub
+# Generated files whose freshness `make test` checks.
+GENERATED := graph/generated graph/model/models_gen.go $(wildcard graph/*.resolvers.go)
+
+.PHONY: demo test build deps generate generate-check tidy-check lint bench bench-city clean
+
+## demo: install Postgres and Redis when missing, build, run the hub with the demo city.
+demo: deps build
+	./$(BIN) dev $(ARGS)
+
+## test: install what the tests need, check generated code and go.mod, run every test.
+test: deps generate-check tidy-check
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gridhub
+
+deps:
+	bash scripts/install-deps.sh
+
+generate:
+	$(GO) generate ./...
+
+# generate-check fails when `go generate ./...` would change what is checked in.
+generate-check:
+	@before=$$(cat $$(find $(GENERATED) -type f | sort) | sha256sum); \
+	$(GO) generate ./... ; \
+	after=$$(cat $$(find $(GENERATED) -type f | sort) | sha256sum); \
+	if [ "$$before" != "$$after" ]; then echo "go generate ./... changed generated code: run 'make generate' and commit"; exit 1; fi
+
+tidy-check:
+	$(GO) mod tidy -diff
+
+## lint: vet, staticcheck, govulncheck.
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./...
+
+## bench: the benchmarks whose medians BENCHMARKS.md reports (long; not part of test).
+bench: deps
+	bash scripts/bench.sh
+
+clean:
+	rm -rf bin

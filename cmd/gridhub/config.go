@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gridhub/gridhub/internal/devenv"
+	"github.com/gridhub/gridhub/internal/secret"
+)
+
+// Config is what serve needs, from flags and the environment.
+type Config struct {
+	Addr        string // GRIDHUB_ADDR, --addr
+	DatabaseURL string // GRIDHUB_DATABASE_URL
+	RedisURL    string // GRIDHUB_REDIS_URL, optional
+	ConfigDir   string // GRIDHUB_CONFIG: departments, policy, templates
+	SecretKey   string // GRIDHUB_SECRET_KEY: base64 master key for ID blinding and sealing
+	Dev         bool
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// String describes the configuration with secrets masked, for the start-up log.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return "(unset)"
+		}
+		return "(set)"
+	}
+	return fmt.Sprintf("addr=%s database=%s redis=%s config=%q secret_key=%s dev=%t",
+		c.Addr, redactURL(c.DatabaseURL), redactURL(c.RedisURL), c.ConfigDir, mask(c.SecretKey), c.Dev)
+}
+
+func configFromEnv() Config {
+	return Config{
+		Addr:            envOr("GRIDHUB_ADDR", ":8080"),
+		DatabaseURL:     os.Getenv("GRIDHUB_DATABASE_URL"),
+		RedisURL:        os.Getenv("GRIDHUB_REDIS_URL"),
+		ConfigDir:       os.Getenv("GRIDHUB_CONFIG"),
+		SecretKey:       os.Getenv("GRIDHUB_SECRET_KEY"),
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// dataDir is the layout of a "gridhub dev" data dir.
+type dataDir string
+
+func (d dataDir) postgres() string  { return filepath.Join(string(d), "postgres") }
+func (d dataDir) redis() string     { return filepath.Join(string(d), "redis") }
+func (d dataDir) secretKey() string { return filepath.Join(string(d), "secret.key") }
+func (d dataDir) truth() string     { return filepath.Join(string(d), "truth") }
+func (d dataDir) logs() string      { return filepath.Join(string(d), "logs") }
+
+const devDatabase = "gridhub"
+
+// target is a database an operator command acts on: a dev data dir's (started
+// for the duration of the command when it is not running) or GRIDHUB_DATABASE_URL.
+type target struct {
+	url  string
+	keys *secret.Keys
+	stop func()
+}
+
+// openTarget resolves --data-dir or the environment into a database URL and keys.
+func openTarget(ctx context.Context, dir string) (*target, error) {
+	if dir == "" {
+		url := os.Getenv("GRIDHUB_DATABASE_URL")
+		if url == "" {
+			return nil, errors.New("no database: give --data-dir DIR or set GRIDHUB_DATABASE_URL")
+		}
+		keys, err := keysFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		return &target{url: url, keys: keys, stop: func() {}}, nil
+	}
+	d := dataDir(dir)
+	if url, err := os.ReadFile(filepath.Join(dir, "database.url")); err == nil && reachable(ctx, string(url)) {
+		keys, err := secret.LoadOrCreate(d.secretKey())
+		if err != nil {
+			return nil, err
+		}
+		return &target{url: string(url), keys: keys, stop: func() {}}, nil
+	}
+	pg, err := devenv.StartPostgres(ctx, d.postgres(), logFile(d, "postgres.log"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pg.CreateDatabase(ctx, devDatabase); err != nil {
+		pg.Stop(context.Background())
+		return nil, err
+	}
+	keys, err := secret.LoadOrCreate(d.secretKey())
+	if err != nil {
+		pg.Stop(context.Background())
+		return nil, err
+	}
+	return &target{url: pg.URL(devDatabase), keys: keys, stop: func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pg.Stop(ctx)
+	}}, nil
+}
+
+func keysFromEnv() (*secret.Keys, error) {
+	k := os.Getenv("GRIDHUB_SECRET_KEY")
+	if k == "" {
+		return nil, errors.New("GRIDHUB_SECRET_KEY is not set: the master key (32 bytes, base64) that blinds and seals resident ID numbers")
+	}
+	return secret.Parse(k)
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gridhub/gridhub/internal/devenv"
+	"github.com/gridhub/gridhub/internal/secret"
+	"github.com/gridhub/gridhub/internal/store"
+)
+
+// runDev runs everything on one machine: a throwaway Postgres (and Redis where
+// installed) under the data dir, migrations, the demo city on first start, and the
+// hub. Every process it starts is stopped when it returns.
+func runDev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	dir := fs.String("data-dir", ".gridhub", "data dir: database cluster, keys, logs, ground truth")
+	port := fs.Int("port", 8080, "HTTP port on 127.0.0.1")
+	scale := fs.String("scale", "demo", "city to generate on first start: demo (铜官区) or city (all of 铜陵市)")
+	residents := fs.Int("residents", 0, "scale the generated city to about this many residents (0: natural size)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d := dataDir(*dir)
+	if err := os.MkdirAll(d.logs(), 0o755); err != nil {
+		return err
+	}
+	start := time.Now()
+
+	pg, err := devenv.StartPostgres(ctx, d.postgres(), logFile(d, "postgres.log"))
+	if err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := pg.Stop(stopCtx); err != nil {
+			slog.Error("stop postgres", "err", err)
+		}
+	}()
+	if err := pg.CreateDatabase(ctx, devDatabase); err != nil {
+		return err
+	}
+	dbURL := pg.URL(devDatabase)
+	urlFile := filepath.Join(string(d), "database.url")
+	if err := os.WriteFile(urlFile, []byte(dbURL), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(urlFile)
+
+	cfg := configFromEnv()
+	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", *port)
+	cfg.DatabaseURL = dbURL
+	cfg.Dev = true
+	rd, err := devenv.StartRedis(ctx, d.redis(), logFile(d, "redis.log"))
+	switch {
+	case errors.Is(err, devenv.ErrNotInstalled):
+		slog.Warn("redis-server not installed: running with the in-process cache and limiter")
+	case err != nil:
+		return fmt.Errorf("start redis: %w", err)
+	default:
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			rd.Stop(stopCtx)
+		}()
+		cfg.RedisURL = rd.URL()
+	}
+
+	keys, err := secret.LoadOrCreate(d.secretKey())
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	v, err := st.RegistryVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v == 0 {
+		slog.Info("new data dir: generating the demo city", "scale", *scale, "residents", *residents)
+		if err := seed(ctx, st, keys, seedOptions{scale: *scale, residents: *residents, seed: 1, truth: d.truth()}); err != nil {
+			return err
+		}
+	}
+	return serve(ctx, cfg, st, keys, func(addr string) {
+		fmt.Printf("graphql: http://%s/graphql\n", addr)
+		fmt.Printf("graphiql: http://%s/graphiql\n", addr)
+		slog.Info("ready", "after", time.Since(start).Round(time.Millisecond), "data_dir", *dir)
+	})
+}
+
+// logFile opens (appending) a log file in the data dir; on failure logs go nowhere
+// rather than stopping the dev environment.
+func logFile(d dataDir, name string) io.Writer {
+	if err := os.MkdirAll(d.logs(), 0o755); err != nil {
+		return io.Discard
+	}
+	f, err := os.OpenFile(filepath.Join(d.logs(), name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return io.Discard
+	}
+	return f
+}
+
+// reachable tells whether a database URL answers now.
+func reachable(ctx context.Context, dbURL string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return false
+	}
+	conn.Close(ctx)
+	return true
+}
+
+// redactURL hides a URL's password for logs.
+func redactURL(s string) string {
+	if s == "" {
+		return "(unset)"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}

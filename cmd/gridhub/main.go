@@ -1,0 +1,67 @@
+// Command gridhub is the hub's one binary: the server, the one-machine dev
+// environment, and the operator commands (migrate, seed).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `gridhub: one GraphQL API over the community grid's department data.
+
+Usage:
+  gridhub dev     [--data-dir DIR] [--port N] [--scale demo|city] [--residents N]
+  gridhub serve   [--addr HOST:PORT]          (GRIDHUB_DATABASE_URL, GRIDHUB_SECRET_KEY, ...)
+  gridhub migrate [--data-dir DIR]
+  gridhub seed    [--data-dir DIR] [--scale demo|city] [--residents N] [--seed N] [--truth DIR]
+
+Commands that work on a database take --data-dir to act on a "gridhub dev" data
+dir, or GRIDHUB_DATABASE_URL otherwise.
+`
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "gridhub:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return flag.ErrHelp
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runDev(ctx, rest)
+	case "serve":
+		return runServe(ctx, rest)
+	case "migrate":
+		return runMigrate(ctx, rest)
+	case "seed":
+		return runSeed(ctx, rest)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gridhub/gridhub/internal/people"
+	"github.com/gridhub/gridhub/internal/secret"
+	"github.com/gridhub/gridhub/internal/server"
+	"github.com/gridhub/gridhub/internal/store"
+)
+
+// runServe runs the hub alone, configured by flags and the environment.
+func runServe(ctx context.Context, args []string) error {
+	cfg := configFromEnv()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("GRIDHUB_DATABASE_URL is not set")
+	}
+	keys, err := keysFromEnv()
+	if err != nil {
+		return err
+	}
+	slog.Info("starting", "config", cfg.String())
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return serve(ctx, cfg, st, keys, func(addr string) {
+		slog.Info("serving", "graphql", fmt.Sprintf("http://%s/graphql", addr))
+	})
+}
+
+// serve runs the HTTP server until ctx ends, then shuts down within the timeout.
+// ready is called once the listener is open.
+func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, ready func(addr string)) error {
+	h := server.New(server.Options{
+		Store:   st,
+		People:  people.NewService(st.Pool, keys),
+		Version: version,
+		Dev:     cfg.Dev,
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	ready(ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	timeout := cfg.ShutdownTimeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	slog.Info("shutting down")
+	return srv.Shutdown(shutCtx)
+}

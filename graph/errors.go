@@ -1,0 +1,44 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/gridhub/gridhub/internal/apperr"
+)
+
+// PresentError is the one place where errors become GraphQL errors: a domain
+// error keeps its message and gets extensions.code (and rule, field, department);
+// anything else is logged and shown as an internal error, hiding what went wrong
+// inside from the caller.
+func PresentError(ctx context.Context, err error) *gqlerror.Error {
+	var gqlErr *gqlerror.Error
+	if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+		// Already a GraphQL error (parse, validation): keep it as gqlgen made it.
+		return graphql.DefaultErrorPresenter(ctx, err)
+	}
+	out := graphql.DefaultErrorPresenter(ctx, err)
+	if e, ok := apperr.As(err); ok {
+		out.Message = e.Message
+		ext := map[string]any{"code": string(e.Code)}
+		if e.Field != "" {
+			ext["field"] = e.Field
+		}
+		if e.Rule != "" {
+			ext["rule"] = e.Rule
+		}
+		if e.Department != "" {
+			ext["department"] = e.Department
+		}
+		out.Extensions = ext
+		return out
+	}
+	slog.ErrorContext(ctx, "resolver failed", "path", out.Path.String(), "err", err)
+	out.Message = "internal error"
+	out.Extensions = map[string]any{"code": "INTERNAL_SERVER_ERROR"}
+	return out
+}

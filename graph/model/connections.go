@@ -1,0 +1,35 @@
+package model
+
+import (
+	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/people"
+)
+
+// GridConnection is a page of grid units; TotalCount is known when the page is cut.
+type GridConnection struct {
+	Edges      []*GridEdge
+	Nodes      []*grid.Unit
+	PageInfo   *PageInfo
+	TotalCount int
+}
+
+// GridEdge is one grid unit with its cursor.
+type GridEdge struct {
+	Cursor string
+	Node   *grid.Unit
+}
+
+// PersonConnection is a page of residents. Its total is counted only when asked
+// for, from Within.
+type PersonConnection struct {
+	Edges    []*PersonEdge
+	Nodes    []*people.Person
+	PageInfo *PageInfo
+	Within   string
+}
+
+// PersonEdge is one resident with its cursor.
+type PersonEdge struct {
+	Cursor string
+	Node   *people.Person
+}

@@ -1,0 +1,18 @@
+// Package graph holds the GraphQL resolvers: thin functions that check arguments
+// and call one service each. The executable schema is generated into
+// graph/generated and the models into graph/model.
+package graph
+
+//go:generate go tool gqlgen generate
+
+import (
+	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/people"
+)
+
+// Resolver is the root resolver: the services every request shares.
+type Resolver struct {
+	Registry *grid.Registry
+	Master   *people.Service // the master index
+	Version  string
+}

@@ -1,0 +1,395 @@
+// Package people is the hub's master index: persons, households, buildings and
+// organisations, each placed in a responsibility grid, read from Postgres.
+package people
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gridhub/gridhub/internal/apperr"
+	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/ident"
+	"github.com/gridhub/gridhub/internal/secret"
+)
+
+// Page sizes: a page without `first` holds DefaultPage rows; no page holds more than MaxPage.
+const (
+	DefaultPage = 20
+	MaxPage     = 100
+)
+
+// Person is a registered resident as the hub holds it.
+type Person struct {
+	ID          string
+	IDNumber    string
+	Name        string
+	Gender      string
+	BirthDate   time.Time
+	Ethnicity   string
+	Phone       *string
+	Relation    string
+	GridCode    string
+	HouseholdID string
+}
+
+// Household is a registered household.
+type Household struct {
+	ID         string
+	GridCode   string
+	BuildingID string
+	Address    string
+	HeadID     string // "" when the household has no recorded head
+}
+
+// Building is a residential building or village house group.
+type Building struct {
+	ID       string
+	GridCode string
+	Address  string
+	Lon, Lat float64
+	Floors   int
+}
+
+// Organization is an organisation placed in a grid.
+type Organization struct {
+	ID                  string
+	CreditCode          string
+	Name                string
+	Kind                string
+	GridCode            string
+	Address             string
+	Lon, Lat            float64
+	Employees           int
+	LegalRepresentative string
+	Warnings            []string
+}
+
+// PersonPage is one page of persons in (grid code, id) order.
+type PersonPage struct {
+	Persons     []*Person
+	Cursors     []string
+	HasNextPage bool
+}
+
+// Service reads the master index.
+type Service struct {
+	pool *pgxpool.Pool
+	keys *secret.Keys
+}
+
+// NewService returns a Service over pool; keys blind and open resident ID numbers.
+func NewService(pool *pgxpool.Pool, keys *secret.Keys) *Service {
+	return &Service{pool: pool, keys: keys}
+}
+
+const personColumns = `id, id_enc, name, gender, birth_date, ethnicity, phone, relation, grid_code, household_id`
+
+func (s *Service) scanPerson(row pgx.CollectableRow) (*Person, error) {
+	var (
+		p        Person
+		id, hh   int64
+		enc      []byte
+		idNumber string
+		err      error
+	)
+	if err = row.Scan(&id, &enc, &p.Name, &p.Gender, &p.BirthDate, &p.Ethnicity, &p.Phone, &p.Relation, &p.GridCode, &hh); err != nil {
+		return nil, err
+	}
+	if idNumber, err = s.keys.Open(enc); err != nil {
+		return nil, fmt.Errorf("person %d: %w", id, err)
+	}
+	p.ID, p.IDNumber, p.HouseholdID = strconv.FormatInt(id, 10), idNumber, strconv.FormatInt(hh, 10)
+	return &p, nil
+}
+
+// PersonByIDNumber finds a resident by ID number. A malformed number is a
+// BAD_USER_INPUT error naming the failed rule; an unknown one is (nil, nil).
+func (s *Service) PersonByIDNumber(ctx context.Context, idNumber string) (*Person, error) {
+	rid, err := ident.ParseResidentID(idNumber)
+	if err != nil {
+		return nil, badIdent("idNumber", err)
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons WHERE id_hmac = $1`, s.keys.Blind(rid.Number))
+	p, err := pgx.CollectExactlyOneRow(rows, s.scanPerson)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("people: person by ID number: %w", err)
+	}
+	return p, nil
+}
+
+// People returns a page of residents within a grid code of any level.
+func (s *Service) People(ctx context.Context, within string, first *int, after *string) (*PersonPage, error) {
+	if err := CheckCode("within", within); err != nil {
+		return nil, err
+	}
+	limit, err := PageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := prefixRange(within)
+	afterCode, afterID := "", int64(0)
+	if after != nil {
+		if afterCode, afterID, err = decodePersonCursor(*after); err != nil {
+			return nil, err
+		}
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons
+		WHERE grid_code >= $1 AND grid_code < $2 AND (grid_code, id) > ($3, $4)
+		ORDER BY grid_code, id LIMIT $5`, lo, hi, afterCode, afterID, limit+1)
+	persons, err := pgx.CollectRows(rows, s.scanPerson)
+	if err != nil {
+		return nil, fmt.Errorf("people: page within %s: %w", within, err)
+	}
+	page := &PersonPage{HasNextPage: len(persons) > limit}
+	if page.HasNextPage {
+		persons = persons[:limit]
+	}
+	page.Persons = persons
+	page.Cursors = make([]string, len(persons))
+	for i, p := range persons {
+		page.Cursors[i] = encodePersonCursor(p.GridCode, p.ID)
+	}
+	return page, nil
+}
+
+// CountPeople counts residents within a grid code of any level.
+func (s *Service) CountPeople(ctx context.Context, within string) (int, error) {
+	lo, hi := prefixRange(within)
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM persons WHERE grid_code >= $1 AND grid_code < $2`, lo, hi).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("people: count within %s: %w", within, err)
+	}
+	return n, nil
+}
+
+// PersonsByID loads persons by surrogate id, in the order of ids; a missing one is nil.
+func (s *Service) PersonsByID(ctx context.Context, ids []string) ([]*Person, error) {
+	keys, err := parseIDs(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons WHERE id = ANY($1)`, keys)
+	found, err := pgx.CollectRows(rows, s.scanPerson)
+	if err != nil {
+		return nil, fmt.Errorf("people: persons by id: %w", err)
+	}
+	return inOrder(ids, found, func(p *Person) string { return p.ID }), nil
+}
+
+// MembersOf loads the members of each household, in the order of ids, head first.
+func (s *Service) MembersOf(ctx context.Context, householdIDs []string) ([][]*Person, error) {
+	keys, err := parseIDs(householdIDs)
+	if err != nil {
+		return nil, err
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons WHERE household_id = ANY($1)
+		ORDER BY household_id, relation <> '户主', birth_date, id`, keys)
+	found, err := pgx.CollectRows(rows, s.scanPerson)
+	if err != nil {
+		return nil, fmt.Errorf("people: household members: %w", err)
+	}
+	byHousehold := make(map[string][]*Person, len(householdIDs))
+	for _, p := range found {
+		byHousehold[p.HouseholdID] = append(byHousehold[p.HouseholdID], p)
+	}
+	out := make([][]*Person, len(householdIDs))
+	for i, id := range householdIDs {
+		out[i] = byHousehold[id]
+	}
+	return out, nil
+}
+
+// HouseholdsByID loads households by id, in the order of ids; a missing one is nil.
+func (s *Service) HouseholdsByID(ctx context.Context, ids []string) ([]*Household, error) {
+	keys, err := parseIDs(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT id, grid_code, building_id, address, head_id FROM households WHERE id = ANY($1)`, keys)
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Household, error) {
+		var (
+			h      Household
+			id, b  int64
+			headID *int64
+		)
+		if err := row.Scan(&id, &h.GridCode, &b, &h.Address, &headID); err != nil {
+			return nil, err
+		}
+		h.ID, h.BuildingID = strconv.FormatInt(id, 10), strconv.FormatInt(b, 10)
+		if headID != nil {
+			h.HeadID = strconv.FormatInt(*headID, 10)
+		}
+		return &h, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("people: households by id: %w", err)
+	}
+	return inOrder(ids, found, func(h *Household) string { return h.ID }), nil
+}
+
+// Household finds one household by its id; a malformed id is BAD_USER_INPUT.
+func (s *Service) Household(ctx context.Context, id string) (*Household, error) {
+	if err := CheckID("id", id); err != nil {
+		return nil, err
+	}
+	hs, err := s.HouseholdsByID(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return hs[0], nil
+}
+
+// BuildingsByID loads buildings by id, in the order of ids; a missing one is nil.
+func (s *Service) BuildingsByID(ctx context.Context, ids []string) ([]*Building, error) {
+	keys, err := parseIDs(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT id, grid_code, address, lon, lat, floors FROM buildings WHERE id = ANY($1)`, keys)
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Building, error) {
+		var (
+			b  Building
+			id int64
+		)
+		if err := row.Scan(&id, &b.GridCode, &b.Address, &b.Lon, &b.Lat, &b.Floors); err != nil {
+			return nil, err
+		}
+		b.ID = strconv.FormatInt(id, 10)
+		return &b, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("people: buildings by id: %w", err)
+	}
+	return inOrder(ids, found, func(b *Building) string { return b.ID }), nil
+}
+
+// Organization finds an organisation by unified social credit code. A code that
+// breaks the code's structure is BAD_USER_INPUT; a wrong check character is only a
+// warning on the result (early codes fail it).
+func (s *Service) Organization(ctx context.Context, creditCode string) (*Organization, error) {
+	cc, err := ident.ParseCreditCode(creditCode)
+	if err != nil {
+		return nil, badIdent("creditCode", err)
+	}
+	var (
+		o  Organization
+		id int64
+	)
+	err = s.pool.QueryRow(ctx, `SELECT id, credit_code, name, kind, grid_code, address, lon, lat, employees, legal_rep
+		FROM organizations WHERE credit_code = $1`, cc.Code).
+		Scan(&id, &o.CreditCode, &o.Name, &o.Kind, &o.GridCode, &o.Address, &o.Lon, &o.Lat, &o.Employees, &o.LegalRepresentative)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("people: organization: %w", err)
+	}
+	o.ID = strconv.FormatInt(id, 10)
+	o.Warnings = cc.Warnings
+	if o.Warnings == nil {
+		o.Warnings = []string{}
+	}
+	return &o, nil
+}
+
+// CheckCode validates a grid code argument of any level.
+func CheckCode(field, code string) error {
+	if _, ok := grid.LevelOf(code); !ok {
+		return apperr.BadInput(field, "length", "%s must be a grid code of 6, 9, 12 or 15 digits, got %d characters", field, len(code))
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return apperr.BadInput(field, "charset", "%s must be digits only: character %d is not a digit", field, i+1)
+		}
+	}
+	return nil
+}
+
+// CheckID validates a surrogate id argument: a positive decimal number.
+func CheckID(field, id string) error {
+	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n <= 0 {
+		return apperr.BadInput(field, "format", "%s must be a positive decimal number", field)
+	}
+	return nil
+}
+
+// PageSize turns a `first` argument into a row count within [1, MaxPage].
+func PageSize(first *int) (int, error) {
+	if first == nil {
+		return DefaultPage, nil
+	}
+	if *first < 0 || *first > MaxPage {
+		return 0, apperr.BadInput("first", "range", "first must be between 0 and %d, got %d", MaxPage, *first)
+	}
+	return *first, nil
+}
+
+// prefixRange is the half-open code range [lo, hi) holding every code under prefix:
+// codes are digits, and '~' sorts after every digit in the "C" collation.
+func prefixRange(prefix string) (lo, hi string) { return prefix, prefix + "~" }
+
+func encodePersonCursor(gridCode, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("p:" + gridCode + ":" + id))
+}
+
+func decodePersonCursor(cursor string) (string, int64, error) {
+	bad := apperr.BadInput("after", "cursor", "after is not a cursor of this connection")
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", 0, bad
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 3 || parts[0] != "p" || CheckCode("after", parts[1]) != nil {
+		return "", 0, bad
+	}
+	id, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return "", 0, bad
+	}
+	return parts[1], id, nil
+}
+
+func parseIDs(ids []string) ([]int64, error) {
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return nil, apperr.BadInput("id", "format", "id must be a positive decimal number")
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func inOrder[T any](ids []string, found []*T, key func(*T) string) []*T {
+	byID := make(map[string]*T, len(found))
+	for _, v := range found {
+		byID[key(v)] = v
+	}
+	out := make([]*T, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out
+}
+
+// badIdent turns an identifier rule failure into BAD_USER_INPUT naming the rule.
+func badIdent(field string, err error) error {
+	var re *ident.RuleError
+	if errors.As(err, &re) {
+		return &apperr.Error{Code: apperr.BadUserInput, Field: field, Rule: re.Rule, Message: field + ": " + re.Error()}
+	}
+	return apperr.BadInput(field, "format", "%s: %v", field, err)
+}

@@ -1,0 +1,162 @@
+// Package server assembles the hub's HTTP surface: GraphQL, health and readiness,
+// metrics and the landing page.
+package server
+
+import (
+	"context"
+	"html/template"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/gridhub/gridhub/graph"
+	"github.com/gridhub/gridhub/graph/generated"
+	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/people"
+	"github.com/gridhub/gridhub/internal/store"
+)
+
+// Limits on what one request may ask.
+const (
+	// MaxComplexity bounds a query's cost: every field counts 1, lists count per page.
+	MaxComplexity = 5000
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes = 1 << 20
+)
+
+// Options configure a Handler.
+type Options struct {
+	Store   *store.Store
+	People  *people.Service
+	Version string
+	// Dev turns on GraphiQL and introspection.
+	Dev bool
+}
+
+// Handler is the hub's HTTP handler.
+type Handler struct {
+	mux   *http.ServeMux
+	store *store.Store
+	ready atomic.Bool
+}
+
+// New builds the handler with every route.
+func New(opts Options) *Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "gridhub_http_request_duration_seconds",
+		Help:    "HTTP request duration by route and status class.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"route", "code"})
+	reg.MustRegister(duration)
+
+	resolver := &graph.Resolver{
+		Registry: grid.NewRegistry(opts.Store, 5*time.Second),
+		Master:   opts.People,
+		Version:  opts.Version,
+	}
+	gql := newGraphQL(resolver, opts.Dev)
+
+	h := &Handler{mux: http.NewServeMux(), store: opts.Store}
+	route := func(pattern, name string, next http.Handler) {
+		h.mux.Handle(pattern, instrument(duration, name, next))
+	}
+	route("/graphql", "graphql", http.MaxBytesHandler(graph.WithLoaders(opts.People, gql), MaxBodyBytes))
+	route("GET /healthz", "healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	}))
+	route("GET /readyz", "readyz", http.HandlerFunc(h.readyz))
+	h.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if opts.Dev {
+		h.mux.Handle("GET /graphiql", playground.Handler("gridhub GraphiQL", "/graphql"))
+	}
+	h.mux.Handle("GET /{$}", landing(opts.Dev))
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// newGraphQL builds the GraphQL server explicitly: the transports it speaks, the
+// limits it enforces, and the one error presenter.
+func newGraphQL(resolver *graph.Resolver, dev bool) *handler.Server {
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	if dev {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetErrorPresenter(graph.PresentError)
+	return srv
+}
+
+// readyz answers 200 once the database answers and every migration is applied.
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := h.store.Pool.Ping(ctx); err != nil {
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	if !h.ready.Load() {
+		pending, err := h.store.Pending(ctx)
+		if err != nil || pending {
+			http.Error(w, "migrations pending", http.StatusServiceUnavailable)
+			return
+		}
+		h.ready.Store(true)
+	}
+	w.Write([]byte("ready\n"))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func instrument(h *prometheus.HistogramVec, route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		h.WithLabelValues(route, http.StatusText(sw.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gridhub 社区网格数据中枢</title>
+<style>body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.6}a{display:block;margin:.5rem 0}</style>
+</head><body>
+<h1>gridhub 社区网格数据中枢</h1>
+<p>统一查询各部门共享的居民、住户和单位信息，一表通填报，按街道、社区、网格汇总指标。</p>
+{{if .Dev}}<a href="/graphiql">GraphiQL 查询调试</a>{{end}}
+<a href="/report">一表通填报</a>
+<a href="/map">网格地图</a>
+<a href="/graphql">GraphQL 接口 (POST /graphql)</a>
+</body></html>`))
+
+func landing(dev bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		landingPage.Execute(w, struct{ Dev bool }{dev})
+	})
+}

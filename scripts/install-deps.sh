@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# install-deps.sh installs the system packages that `gridhub dev` and the
+# tests need, when they are missing: PostgreSQL server binaries (initdb,
+# postgres) and redis-server; with --browser also chromium and
+# chromium-driver (for browser tests).
+#
+# It is idempotent and quick when everything is present: `apt-get update`
+# runs at most once, and only when something has to be installed.
+#
+# gridhub never uses the system clusters these packages may start: it runs
+# its own throwaway servers (see internal/devenv) from the binaries alone.
+set -euo pipefail
+
+browser=0
+for arg in "$@"; do
+	case "$arg" in
+	--browser) browser=1 ;;
+	-h | --help)
+		echo "usage: $0 [--browser]"
+		exit 0
+		;;
+	*)
+		echo "install-deps.sh: unknown argument: $arg" >&2
+		echo "usage: $0 [--browser]" >&2
+		exit 2
+		;;
+	esac
+done
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have_postgres() {
+	# Debian installs the server binaries off PATH, under a versioned dir.
+	if have initdb && have postgres; then
+		return 0
+	fi
+	local f
+	for f in /usr/lib/postgresql/*/bin/initdb; do
+		[ -x "$f" ] && [ -x "$(dirname "$f")/postgres" ] && return 0
+	done
+	return 1
+}
+
+have_redis() {
+	have redis-server || [ -x /usr/bin/redis-server ]
+}
+
+missing=()
+have_postgres || missing+=(postgresql)
+have_redis || missing+=(redis-server)
+if [ "$browser" = 1 ]; then
+	have chromium || missing+=(chromium)
+	have chromedriver || missing+=(chromium-driver)
+fi
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	exit 0
+fi
+
+if ! have apt-get; then
+	echo "install-deps.sh: missing ${missing[*]} and apt-get is not available; install them by hand" >&2
+	exit 1
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	if ! have sudo; then
+		echo "install-deps.sh: missing ${missing[*]}; run as root or install sudo" >&2
+		exit 1
+	fi
+	sudo=(sudo)
+fi
+
+echo "install-deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Fail here, not later in a confusing test, if a package did not provide
+# what we look for.
+have_postgres || { echo "install-deps.sh: postgresql installed but initdb/postgres still not found" >&2; exit 1; }
+have_redis || { echo "install-deps.sh: redis-server installed but still not found" >&2; exit 1; }
