@@ -13,6 +13,7 @@
 package devenv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -225,13 +228,47 @@ func (p *proc) doStop(ctx context.Context) error {
 	}
 }
 
-// kill SIGKILLs the process group and waits for the leader to be reaped.
-// (Postgres backends leave the group with setsid, but they exit by
-// themselves once they see the postmaster is gone.)
+// kill SIGKILLs the server with its process group and its children, and
+// waits for it to be reaped. Postgres backends leave the group (setsid) and
+// would linger a moment after the postmaster, holding its shared memory so
+// that an immediate restart fails; so the leader is frozen first, its
+// children listed and killed too.
 func (p *proc) kill() {
-	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+	pid := p.pid()
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	children := childPids(pid)
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = p.cmd.Process.Kill()
+	for _, c := range children {
+		_ = syscall.Kill(c, syscall.SIGKILL)
+	}
 	<-p.done
+}
+
+// childPids lists the processes whose parent is pid, from /proc.
+func childPids(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parens.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // abort kills a server that failed to come up.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,11 +55,27 @@ func requireRedis(t *testing.T) {
 	}
 }
 
-// assertGone checks that the process no longer exists at all.
+// assertGone checks that the process has exited. Our own children are
+// reaped by Stop, so they must not exist at all; grandchildren killed with
+// them are reparented, and a zombie waiting for its new parent counts as
+// gone. SIGKILL takes effect asynchronously, hence the short poll.
 func assertGone(t *testing.T, pid int) {
 	t.Helper()
-	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("process %d still exists after Stop (kill 0: %v)", pid, err)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := syscall.Kill(pid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && strings.HasPrefix(string(stat[i+1:]), " Z") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("process %d still exists after Stop (kill 0: %v; stat %q)", pid, err, stat)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -172,7 +189,12 @@ func TestPostgresStalePidFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg.proc.abort()
+	// As the OOM killer would: the postmaster alone, leaving its backends
+	// to notice and exit on their own.
+	if err := syscall.Kill(pg.proc.pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-pg.Done()
 	pidFile := filepath.Join(data, "postmaster.pid")
 	if _, err := os.Stat(pidFile); err != nil {
 		t.Fatalf("expected a stale postmaster.pid after kill: %v", err)
@@ -222,15 +244,35 @@ func TestPostgresEarlyExitShowsLog(t *testing.T) {
 
 // As root, postgres runs as another user, which must be able to reach the
 // data dir; t.TempDir's 0700 parent is a real-life example of one it can't.
-func TestPostgresUntraversableParent(t *testing.T) {
+func TestPostgresUntraversableParentIsRelocated(t *testing.T) {
 	requirePostgres(t)
 	if os.Geteuid() != 0 {
 		t.Skip("only root hands the server to another user")
 	}
+	// t.TempDir's parent is 0700: the server's user cannot reach it, as with a
+	// clone under /root. The cluster goes elsewhere and the data dir links to it.
 	data := filepath.Join(t.TempDir(), "pg")
-	_, err := StartPostgres(ctxFor(t, time.Minute), data, nil)
-	if err == nil || !strings.Contains(err.Error(), "cannot traverse") {
-		t.Fatalf("got %v; want an error naming the untraversable parent", err)
+	pg, err := StartPostgres(ctxFor(t, time.Minute), data, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := filepath.EvalSymlinks(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(target) })
+	if !strings.HasPrefix(target, relocatedClusters) {
+		t.Fatalf("cluster at %s, want it under %s", target, relocatedClusters)
+	}
+	if err := pg.Stop(ctxFor(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := StartPostgres(ctxFor(t, time.Minute), data, io.Discard)
+	if err != nil {
+		t.Fatalf("restart through the link: %v", err)
+	}
+	if err := again.Stop(ctxFor(t, time.Minute)); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -420,4 +462,34 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// Killing a server (Stop past its deadline, or a failed start) takes its
+// backends with it, which left to themselves would linger and block a
+// restart on the same dir.
+func TestPostgresKillTakesChildren(t *testing.T) {
+	requirePostgres(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	data := filepath.Join(testDir(t), "pg")
+	pg, err := StartPostgresWith(ctx, data, nil, Options{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := pg.proc.pid()
+	children := childPids(pid)
+	if len(children) == 0 {
+		t.Fatal("postmaster has no children to check")
+	}
+	pg.proc.abort()
+	assertGone(t, pid)
+	for _, c := range children {
+		assertGone(t, c)
+	}
+	pg2, err := StartPostgresWith(ctx, data, nil, Options{Fast: true})
+	if err != nil {
+		t.Fatalf("restart right after kill: %v", err)
+	}
+	if err := pg2.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

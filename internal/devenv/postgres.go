@@ -3,6 +3,8 @@ package devenv
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -128,6 +130,9 @@ func StartPostgresWith(ctx context.Context, dir string, log io.Writer, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	if dir, err = placeCluster(dir, ru); err != nil {
+		return nil, err
+	}
 	if err := prepareClusterDir(dir, ru); err != nil {
 		return nil, err
 	}
@@ -142,22 +147,39 @@ func StartPostgresWith(ctx context.Context, dir string, log io.Writer, opts Opti
 		return nil, err
 	}
 
-	// The port is free when chosen but may be taken before postgres binds
-	// it (parallel test binaries do this a lot), so retry a few times.
-	const attempts = 3
-	for i := 1; ; i++ {
+	// Retry two transient failures: the port, free when chosen, may be
+	// taken before postgres binds it (parallel test binaries do this); and
+	// after a postmaster was killed outright, its orphaned backends hold
+	// the old shared memory for a moment until they notice it is gone.
+	portTries, shmemDeadline := 3, time.Now().Add(15*time.Second)
+	for {
 		pg, err := startPostmaster(ctx, bin, dir, ru, log, opts)
-		if err == nil {
+		switch {
+		case err == nil:
 			return pg, nil
-		}
-		if i == attempts || !errors.Is(err, errPortTaken) || ctx.Err() != nil {
+		case ctx.Err() != nil:
+			return nil, err
+		case errors.Is(err, errPortTaken) && portTries > 1:
+			portTries--
+		case errors.Is(err, errShmemInUse) && time.Now().Before(shmemDeadline):
+			select {
+			case <-ctx.Done():
+				return nil, err
+			case <-time.After(250 * time.Millisecond):
+			}
+		default:
 			return nil, err
 		}
 	}
 }
 
-// errPortTaken marks a start that failed because the chosen port was taken.
-var errPortTaken = errors.New("port already in use")
+var (
+	// errPortTaken marks a start that failed because the port was taken.
+	errPortTaken = errors.New("port already in use")
+	// errShmemInUse marks a start that failed because processes of a
+	// previous, killed server still hold its shared memory.
+	errShmemInUse = errors.New("old server processes still hold shared memory")
+)
 
 func startPostmaster(ctx context.Context, bin, dir string, ru *runUser, log io.Writer, opts Options) (*Postgres, error) {
 	port, err := freePort()
@@ -199,8 +221,11 @@ func startPostmaster(ctx context.Context, bin, dir string, ru *runUser, log io.W
 	pg := &Postgres{dir: dir, port: port, proc: p}
 	if err := pg.waitReady(ctx); err != nil {
 		p.abort()
-		if tail := p.lastOutput(); strings.Contains(tail, "could not bind") || strings.Contains(tail, "Address already in use") {
+		switch tail := p.lastOutput(); {
+		case strings.Contains(tail, "could not bind") || strings.Contains(tail, "Address already in use"):
 			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		case strings.Contains(tail, "pre-existing shared memory block"):
+			err = fmt.Errorf("%w: %w", errShmemInUse, err)
 		}
 		return nil, p.startErr("did not start", err)
 	}
@@ -469,6 +494,43 @@ func prepareClusterDir(dir string, ru *runUser) error {
 		return fmt.Errorf("devenv: giving cluster dir to user %s: %w", ru.name, err)
 	}
 	return nil
+}
+
+// relocatedClusters is where clusters go whose own place the server's user
+// cannot reach: a clone under /root (mode 0700) is the common case.
+var relocatedClusters = "/var/lib/gridhub/clusters"
+
+// placeCluster returns the directory the cluster really lives in. Normally that
+// is dir. When the server runs as another user who cannot reach dir, the cluster
+// is placed under relocatedClusters instead, and dir becomes a symlink to it, so
+// the data dir still holds (a link to) everything and the next start finds it.
+func placeCluster(dir string, ru *runUser) (string, error) {
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return "", fmt.Errorf("devenv: cluster link %s: %w", dir, err)
+		}
+		return target, nil
+	}
+	if ru == nil || checkTraversable(dir, ru) == nil {
+		return dir, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err == nil {
+		return dir, nil // an existing cluster stays where it is; prepareClusterDir explains why it cannot run
+	}
+	sum := sha256.Sum256([]byte(dir))
+	target := filepath.Join(relocatedClusters, hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(relocatedClusters, 0o755); err != nil {
+		return "", fmt.Errorf("devenv: relocating cluster of %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("devenv: creating cluster dir: %w", err)
+	}
+	os.Remove(dir) // an empty directory left by an earlier failed start
+	if err := os.Symlink(target, dir); err != nil {
+		return "", fmt.Errorf("devenv: linking cluster dir %s to %s: %w", dir, target, err)
+	}
+	return target, nil
 }
 
 // checkTraversable reports, by name, the first parent of dir that ru cannot

@@ -15,7 +15,7 @@ import (
 type Index struct {
 	units    []Unit // sorted by level, then code
 	bounds   []orb.Bound
-	boxes    []bool // polygon is exactly its bound: the bound check decides
+	boxes    []bool    // polygon is exactly its bound: the bound check decides
 	children [][]int32 // by position in units, each sorted by code
 	roots    []int32   // units whose parent is not indexed, sorted by code
 	byCode   map[string]int32

@@ -79,6 +79,9 @@ type community struct {
 	households int // households to generate
 	large      []largeOrg
 	grids      []int // positions in generator.units: residential grids, then unit grids
+	// planRNG draws the households, then the large organisations, which so do
+	// not depend on the resident target.
+	planRNG *rand.Rand
 }
 
 type generator struct {
@@ -145,8 +148,8 @@ func plan(opts Options) (*generator, error) {
 		if d.Level != grid.Community {
 			continue
 		}
-		c := &community{div: d, kind: kindOf(d)}
-		c.natural = naturalHouseholds(g.rng(d.Code, saltPlan), c.kind)
+		c := &community{div: d, kind: kindOf(d), planRNG: g.rng(d.Code, saltPlan)}
+		c.natural = naturalHouseholds(c.planRNG, c.kind)
 		c.households = c.natural
 		natural += c.natural
 		g.comms = append(g.comms, c)
@@ -163,11 +166,7 @@ func plan(opts Options) (*generator, error) {
 	plans := make(map[string]grid.CommunityPlan, len(g.comms))
 	counters := map[string]int{} // per district and kind, for numbered names
 	for _, c := range g.comms {
-		// The plan stream continues after naturalHouseholds, so large
-		// organisations do not depend on the resident target.
-		r := g.rng(c.div.Code, saltPlan)
-		naturalHouseholds(r, c.kind)
-		c.large = g.largeOrgs(r, c, counters)
+		c.large = g.largeOrgs(c.planRNG, c, counters)
 		p := grid.CommunityPlan{Households: c.households}
 		for _, o := range c.large {
 			p.UnitOrgs = append(p.UnitOrgs, o.name)
@@ -252,16 +251,18 @@ func (g *generator) largeOrgs(r *rand.Rand, c *community, counters map[string]in
 	var out []largeOrg
 	for range n {
 		kind := KindEnterprise
-		if c.kind == urban || c.kind == village {
-			switch u := r.Float64(); {
-			case u < 0.35 || c.kind == village && u < 0.5:
+		switch u := r.Float64(); {
+		case c.kind == village:
+			if u < 0.5 {
 				kind = KindSchool
-			case c.kind == village:
-			case u < 0.5:
-				kind = KindHospital
-			case u < 0.75:
-				kind = KindMarket
 			}
+		case c.kind != urban:
+		case u < 0.35:
+			kind = KindSchool
+		case u < 0.5:
+			kind = KindHospital
+		case u < 0.75:
+			kind = KindMarket
 		}
 		var name string
 		switch kind {
@@ -333,8 +334,8 @@ type place struct {
 
 // populate generates the people, buildings and organisations, community by community.
 func (g *generator) populate() error {
-	g.ids.used = make(map[uint64]struct{}, int(float64(g.totalHouseholds())*meanHouseholdSize*1.05))
 	hh := g.totalHouseholds()
+	g.ids.used = make(map[uint64]struct{}, int(float64(hh)*meanHouseholdSize*1.05))
 	g.city = &City{
 		Seed:       g.seed,
 		Area:       g.area,
@@ -352,8 +353,7 @@ func (g *generator) populate() error {
 			}
 		}
 		for _, i := range c.grids {
-			u := g.units[i]
-			if u.Kind != grid.Residential {
+			if g.units[i].Kind != grid.Residential {
 				continue
 			}
 			var err error
@@ -429,8 +429,13 @@ func (g *generator) urbanGrid(p *place, gi int) error {
 		p.left--
 		p.buildingNo++
 		n := min(24+r.IntN(49), rem)
-		if rem-n < 12 && rem <= 84 {
-			n = rem // no stub building at the end of the grid
+		if left := rem - n; left > 0 && left < 24 {
+			// No stub building at the end of the grid.
+			if rem <= 72 {
+				n = rem
+			} else {
+				n = rem - 24
+			}
 		}
 		rem -= n
 		stairs := max(1+r.IntN(3), (n+35)/36)

@@ -75,8 +75,8 @@ var cohortWeights = func() []float64 {
 // group on RefDate. Household templates tie relatives' ages together (every
 // child of a 30-year-old is under 9), which distorts the pyramid; these factors,
 // calibrated by iterating generation against cohortWeights, undo that.
-var cohortCorrection = [21]float64{0.071, 1.120, 2.664, 4.229, 3.310, 0.815, 0.556, 0.605, 0.649, 0.676, 0.424,
-	1.287, 1.579, 1.456, 1.466, 1.315, 1.566, 1.483, 2.025, 2.484, 15.170}
+var cohortCorrection = [21]float64{0.114, 1.325, 3.248, 6.128, 3.247, 0.701, 0.499, 0.550, 0.588, 0.619, 0.392,
+	1.225, 1.543, 1.407, 1.414, 1.289, 1.497, 1.413, 1.973, 2.099, 16.426}
 
 // cohort holds the cumulative corrected weights birthYear samples from.
 var cohort = buildCohort(cohortCorrection)
@@ -227,6 +227,8 @@ func composeHousehold(r *rand.Rand, buf []member) []member {
 		father, mother = mother, head.surname
 	}
 	nParents := strings.Count(t.members, "P")
+	// The first child is an adult when married (X) or a parent (G) in the household.
+	adultChild := strings.ContainsAny(t.members, "XG")
 	firstChild := -1
 	for _, c := range t.members {
 		switch c {
@@ -238,6 +240,9 @@ func composeHousehold(r *rand.Rand, buf []member) []member {
 			hi := head.year + 42
 			if t.old {
 				hi = head.year + 40
+			}
+			if firstChild < 0 && adultChild {
+				hi = min(hi, refYear-22)
 			}
 			ch.year = birthYear(r, head.year+23, hi)
 			if firstChild < 0 {
