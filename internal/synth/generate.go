@@ -92,7 +92,6 @@ type generator struct {
 	divs     map[string]grid.Division
 	comms    []*community
 	units    []grid.Unit
-	unitPos  map[string]int
 	names    names
 	ids      idRegistry
 	city     *City
@@ -177,13 +176,11 @@ func plan(opts Options) (*generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.unitPos = make(map[string]int, len(g.units))
 	byCode := make(map[string]*community, len(g.comms))
 	for _, c := range g.comms {
 		byCode[c.div.Code] = c
 	}
 	for i, u := range g.units {
-		g.unitPos[u.Code] = i
 		if u.Level == grid.Grid {
 			c := byCode[u.Parent]
 			c.grids = append(c.grids, i)

@@ -14,8 +14,10 @@ import (
 	"github.com/gridhub/gridhub/internal/synth"
 )
 
-// Residents is the size of the test city: big enough for several grids per
-// community and multi-page listings, small enough to load in a second.
+// Residents is the size of the test city: big enough for multi-page listings in
+// every community, small enough to load in a second. Scaled down this far, each
+// community plans one residential grid (with its below-250 warning) plus its
+// unit grids.
 const Residents = 4000
 
 // Fixture is a loaded test city.
