@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -53,7 +54,7 @@ func (e *PartialError) Unwrap() error { return e.Err }
 // again: not for permanent errors, not for a cancelled or expired context of the
 // caller; yes for everything else (timeouts, refused connections, 5xx).
 func Retryable(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	var p *PermanentError

@@ -43,6 +43,7 @@ func (r *householdResolver) Members(ctx context.Context, obj *people.Household) 
 	if members == nil && err == nil {
 		members = []*people.Person{}
 	}
+	r.prefetchSections(ctx, members)
 	return members, err
 }
 
@@ -68,7 +69,11 @@ func (r *personConnectionResolver) TotalCount(ctx context.Context, obj *model.Pe
 
 // Person is the resolver for the person field.
 func (r *queryResolver) Person(ctx context.Context, idNumber string) (*people.Person, error) {
-	return r.Master.PersonByIDNumber(ctx, idNumber)
+	p, err := r.Master.PersonByIDNumber(ctx, idNumber)
+	if p != nil {
+		r.prefetchSections(ctx, []*people.Person{p})
+	}
+	return p, err
 }
 
 // People is the resolver for the people field.
@@ -77,6 +82,7 @@ func (r *queryResolver) People(ctx context.Context, within string, first *int, a
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchSections(ctx, page.Persons)
 	conn := &model.PersonConnection{
 		Edges:    make([]*model.PersonEdge, len(page.Persons)),
 		Nodes:    page.Persons,

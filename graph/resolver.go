@@ -6,6 +6,7 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
+	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/people"
 )
@@ -14,5 +15,7 @@ import (
 type Resolver struct {
 	Registry *grid.Registry
 	Master   *people.Service // the master index
-	Version  string
+	// Federation reaches the departments; nil runs the hub without them.
+	Federation *federation.Federation
+	Version    string
 }

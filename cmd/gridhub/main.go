@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gridhub/gridhub/internal/telemetry"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -23,6 +25,9 @@ Usage:
   gridhub serve   [--addr HOST:PORT]          (GRIDHUB_DATABASE_URL, GRIDHUB_SECRET_KEY, ...)
   gridhub migrate [--data-dir DIR]
   gridhub seed    [--data-dir DIR] [--scale demo|city] [--residents N] [--seed N] [--truth DIR]
+  gridhub deptsim --department D [--data-dir DIR] [--port N]   (one simulated department system)
+  gridhub token   --role R [--department D] [--scope CODE,...] [--data-dir DIR]
+  gridhub verify-audit [--data-dir DIR]
 
 Commands that work on a database take --data-dir to act on a "gridhub dev" data
 dir, or GRIDHUB_DATABASE_URL otherwise.
@@ -43,7 +48,7 @@ func run(args []string) error {
 		fmt.Fprint(os.Stderr, usage)
 		return flag.ErrHelp
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	slog.SetDefault(slog.New(telemetry.LogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -57,6 +62,12 @@ func run(args []string) error {
 		return runMigrate(ctx, rest)
 	case "seed":
 		return runSeed(ctx, rest)
+	case "deptsim":
+		return runDeptsim(ctx, rest)
+	case "token":
+		return runToken(ctx, rest)
+	case "verify-audit":
+		return runVerifyAudit(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

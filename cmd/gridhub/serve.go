@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/store"
+	"github.com/gridhub/gridhub/internal/telemetry"
 )
 
 // runServe runs the hub alone, configured by flags and the environment.
@@ -45,11 +48,29 @@ func runServe(ctx context.Context, args []string) error {
 // serve runs the HTTP server until ctx ends, then shuts down within the timeout.
 // ready is called once the listener is open.
 func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, ready func(addr string)) error {
+	shutdownTracing, err := telemetry.Setup(ctx, "gridhub", version)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(context.Background())
+	c, closeCache, err := openCache(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeCache()
+	reg := prometheus.NewRegistry()
+	fed, err := openFederation(cfg, c, keys, reg)
+	if err != nil {
+		return err
+	}
+	defer fed.Close()
 	h := server.New(server.Options{
-		Store:   st,
-		People:  people.NewService(st.Pool, keys),
-		Version: version,
-		Dev:     cfg.Dev,
+		Store:      st,
+		People:     people.NewService(st.Pool, keys),
+		Federation: fed,
+		Metrics:    reg,
+		Version:    version,
+		Dev:        cfg.Dev,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

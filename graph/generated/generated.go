@@ -37,12 +37,20 @@ type ResolverRoot interface {
 	Person() PersonResolver
 	PersonConnection() PersonConnectionResolver
 	Query() QueryResolver
+	UrbanCase() UrbanCaseResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	Birth struct {
+		BirthDate         func(childComplexity int) int
+		CertificateNumber func(childComplexity int) int
+		ChildName         func(childComplexity int) int
+		Hospital          func(childComplexity int) int
+	}
+
 	Building struct {
 		Address func(childComplexity int) int
 		Floors  func(childComplexity int) int
@@ -50,6 +58,81 @@ type ComplexityRoot struct {
 		ID      func(childComplexity int) int
 		Lat     func(childComplexity int) int
 		Lon     func(childComplexity int) int
+	}
+
+	CivilAffairs struct {
+		Dibao            func(childComplexity int) int
+		Disability       func(childComplexity int) int
+		ElderlyAllowance func(childComplexity int) int
+		Source           func(childComplexity int) int
+		Tekun            func(childComplexity int) int
+	}
+
+	Department struct {
+		Breaker       func(childComplexity int) int
+		Code          func(childComplexity int) int
+		Healthy       func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		LastError     func(childComplexity int) int
+		LastErrorAt   func(childComplexity int) int
+		LastSuccessAt func(childComplexity int) int
+		LatencyMs     func(childComplexity int) int
+		Name          func(childComplexity int) int
+		RecordSets    func(childComplexity int) int
+	}
+
+	Dibao struct {
+		Amount          func(childComplexity int) int
+		HouseholdNumber func(childComplexity int) int
+		Persons         func(childComplexity int) int
+		Since           func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Until           func(childComplexity int) int
+	}
+
+	Disability struct {
+		Category          func(childComplexity int) int
+		CertificateNumber func(childComplexity int) int
+		Grade             func(childComplexity int) int
+		IssuedOn          func(childComplexity int) int
+	}
+
+	ElderlyAllowance struct {
+		Band          func(childComplexity int) int
+		MonthlyAmount func(childComplexity int) int
+		Since         func(childComplexity int) int
+	}
+
+	Employment struct {
+		Assistance   func(childComplexity int) int
+		Certificate  func(childComplexity int) int
+		Hardship     func(childComplexity int) int
+		Source       func(childComplexity int) int
+		Unemployment func(childComplexity int) int
+	}
+
+	EmploymentAssistance struct {
+		Date   func(childComplexity int) int
+		Detail func(childComplexity int) int
+		Kind   func(childComplexity int) int
+	}
+
+	EmploymentCertificate struct {
+		IssuedOn func(childComplexity int) int
+		Number   func(childComplexity int) int
+	}
+
+	EmploymentHardship struct {
+		Category     func(childComplexity int) int
+		RecognizedOn func(childComplexity int) int
+	}
+
+	FloatingPopulation struct {
+		InflowDate      func(childComplexity int) int
+		OriginAddress   func(childComplexity int) int
+		OriginCode      func(childComplexity int) int
+		Reason          func(childComplexity int) int
+		ResidencePermit func(childComplexity int) int
 	}
 
 	Grid struct {
@@ -77,6 +160,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Health struct {
+		Births   func(childComplexity int) int
+		Floating func(childComplexity int) int
+		Marriage func(childComplexity int) int
+		Source   func(childComplexity int) int
+	}
+
 	Household struct {
 		Address  func(childComplexity int) int
 		Building func(childComplexity int) int
@@ -84,6 +174,19 @@ type ComplexityRoot struct {
 		Head     func(childComplexity int) int
 		ID       func(childComplexity int) int
 		Members  func(childComplexity int) int
+	}
+
+	Marriage struct {
+		ChildbearingAge func(childComplexity int) int
+		Children        func(childComplexity int) int
+		Contraception   func(childComplexity int) int
+		MaritalStatus   func(childComplexity int) int
+	}
+
+	MedicalInsurance struct {
+		Scheme func(childComplexity int) int
+		Since  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	Organization struct {
@@ -97,6 +200,7 @@ type ComplexityRoot struct {
 		LegalRepresentative func(childComplexity int) int
 		Lon                 func(childComplexity int) int
 		Name                func(childComplexity int) int
+		UrbanCases          func(childComplexity int) int
 		Warnings            func(childComplexity int) int
 	}
 
@@ -105,17 +209,44 @@ type ComplexityRoot struct {
 		HasNextPage func(childComplexity int) int
 	}
 
+	Party struct {
+		Membership func(childComplexity int) int
+		Source     func(childComplexity int) int
+	}
+
+	PartyMembership struct {
+		Branch       func(childComplexity int) int
+		Category     func(childComplexity int) int
+		JoinedOn     func(childComplexity int) int
+		LastContact  func(childComplexity int) int
+		OutOfContact func(childComplexity int) int
+		Transferred  func(childComplexity int) int
+	}
+
+	Pension struct {
+		MonthlyBenefit func(childComplexity int) int
+		Scheme         func(childComplexity int) int
+		Since          func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
 	Person struct {
-		BirthDate func(childComplexity int) int
-		Ethnicity func(childComplexity int) int
-		Gender    func(childComplexity int) int
-		Grid      func(childComplexity int) int
-		Household func(childComplexity int) int
-		ID        func(childComplexity int) int
-		IDNumber  func(childComplexity int) int
-		Name      func(childComplexity int) int
-		Phone     func(childComplexity int) int
-		Relation  func(childComplexity int) int
+		BirthDate      func(childComplexity int) int
+		CivilAffairs   func(childComplexity int) int
+		Employment     func(childComplexity int) int
+		Ethnicity      func(childComplexity int) int
+		Gender         func(childComplexity int) int
+		Grid           func(childComplexity int) int
+		Health         func(childComplexity int) int
+		Household      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IDNumber       func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Party          func(childComplexity int) int
+		Phone          func(childComplexity int) int
+		Relation       func(childComplexity int) int
+		SocialSecurity func(childComplexity int) int
+		UrbanCases     func(childComplexity int) int
 	}
 
 	PersonConnection struct {
@@ -131,6 +262,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Departments  func(childComplexity int) int
 		Grid         func(childComplexity int, code string) int
 		Grids        func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
 		Household    func(childComplexity int, id string) int
@@ -139,6 +271,57 @@ type ComplexityRoot struct {
 		People       func(childComplexity int, within string, first *int, after *string) int
 		Person       func(childComplexity int, idNumber string) int
 		Version      func(childComplexity int) int
+	}
+
+	RecordSetInfo struct {
+		Entity func(childComplexity int) int
+		Label  func(childComplexity int) int
+		Name   func(childComplexity int) int
+	}
+
+	SectionSource struct {
+		AsOf       func(childComplexity int) int
+		Department func(childComplexity int) int
+		Stale      func(childComplexity int) int
+	}
+
+	SocialSecurity struct {
+		Medical func(childComplexity int) int
+		Pension func(childComplexity int) int
+		Source  func(childComplexity int) int
+	}
+
+	Tekun struct {
+		CareMode func(childComplexity int) int
+		Category func(childComplexity int) int
+		Since    func(childComplexity int) int
+		Status   func(childComplexity int) int
+	}
+
+	Unemployment struct {
+		Reason       func(childComplexity int) int
+		RegisteredOn func(childComplexity int) int
+		Status       func(childComplexity int) int
+	}
+
+	UrbanCase struct {
+		Address     func(childComplexity int) int
+		CaseNumber  func(childComplexity int) int
+		Category    func(childComplexity int) int
+		Deadline    func(childComplexity int) int
+		Description func(childComplexity int) int
+		Grid        func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Lat         func(childComplexity int) int
+		Lon         func(childComplexity int) int
+		Overdue     func(childComplexity int) int
+		ReportedOn  func(childComplexity int) int
+		Stage       func(childComplexity int) int
+	}
+
+	UrbanCases struct {
+		Cases  func(childComplexity int) int
+		Source func(childComplexity int) int
 	}
 }
 
@@ -164,16 +347,25 @@ type HouseholdResolver interface {
 }
 type OrganizationResolver interface {
 	Grid(ctx context.Context, obj *people.Organization) (*grid.Unit, error)
+
+	UrbanCases(ctx context.Context, obj *people.Organization) (*model.UrbanCases, error)
 }
 type PersonResolver interface {
 	Grid(ctx context.Context, obj *people.Person) (*grid.Unit, error)
 	Household(ctx context.Context, obj *people.Person) (*people.Household, error)
+	CivilAffairs(ctx context.Context, obj *people.Person) (*model.CivilAffairs, error)
+	Health(ctx context.Context, obj *people.Person) (*model.Health, error)
+	Employment(ctx context.Context, obj *people.Person) (*model.Employment, error)
+	SocialSecurity(ctx context.Context, obj *people.Person) (*model.SocialSecurity, error)
+	Party(ctx context.Context, obj *people.Person) (*model.Party, error)
+	UrbanCases(ctx context.Context, obj *people.Person) (*model.UrbanCases, error)
 }
 type PersonConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.PersonConnection) (int, error)
 }
 type QueryResolver interface {
 	Version(ctx context.Context) (string, error)
+	Departments(ctx context.Context) ([]*model.Department, error)
 	Grid(ctx context.Context, code string) (*grid.Unit, error)
 	Grids(ctx context.Context, level grid.Level, within *string, first *int, after *string) (*model.GridConnection, error)
 	Locate(ctx context.Context, lon float64, lat float64) (*grid.Unit, error)
@@ -181,6 +373,9 @@ type QueryResolver interface {
 	People(ctx context.Context, within string, first *int, after *string) (*model.PersonConnection, error)
 	Household(ctx context.Context, id string) (*people.Household, error)
 	Organization(ctx context.Context, creditCode string) (*people.Organization, error)
+}
+type UrbanCaseResolver interface {
+	Grid(ctx context.Context, obj *model.UrbanCase) (*grid.Unit, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -200,6 +395,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "Birth.birthDate":
+		if e.ComplexityRoot.Birth.BirthDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Birth.BirthDate(childComplexity), true
+	case "Birth.certificateNumber":
+		if e.ComplexityRoot.Birth.CertificateNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Birth.CertificateNumber(childComplexity), true
+	case "Birth.childName":
+		if e.ComplexityRoot.Birth.ChildName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Birth.ChildName(childComplexity), true
+	case "Birth.hospital":
+		if e.ComplexityRoot.Birth.Hospital == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Birth.Hospital(childComplexity), true
 
 	case "Building.address":
 		if e.ComplexityRoot.Building.Address == nil {
@@ -237,6 +457,286 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Building.Lon(childComplexity), true
+
+	case "CivilAffairs.dibao":
+		if e.ComplexityRoot.CivilAffairs.Dibao == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CivilAffairs.Dibao(childComplexity), true
+	case "CivilAffairs.disability":
+		if e.ComplexityRoot.CivilAffairs.Disability == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CivilAffairs.Disability(childComplexity), true
+	case "CivilAffairs.elderlyAllowance":
+		if e.ComplexityRoot.CivilAffairs.ElderlyAllowance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CivilAffairs.ElderlyAllowance(childComplexity), true
+	case "CivilAffairs.source":
+		if e.ComplexityRoot.CivilAffairs.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CivilAffairs.Source(childComplexity), true
+	case "CivilAffairs.tekun":
+		if e.ComplexityRoot.CivilAffairs.Tekun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CivilAffairs.Tekun(childComplexity), true
+
+	case "Department.breaker":
+		if e.ComplexityRoot.Department.Breaker == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.Breaker(childComplexity), true
+	case "Department.code":
+		if e.ComplexityRoot.Department.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.Code(childComplexity), true
+	case "Department.healthy":
+		if e.ComplexityRoot.Department.Healthy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.Healthy(childComplexity), true
+	case "Department.kind":
+		if e.ComplexityRoot.Department.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.Kind(childComplexity), true
+	case "Department.lastError":
+		if e.ComplexityRoot.Department.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.LastError(childComplexity), true
+	case "Department.lastErrorAt":
+		if e.ComplexityRoot.Department.LastErrorAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.LastErrorAt(childComplexity), true
+	case "Department.lastSuccessAt":
+		if e.ComplexityRoot.Department.LastSuccessAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.LastSuccessAt(childComplexity), true
+	case "Department.latencyMs":
+		if e.ComplexityRoot.Department.LatencyMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.LatencyMs(childComplexity), true
+	case "Department.name":
+		if e.ComplexityRoot.Department.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.Name(childComplexity), true
+	case "Department.recordSets":
+		if e.ComplexityRoot.Department.RecordSets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.RecordSets(childComplexity), true
+
+	case "Dibao.amount":
+		if e.ComplexityRoot.Dibao.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dibao.Amount(childComplexity), true
+	case "Dibao.householdNumber":
+		if e.ComplexityRoot.Dibao.HouseholdNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dibao.HouseholdNumber(childComplexity), true
+	case "Dibao.persons":
+		if e.ComplexityRoot.Dibao.Persons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dibao.Persons(childComplexity), true
+	case "Dibao.since":
+		if e.ComplexityRoot.Dibao.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dibao.Since(childComplexity), true
+	case "Dibao.status":
+		if e.ComplexityRoot.Dibao.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dibao.Status(childComplexity), true
+	case "Dibao.until":
+		if e.ComplexityRoot.Dibao.Until == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dibao.Until(childComplexity), true
+
+	case "Disability.category":
+		if e.ComplexityRoot.Disability.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Disability.Category(childComplexity), true
+	case "Disability.certificateNumber":
+		if e.ComplexityRoot.Disability.CertificateNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Disability.CertificateNumber(childComplexity), true
+	case "Disability.grade":
+		if e.ComplexityRoot.Disability.Grade == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Disability.Grade(childComplexity), true
+	case "Disability.issuedOn":
+		if e.ComplexityRoot.Disability.IssuedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Disability.IssuedOn(childComplexity), true
+
+	case "ElderlyAllowance.band":
+		if e.ComplexityRoot.ElderlyAllowance.Band == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ElderlyAllowance.Band(childComplexity), true
+	case "ElderlyAllowance.monthlyAmount":
+		if e.ComplexityRoot.ElderlyAllowance.MonthlyAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ElderlyAllowance.MonthlyAmount(childComplexity), true
+	case "ElderlyAllowance.since":
+		if e.ComplexityRoot.ElderlyAllowance.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ElderlyAllowance.Since(childComplexity), true
+
+	case "Employment.assistance":
+		if e.ComplexityRoot.Employment.Assistance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Employment.Assistance(childComplexity), true
+	case "Employment.certificate":
+		if e.ComplexityRoot.Employment.Certificate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Employment.Certificate(childComplexity), true
+	case "Employment.hardship":
+		if e.ComplexityRoot.Employment.Hardship == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Employment.Hardship(childComplexity), true
+	case "Employment.source":
+		if e.ComplexityRoot.Employment.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Employment.Source(childComplexity), true
+	case "Employment.unemployment":
+		if e.ComplexityRoot.Employment.Unemployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Employment.Unemployment(childComplexity), true
+
+	case "EmploymentAssistance.date":
+		if e.ComplexityRoot.EmploymentAssistance.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmploymentAssistance.Date(childComplexity), true
+	case "EmploymentAssistance.detail":
+		if e.ComplexityRoot.EmploymentAssistance.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmploymentAssistance.Detail(childComplexity), true
+	case "EmploymentAssistance.kind":
+		if e.ComplexityRoot.EmploymentAssistance.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmploymentAssistance.Kind(childComplexity), true
+
+	case "EmploymentCertificate.issuedOn":
+		if e.ComplexityRoot.EmploymentCertificate.IssuedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmploymentCertificate.IssuedOn(childComplexity), true
+	case "EmploymentCertificate.number":
+		if e.ComplexityRoot.EmploymentCertificate.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmploymentCertificate.Number(childComplexity), true
+
+	case "EmploymentHardship.category":
+		if e.ComplexityRoot.EmploymentHardship.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmploymentHardship.Category(childComplexity), true
+	case "EmploymentHardship.recognizedOn":
+		if e.ComplexityRoot.EmploymentHardship.RecognizedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmploymentHardship.RecognizedOn(childComplexity), true
+
+	case "FloatingPopulation.inflowDate":
+		if e.ComplexityRoot.FloatingPopulation.InflowDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FloatingPopulation.InflowDate(childComplexity), true
+	case "FloatingPopulation.originAddress":
+		if e.ComplexityRoot.FloatingPopulation.OriginAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FloatingPopulation.OriginAddress(childComplexity), true
+	case "FloatingPopulation.originCode":
+		if e.ComplexityRoot.FloatingPopulation.OriginCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FloatingPopulation.OriginCode(childComplexity), true
+	case "FloatingPopulation.reason":
+		if e.ComplexityRoot.FloatingPopulation.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FloatingPopulation.Reason(childComplexity), true
+	case "FloatingPopulation.residencePermit":
+		if e.ComplexityRoot.FloatingPopulation.ResidencePermit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FloatingPopulation.ResidencePermit(childComplexity), true
 
 	case "Grid.children":
 		if e.ComplexityRoot.Grid.Children == nil {
@@ -342,6 +842,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GridEdge.Node(childComplexity), true
 
+	case "Health.births":
+		if e.ComplexityRoot.Health.Births == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Health.Births(childComplexity), true
+	case "Health.floating":
+		if e.ComplexityRoot.Health.Floating == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Health.Floating(childComplexity), true
+	case "Health.marriage":
+		if e.ComplexityRoot.Health.Marriage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Health.Marriage(childComplexity), true
+	case "Health.source":
+		if e.ComplexityRoot.Health.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Health.Source(childComplexity), true
+
 	case "Household.address":
 		if e.ComplexityRoot.Household.Address == nil {
 			break
@@ -378,6 +903,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Household.Members(childComplexity), true
+
+	case "Marriage.childbearingAge":
+		if e.ComplexityRoot.Marriage.ChildbearingAge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Marriage.ChildbearingAge(childComplexity), true
+	case "Marriage.children":
+		if e.ComplexityRoot.Marriage.Children == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Marriage.Children(childComplexity), true
+	case "Marriage.contraception":
+		if e.ComplexityRoot.Marriage.Contraception == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Marriage.Contraception(childComplexity), true
+	case "Marriage.maritalStatus":
+		if e.ComplexityRoot.Marriage.MaritalStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Marriage.MaritalStatus(childComplexity), true
+
+	case "MedicalInsurance.scheme":
+		if e.ComplexityRoot.MedicalInsurance.Scheme == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MedicalInsurance.Scheme(childComplexity), true
+	case "MedicalInsurance.since":
+		if e.ComplexityRoot.MedicalInsurance.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MedicalInsurance.Since(childComplexity), true
+	case "MedicalInsurance.status":
+		if e.ComplexityRoot.MedicalInsurance.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MedicalInsurance.Status(childComplexity), true
 
 	case "Organization.address":
 		if e.ComplexityRoot.Organization.Address == nil {
@@ -439,6 +1008,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Name(childComplexity), true
+	case "Organization.urbanCases":
+		if e.ComplexityRoot.Organization.UrbanCases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.UrbanCases(childComplexity), true
 	case "Organization.warnings":
 		if e.ComplexityRoot.Organization.Warnings == nil {
 			break
@@ -459,12 +1034,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
 
+	case "Party.membership":
+		if e.ComplexityRoot.Party.Membership == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Party.Membership(childComplexity), true
+	case "Party.source":
+		if e.ComplexityRoot.Party.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Party.Source(childComplexity), true
+
+	case "PartyMembership.branch":
+		if e.ComplexityRoot.PartyMembership.Branch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyMembership.Branch(childComplexity), true
+	case "PartyMembership.category":
+		if e.ComplexityRoot.PartyMembership.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyMembership.Category(childComplexity), true
+	case "PartyMembership.joinedOn":
+		if e.ComplexityRoot.PartyMembership.JoinedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyMembership.JoinedOn(childComplexity), true
+	case "PartyMembership.lastContact":
+		if e.ComplexityRoot.PartyMembership.LastContact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyMembership.LastContact(childComplexity), true
+	case "PartyMembership.outOfContact":
+		if e.ComplexityRoot.PartyMembership.OutOfContact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyMembership.OutOfContact(childComplexity), true
+	case "PartyMembership.transferred":
+		if e.ComplexityRoot.PartyMembership.Transferred == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyMembership.Transferred(childComplexity), true
+
+	case "Pension.monthlyBenefit":
+		if e.ComplexityRoot.Pension.MonthlyBenefit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Pension.MonthlyBenefit(childComplexity), true
+	case "Pension.scheme":
+		if e.ComplexityRoot.Pension.Scheme == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Pension.Scheme(childComplexity), true
+	case "Pension.since":
+		if e.ComplexityRoot.Pension.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Pension.Since(childComplexity), true
+	case "Pension.status":
+		if e.ComplexityRoot.Pension.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Pension.Status(childComplexity), true
+
 	case "Person.birthDate":
 		if e.ComplexityRoot.Person.BirthDate == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Person.BirthDate(childComplexity), true
+	case "Person.civilAffairs":
+		if e.ComplexityRoot.Person.CivilAffairs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.CivilAffairs(childComplexity), true
+	case "Person.employment":
+		if e.ComplexityRoot.Person.Employment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Employment(childComplexity), true
 	case "Person.ethnicity":
 		if e.ComplexityRoot.Person.Ethnicity == nil {
 			break
@@ -483,6 +1145,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Grid(childComplexity), true
+	case "Person.health":
+		if e.ComplexityRoot.Person.Health == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Health(childComplexity), true
 	case "Person.household":
 		if e.ComplexityRoot.Person.Household == nil {
 			break
@@ -507,6 +1175,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Name(childComplexity), true
+	case "Person.party":
+		if e.ComplexityRoot.Person.Party == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Party(childComplexity), true
 	case "Person.phone":
 		if e.ComplexityRoot.Person.Phone == nil {
 			break
@@ -519,6 +1193,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Relation(childComplexity), true
+	case "Person.socialSecurity":
+		if e.ComplexityRoot.Person.SocialSecurity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.SocialSecurity(childComplexity), true
+	case "Person.urbanCases":
+		if e.ComplexityRoot.Person.UrbanCases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.UrbanCases(childComplexity), true
 
 	case "PersonConnection.edges":
 		if e.ComplexityRoot.PersonConnection.Edges == nil {
@@ -558,6 +1244,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PersonEdge.Node(childComplexity), true
 
+	case "Query.departments":
+		if e.ComplexityRoot.Query.Departments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Departments(childComplexity), true
 	case "Query.grid":
 		if e.ComplexityRoot.Query.Grid == nil {
 			break
@@ -642,6 +1334,193 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Version(childComplexity), true
+
+	case "RecordSetInfo.entity":
+		if e.ComplexityRoot.RecordSetInfo.Entity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSetInfo.Entity(childComplexity), true
+	case "RecordSetInfo.label":
+		if e.ComplexityRoot.RecordSetInfo.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSetInfo.Label(childComplexity), true
+	case "RecordSetInfo.name":
+		if e.ComplexityRoot.RecordSetInfo.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSetInfo.Name(childComplexity), true
+
+	case "SectionSource.asOf":
+		if e.ComplexityRoot.SectionSource.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SectionSource.AsOf(childComplexity), true
+	case "SectionSource.department":
+		if e.ComplexityRoot.SectionSource.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SectionSource.Department(childComplexity), true
+	case "SectionSource.stale":
+		if e.ComplexityRoot.SectionSource.Stale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SectionSource.Stale(childComplexity), true
+
+	case "SocialSecurity.medical":
+		if e.ComplexityRoot.SocialSecurity.Medical == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SocialSecurity.Medical(childComplexity), true
+	case "SocialSecurity.pension":
+		if e.ComplexityRoot.SocialSecurity.Pension == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SocialSecurity.Pension(childComplexity), true
+	case "SocialSecurity.source":
+		if e.ComplexityRoot.SocialSecurity.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SocialSecurity.Source(childComplexity), true
+
+	case "Tekun.careMode":
+		if e.ComplexityRoot.Tekun.CareMode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tekun.CareMode(childComplexity), true
+	case "Tekun.category":
+		if e.ComplexityRoot.Tekun.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tekun.Category(childComplexity), true
+	case "Tekun.since":
+		if e.ComplexityRoot.Tekun.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tekun.Since(childComplexity), true
+	case "Tekun.status":
+		if e.ComplexityRoot.Tekun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tekun.Status(childComplexity), true
+
+	case "Unemployment.reason":
+		if e.ComplexityRoot.Unemployment.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Unemployment.Reason(childComplexity), true
+	case "Unemployment.registeredOn":
+		if e.ComplexityRoot.Unemployment.RegisteredOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Unemployment.RegisteredOn(childComplexity), true
+	case "Unemployment.status":
+		if e.ComplexityRoot.Unemployment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Unemployment.Status(childComplexity), true
+
+	case "UrbanCase.address":
+		if e.ComplexityRoot.UrbanCase.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Address(childComplexity), true
+	case "UrbanCase.caseNumber":
+		if e.ComplexityRoot.UrbanCase.CaseNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.CaseNumber(childComplexity), true
+	case "UrbanCase.category":
+		if e.ComplexityRoot.UrbanCase.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Category(childComplexity), true
+	case "UrbanCase.deadline":
+		if e.ComplexityRoot.UrbanCase.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Deadline(childComplexity), true
+	case "UrbanCase.description":
+		if e.ComplexityRoot.UrbanCase.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Description(childComplexity), true
+	case "UrbanCase.grid":
+		if e.ComplexityRoot.UrbanCase.Grid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Grid(childComplexity), true
+	case "UrbanCase.kind":
+		if e.ComplexityRoot.UrbanCase.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Kind(childComplexity), true
+	case "UrbanCase.lat":
+		if e.ComplexityRoot.UrbanCase.Lat == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Lat(childComplexity), true
+	case "UrbanCase.lon":
+		if e.ComplexityRoot.UrbanCase.Lon == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Lon(childComplexity), true
+	case "UrbanCase.overdue":
+		if e.ComplexityRoot.UrbanCase.Overdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Overdue(childComplexity), true
+	case "UrbanCase.reportedOn":
+		if e.ComplexityRoot.UrbanCase.ReportedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.ReportedOn(childComplexity), true
+	case "UrbanCase.stage":
+		if e.ComplexityRoot.UrbanCase.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.Stage(childComplexity), true
+
+	case "UrbanCases.cases":
+		if e.ComplexityRoot.UrbanCases.Cases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCases.Cases(childComplexity), true
+	case "UrbanCases.source":
+		if e.ComplexityRoot.UrbanCases.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCases.Source(childComplexity), true
 
 	}
 	return 0, false
@@ -730,6 +1609,256 @@ type PageInfo {
 type Query {
   "The hub's version and the migration it runs on."
   version: String!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/departments.graphqls", Input: `# The departments' sections of a resident's record, read live from each
+# department through its connector. Record set and field names are the unified
+# names of the department mapping files (connectors/departments/*.yaml).
+
+"Where a section's data came from and when."
+type SectionSource {
+  "Department code, e.g. civil_affairs."
+  department: String!
+  "When the department's answer was read. Older than the request when stale."
+  asOf: Time!
+  "True when the department is unavailable and this is the hub's recent copy."
+  stale: Boolean!
+}
+
+"民政: social assistance records."
+type CivilAffairs {
+  "低保 (minimum living allowance), a household benefit."
+  dibao: Dibao
+  "特困 (extreme poverty support)."
+  tekun: Tekun
+  "高龄补贴 (old-age allowance)."
+  elderlyAllowance: ElderlyAllowance
+  "残疾人证 (disability certificate)."
+  disability: Disability
+  source: SectionSource!
+}
+
+type Dibao {
+  householdNumber: String
+  "Monthly household benefit, yuan."
+  amount: Float
+  "Household members covered."
+  persons: Int
+  since: Date
+  until: Date
+  "ACTIVE, SUSPENDED or ENDED"
+  status: String
+}
+
+type Tekun {
+  "URBAN or RURAL"
+  category: String
+  "CENTRALIZED (集中供养) or DISPERSED (分散供养)"
+  careMode: String
+  since: Date
+  "ACTIVE or ENDED"
+  status: String
+}
+
+type ElderlyAllowance {
+  "AGE_80_89, AGE_90_99 or AGE_100_PLUS"
+  band: String
+  monthlyAmount: Float
+  since: Date
+}
+
+type Disability {
+  certificateNumber: String
+  "VISION, HEARING, SPEECH, PHYSICAL, INTELLECTUAL, MENTAL or MULTIPLE"
+  category: String
+  "1 (most severe) to 4"
+  grade: Int
+  issuedOn: Date
+}
+
+"卫健/计生: floating population, marriage and childbearing, births."
+type Health {
+  "流动人口 registration."
+  floating: FloatingPopulation
+  "婚育 status."
+  marriage: Marriage
+  "出生登记: births to this resident (as mother)."
+  births: [Birth!]!
+  source: SectionSource!
+}
+
+type FloatingPopulation {
+  inflowDate: Date
+  originAddress: String
+  "6-digit division code of origin."
+  originCode: String
+  "WORK, BUSINESS, STUDY, FAMILY or OTHER"
+  reason: String
+  residencePermit: Boolean
+}
+
+type Marriage {
+  "SINGLE, MARRIED, DIVORCED or WIDOWED"
+  maritalStatus: String
+  children: Int
+  "育龄妇女: a woman aged 15-49."
+  childbearingAge: Boolean
+  contraception: String
+}
+
+type Birth {
+  childName: String
+  birthDate: Date
+  certificateNumber: String
+  hospital: String
+}
+
+"就业: unemployment registration, employment hardship, assistance."
+type Employment {
+  "失业登记."
+  unemployment: Unemployment
+  "就业困难人员认定."
+  hardship: EmploymentHardship
+  "就业创业证."
+  certificate: EmploymentCertificate
+  "援助记录."
+  assistance: [EmploymentAssistance!]!
+  source: SectionSource!
+}
+
+type Unemployment {
+  registeredOn: Date
+  "REGISTERED, REEMPLOYED or CANCELLED"
+  status: String
+  reason: String
+}
+
+type EmploymentHardship {
+  "AGE_4050, ZERO_EMPLOYMENT_FAMILY, DISABLED, LOW_INCOME, LONG_TERM_UNEMPLOYED or OTHER"
+  category: String
+  recognizedOn: Date
+}
+
+type EmploymentCertificate {
+  number: String
+  issuedOn: Date
+}
+
+type EmploymentAssistance {
+  "JOB_REFERRAL, TRAINING, PUBLIC_WELFARE_POST or SUBSIDY"
+  kind: String
+  date: Date
+  detail: String
+}
+
+"社保: pension and medical insurance."
+type SocialSecurity {
+  pension: Pension
+  medical: MedicalInsurance
+  source: SectionSource!
+}
+
+type Pension {
+  "EMPLOYEE (城镇职工) or RESIDENT (城乡居民)"
+  scheme: String
+  "CONTRIBUTING, RECEIVING, SUSPENDED or TERMINATED"
+  status: String
+  since: Date
+  monthlyBenefit: Float
+}
+
+type MedicalInsurance {
+  "EMPLOYEE or RESIDENT"
+  scheme: String
+  "INSURED or LAPSED"
+  status: String
+  since: Date
+}
+
+"党建: party membership."
+type Party {
+  membership: PartyMembership
+  source: SectionSource!
+}
+
+type PartyMembership {
+  "FULL (正式) or PROBATIONARY (预备)"
+  category: String
+  joinedOn: Date
+  branch: String
+  "组织关系转入."
+  transferred: Boolean
+  "失联: out of contact for 6 months or more."
+  outOfContact: Boolean
+  lastContact: Date
+}
+
+"城管: cases in which the resident or organisation is the party."
+type UrbanCases {
+  cases: [UrbanCase!]!
+  source: SectionSource!
+}
+
+type UrbanCase {
+  caseNumber: String
+  "EVENT (事件) or COMPONENT (部件)"
+  kind: String
+  "e.g. 占道经营, 乱堆物料, 井盖破损"
+  category: String
+  "ACCEPTED 受理, FILED 立案, DISPATCHED 派遣, HANDLING 处置, VERIFYING 核查, CLOSED 结案"
+  stage: String
+  reportedOn: Date
+  deadline: Date
+  overdue: Boolean
+  lon: Float
+  lat: Float
+  address: String
+  description: String
+  "The responsibility grid the case's location falls in."
+  grid: Grid
+}
+
+extend type Person {
+  civilAffairs: CivilAffairs
+  health: Health
+  employment: Employment
+  socialSecurity: SocialSecurity
+  party: Party
+  urbanCases: UrbanCases
+}
+
+extend type Organization {
+  urbanCases: UrbanCases
+}
+
+"A department the hub federates, and what the hub sees of it."
+type Department {
+  code: String!
+  name: String!
+  "sql, rest or sheet"
+  kind: String!
+  healthy: Boolean!
+  "closed, half-open or open"
+  breaker: String!
+  "Median latency of recent successful calls, milliseconds."
+  latencyMs: Float
+  lastError: String
+  lastErrorAt: Time
+  lastSuccessAt: Time
+  "The record sets the department shares."
+  recordSets: [RecordSetInfo!]!
+}
+
+type RecordSetInfo {
+  name: String!
+  label: String!
+  "person or organization"
+  entity: String!
+}
+
+extend type Query {
+  "The departments the hub federates, with their health."
+  departments: [Department!]!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/grid.graphqls", Input: `"A level of the community grid, from the county-level district down to the responsibility grid."
@@ -875,6 +2004,20 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_Birth(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "childName":
+		return ec.fieldContext_Birth_childName(ctx, field)
+	case "birthDate":
+		return ec.fieldContext_Birth_birthDate(ctx, field)
+	case "certificateNumber":
+		return ec.fieldContext_Birth_certificateNumber(ctx, field)
+	case "hospital":
+		return ec.fieldContext_Birth_hospital(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Birth", field.Name)
+}
+
 func (ec *executionContext) childFields_Building(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -891,6 +2034,156 @@ func (ec *executionContext) childFields_Building(ctx context.Context, field grap
 		return ec.fieldContext_Building_grid(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Building", field.Name)
+}
+
+func (ec *executionContext) childFields_CivilAffairs(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "dibao":
+		return ec.fieldContext_CivilAffairs_dibao(ctx, field)
+	case "tekun":
+		return ec.fieldContext_CivilAffairs_tekun(ctx, field)
+	case "elderlyAllowance":
+		return ec.fieldContext_CivilAffairs_elderlyAllowance(ctx, field)
+	case "disability":
+		return ec.fieldContext_CivilAffairs_disability(ctx, field)
+	case "source":
+		return ec.fieldContext_CivilAffairs_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CivilAffairs", field.Name)
+}
+
+func (ec *executionContext) childFields_Department(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_Department_code(ctx, field)
+	case "name":
+		return ec.fieldContext_Department_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_Department_kind(ctx, field)
+	case "healthy":
+		return ec.fieldContext_Department_healthy(ctx, field)
+	case "breaker":
+		return ec.fieldContext_Department_breaker(ctx, field)
+	case "latencyMs":
+		return ec.fieldContext_Department_latencyMs(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Department_lastError(ctx, field)
+	case "lastErrorAt":
+		return ec.fieldContext_Department_lastErrorAt(ctx, field)
+	case "lastSuccessAt":
+		return ec.fieldContext_Department_lastSuccessAt(ctx, field)
+	case "recordSets":
+		return ec.fieldContext_Department_recordSets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Department", field.Name)
+}
+
+func (ec *executionContext) childFields_Dibao(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "householdNumber":
+		return ec.fieldContext_Dibao_householdNumber(ctx, field)
+	case "amount":
+		return ec.fieldContext_Dibao_amount(ctx, field)
+	case "persons":
+		return ec.fieldContext_Dibao_persons(ctx, field)
+	case "since":
+		return ec.fieldContext_Dibao_since(ctx, field)
+	case "until":
+		return ec.fieldContext_Dibao_until(ctx, field)
+	case "status":
+		return ec.fieldContext_Dibao_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Dibao", field.Name)
+}
+
+func (ec *executionContext) childFields_Disability(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "certificateNumber":
+		return ec.fieldContext_Disability_certificateNumber(ctx, field)
+	case "category":
+		return ec.fieldContext_Disability_category(ctx, field)
+	case "grade":
+		return ec.fieldContext_Disability_grade(ctx, field)
+	case "issuedOn":
+		return ec.fieldContext_Disability_issuedOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Disability", field.Name)
+}
+
+func (ec *executionContext) childFields_ElderlyAllowance(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "band":
+		return ec.fieldContext_ElderlyAllowance_band(ctx, field)
+	case "monthlyAmount":
+		return ec.fieldContext_ElderlyAllowance_monthlyAmount(ctx, field)
+	case "since":
+		return ec.fieldContext_ElderlyAllowance_since(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ElderlyAllowance", field.Name)
+}
+
+func (ec *executionContext) childFields_Employment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unemployment":
+		return ec.fieldContext_Employment_unemployment(ctx, field)
+	case "hardship":
+		return ec.fieldContext_Employment_hardship(ctx, field)
+	case "certificate":
+		return ec.fieldContext_Employment_certificate(ctx, field)
+	case "assistance":
+		return ec.fieldContext_Employment_assistance(ctx, field)
+	case "source":
+		return ec.fieldContext_Employment_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Employment", field.Name)
+}
+
+func (ec *executionContext) childFields_EmploymentAssistance(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_EmploymentAssistance_kind(ctx, field)
+	case "date":
+		return ec.fieldContext_EmploymentAssistance_date(ctx, field)
+	case "detail":
+		return ec.fieldContext_EmploymentAssistance_detail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmploymentAssistance", field.Name)
+}
+
+func (ec *executionContext) childFields_EmploymentCertificate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "number":
+		return ec.fieldContext_EmploymentCertificate_number(ctx, field)
+	case "issuedOn":
+		return ec.fieldContext_EmploymentCertificate_issuedOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmploymentCertificate", field.Name)
+}
+
+func (ec *executionContext) childFields_EmploymentHardship(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_EmploymentHardship_category(ctx, field)
+	case "recognizedOn":
+		return ec.fieldContext_EmploymentHardship_recognizedOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmploymentHardship", field.Name)
+}
+
+func (ec *executionContext) childFields_FloatingPopulation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "inflowDate":
+		return ec.fieldContext_FloatingPopulation_inflowDate(ctx, field)
+	case "originAddress":
+		return ec.fieldContext_FloatingPopulation_originAddress(ctx, field)
+	case "originCode":
+		return ec.fieldContext_FloatingPopulation_originCode(ctx, field)
+	case "reason":
+		return ec.fieldContext_FloatingPopulation_reason(ctx, field)
+	case "residencePermit":
+		return ec.fieldContext_FloatingPopulation_residencePermit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FloatingPopulation", field.Name)
 }
 
 func (ec *executionContext) childFields_Grid(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -943,6 +2236,20 @@ func (ec *executionContext) childFields_GridEdge(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type GridEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Health(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "floating":
+		return ec.fieldContext_Health_floating(ctx, field)
+	case "marriage":
+		return ec.fieldContext_Health_marriage(ctx, field)
+	case "births":
+		return ec.fieldContext_Health_births(ctx, field)
+	case "source":
+		return ec.fieldContext_Health_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Health", field.Name)
+}
+
 func (ec *executionContext) childFields_Household(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -959,6 +2266,32 @@ func (ec *executionContext) childFields_Household(ctx context.Context, field gra
 		return ec.fieldContext_Household_members(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Household", field.Name)
+}
+
+func (ec *executionContext) childFields_Marriage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "maritalStatus":
+		return ec.fieldContext_Marriage_maritalStatus(ctx, field)
+	case "children":
+		return ec.fieldContext_Marriage_children(ctx, field)
+	case "childbearingAge":
+		return ec.fieldContext_Marriage_childbearingAge(ctx, field)
+	case "contraception":
+		return ec.fieldContext_Marriage_contraception(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Marriage", field.Name)
+}
+
+func (ec *executionContext) childFields_MedicalInsurance(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "scheme":
+		return ec.fieldContext_MedicalInsurance_scheme(ctx, field)
+	case "status":
+		return ec.fieldContext_MedicalInsurance_status(ctx, field)
+	case "since":
+		return ec.fieldContext_MedicalInsurance_since(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MedicalInsurance", field.Name)
 }
 
 func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -985,6 +2318,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_grid(ctx, field)
 	case "warnings":
 		return ec.fieldContext_Organization_warnings(ctx, field)
+	case "urbanCases":
+		return ec.fieldContext_Organization_urbanCases(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Organization", field.Name)
 }
@@ -997,6 +2332,48 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Party(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "membership":
+		return ec.fieldContext_Party_membership(ctx, field)
+	case "source":
+		return ec.fieldContext_Party_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Party", field.Name)
+}
+
+func (ec *executionContext) childFields_PartyMembership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_PartyMembership_category(ctx, field)
+	case "joinedOn":
+		return ec.fieldContext_PartyMembership_joinedOn(ctx, field)
+	case "branch":
+		return ec.fieldContext_PartyMembership_branch(ctx, field)
+	case "transferred":
+		return ec.fieldContext_PartyMembership_transferred(ctx, field)
+	case "outOfContact":
+		return ec.fieldContext_PartyMembership_outOfContact(ctx, field)
+	case "lastContact":
+		return ec.fieldContext_PartyMembership_lastContact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PartyMembership", field.Name)
+}
+
+func (ec *executionContext) childFields_Pension(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "scheme":
+		return ec.fieldContext_Pension_scheme(ctx, field)
+	case "status":
+		return ec.fieldContext_Pension_status(ctx, field)
+	case "since":
+		return ec.fieldContext_Pension_since(ctx, field)
+	case "monthlyBenefit":
+		return ec.fieldContext_Pension_monthlyBenefit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Pension", field.Name)
 }
 
 func (ec *executionContext) childFields_Person(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1021,6 +2398,18 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_grid(ctx, field)
 	case "household":
 		return ec.fieldContext_Person_household(ctx, field)
+	case "civilAffairs":
+		return ec.fieldContext_Person_civilAffairs(ctx, field)
+	case "health":
+		return ec.fieldContext_Person_health(ctx, field)
+	case "employment":
+		return ec.fieldContext_Person_employment(ctx, field)
+	case "socialSecurity":
+		return ec.fieldContext_Person_socialSecurity(ctx, field)
+	case "party":
+		return ec.fieldContext_Person_party(ctx, field)
+	case "urbanCases":
+		return ec.fieldContext_Person_urbanCases(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Person", field.Name)
 }
@@ -1047,6 +2436,108 @@ func (ec *executionContext) childFields_PersonEdge(ctx context.Context, field gr
 		return ec.fieldContext_PersonEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PersonEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordSetInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_RecordSetInfo_name(ctx, field)
+	case "label":
+		return ec.fieldContext_RecordSetInfo_label(ctx, field)
+	case "entity":
+		return ec.fieldContext_RecordSetInfo_entity(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordSetInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_SectionSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "department":
+		return ec.fieldContext_SectionSource_department(ctx, field)
+	case "asOf":
+		return ec.fieldContext_SectionSource_asOf(ctx, field)
+	case "stale":
+		return ec.fieldContext_SectionSource_stale(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SectionSource", field.Name)
+}
+
+func (ec *executionContext) childFields_SocialSecurity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pension":
+		return ec.fieldContext_SocialSecurity_pension(ctx, field)
+	case "medical":
+		return ec.fieldContext_SocialSecurity_medical(ctx, field)
+	case "source":
+		return ec.fieldContext_SocialSecurity_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SocialSecurity", field.Name)
+}
+
+func (ec *executionContext) childFields_Tekun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_Tekun_category(ctx, field)
+	case "careMode":
+		return ec.fieldContext_Tekun_careMode(ctx, field)
+	case "since":
+		return ec.fieldContext_Tekun_since(ctx, field)
+	case "status":
+		return ec.fieldContext_Tekun_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Tekun", field.Name)
+}
+
+func (ec *executionContext) childFields_Unemployment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "registeredOn":
+		return ec.fieldContext_Unemployment_registeredOn(ctx, field)
+	case "status":
+		return ec.fieldContext_Unemployment_status(ctx, field)
+	case "reason":
+		return ec.fieldContext_Unemployment_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Unemployment", field.Name)
+}
+
+func (ec *executionContext) childFields_UrbanCase(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "caseNumber":
+		return ec.fieldContext_UrbanCase_caseNumber(ctx, field)
+	case "kind":
+		return ec.fieldContext_UrbanCase_kind(ctx, field)
+	case "category":
+		return ec.fieldContext_UrbanCase_category(ctx, field)
+	case "stage":
+		return ec.fieldContext_UrbanCase_stage(ctx, field)
+	case "reportedOn":
+		return ec.fieldContext_UrbanCase_reportedOn(ctx, field)
+	case "deadline":
+		return ec.fieldContext_UrbanCase_deadline(ctx, field)
+	case "overdue":
+		return ec.fieldContext_UrbanCase_overdue(ctx, field)
+	case "lon":
+		return ec.fieldContext_UrbanCase_lon(ctx, field)
+	case "lat":
+		return ec.fieldContext_UrbanCase_lat(ctx, field)
+	case "address":
+		return ec.fieldContext_UrbanCase_address(ctx, field)
+	case "description":
+		return ec.fieldContext_UrbanCase_description(ctx, field)
+	case "grid":
+		return ec.fieldContext_UrbanCase_grid(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UrbanCase", field.Name)
+}
+
+func (ec *executionContext) childFields_UrbanCases(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cases":
+		return ec.fieldContext_UrbanCases_cases(ctx, field)
+	case "source":
+		return ec.fieldContext_UrbanCases_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UrbanCases", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1421,6 +2912,98 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _Birth_childName(ctx context.Context, field graphql.CollectedField, obj *model.Birth) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Birth_childName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChildName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Birth_childName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Birth", field, false, false, "String")
+}
+
+func (ec *executionContext) _Birth_birthDate(ctx context.Context, field graphql.CollectedField, obj *model.Birth) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Birth_birthDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BirthDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Birth_birthDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Birth", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Birth_certificateNumber(ctx context.Context, field graphql.CollectedField, obj *model.Birth) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Birth_certificateNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CertificateNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Birth_certificateNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Birth", field, false, false, "String")
+}
+
+func (ec *executionContext) _Birth_hospital(ctx context.Context, field graphql.CollectedField, obj *model.Birth) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Birth_hospital(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hospital, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Birth_hospital(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Birth", field, false, false, "String")
+}
+
 func (ec *executionContext) _Building_id(ctx context.Context, field graphql.CollectedField, obj *people.Building) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1566,6 +3149,1140 @@ func (ec *executionContext) fieldContext_Building_grid(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CivilAffairs_dibao(ctx context.Context, field graphql.CollectedField, obj *model.CivilAffairs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CivilAffairs_dibao(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dibao, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Dibao) graphql.Marshaler {
+			return ec.marshalODibao2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDibao(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CivilAffairs_dibao(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CivilAffairs",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dibao(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CivilAffairs_tekun(ctx context.Context, field graphql.CollectedField, obj *model.CivilAffairs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CivilAffairs_tekun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tekun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Tekun) graphql.Marshaler {
+			return ec.marshalOTekun2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTekun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CivilAffairs_tekun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CivilAffairs",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tekun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CivilAffairs_elderlyAllowance(ctx context.Context, field graphql.CollectedField, obj *model.CivilAffairs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CivilAffairs_elderlyAllowance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ElderlyAllowance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ElderlyAllowance) graphql.Marshaler {
+			return ec.marshalOElderlyAllowance2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐElderlyAllowance(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CivilAffairs_elderlyAllowance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CivilAffairs",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ElderlyAllowance(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CivilAffairs_disability(ctx context.Context, field graphql.CollectedField, obj *model.CivilAffairs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CivilAffairs_disability(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disability, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Disability) graphql.Marshaler {
+			return ec.marshalODisability2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDisability(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CivilAffairs_disability(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CivilAffairs",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Disability(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CivilAffairs_source(ctx context.Context, field graphql.CollectedField, obj *model.CivilAffairs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CivilAffairs_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
+			return ec.marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CivilAffairs_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CivilAffairs",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SectionSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Department_code(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Department_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "String")
+}
+
+func (ec *executionContext) _Department_name(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Department_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "String")
+}
+
+func (ec *executionContext) _Department_kind(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Department_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "String")
+}
+
+func (ec *executionContext) _Department_healthy(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_healthy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Healthy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Department_healthy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Department_breaker(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_breaker(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Breaker, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Department_breaker(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "String")
+}
+
+func (ec *executionContext) _Department_latencyMs(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_latencyMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatencyMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_latencyMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Department_lastError(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "String")
+}
+
+func (ec *executionContext) _Department_lastErrorAt(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_lastErrorAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastErrorAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_lastErrorAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Department_lastSuccessAt(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_lastSuccessAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSuccessAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_lastSuccessAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Department_recordSets(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_recordSets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordSets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RecordSetInfo) graphql.Marshaler {
+			return ec.marshalNRecordSetInfo2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetInfoᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Department_recordSets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Department",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordSetInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dibao_householdNumber(ctx context.Context, field graphql.CollectedField, obj *model.Dibao) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dibao_householdNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HouseholdNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dibao_householdNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dibao", field, false, false, "String")
+}
+
+func (ec *executionContext) _Dibao_amount(ctx context.Context, field graphql.CollectedField, obj *model.Dibao) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dibao_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dibao_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dibao", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Dibao_persons(ctx context.Context, field graphql.CollectedField, obj *model.Dibao) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dibao_persons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Persons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dibao_persons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dibao", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Dibao_since(ctx context.Context, field graphql.CollectedField, obj *model.Dibao) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dibao_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dibao_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dibao", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Dibao_until(ctx context.Context, field graphql.CollectedField, obj *model.Dibao) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dibao_until(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Until, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dibao_until(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dibao", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Dibao_status(ctx context.Context, field graphql.CollectedField, obj *model.Dibao) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dibao_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dibao_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dibao", field, false, false, "String")
+}
+
+func (ec *executionContext) _Disability_certificateNumber(ctx context.Context, field graphql.CollectedField, obj *model.Disability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Disability_certificateNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CertificateNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Disability_certificateNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Disability", field, false, false, "String")
+}
+
+func (ec *executionContext) _Disability_category(ctx context.Context, field graphql.CollectedField, obj *model.Disability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Disability_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Disability_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Disability", field, false, false, "String")
+}
+
+func (ec *executionContext) _Disability_grade(ctx context.Context, field graphql.CollectedField, obj *model.Disability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Disability_grade(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Grade, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Disability_grade(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Disability", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Disability_issuedOn(ctx context.Context, field graphql.CollectedField, obj *model.Disability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Disability_issuedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Disability_issuedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Disability", field, false, false, "Date")
+}
+
+func (ec *executionContext) _ElderlyAllowance_band(ctx context.Context, field graphql.CollectedField, obj *model.ElderlyAllowance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ElderlyAllowance_band(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Band, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ElderlyAllowance_band(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ElderlyAllowance", field, false, false, "String")
+}
+
+func (ec *executionContext) _ElderlyAllowance_monthlyAmount(ctx context.Context, field graphql.CollectedField, obj *model.ElderlyAllowance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ElderlyAllowance_monthlyAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MonthlyAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ElderlyAllowance_monthlyAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ElderlyAllowance", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ElderlyAllowance_since(ctx context.Context, field graphql.CollectedField, obj *model.ElderlyAllowance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ElderlyAllowance_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ElderlyAllowance_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ElderlyAllowance", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Employment_unemployment(ctx context.Context, field graphql.CollectedField, obj *model.Employment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Employment_unemployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unemployment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Unemployment) graphql.Marshaler {
+			return ec.marshalOUnemployment2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUnemployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Employment_unemployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Employment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Unemployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Employment_hardship(ctx context.Context, field graphql.CollectedField, obj *model.Employment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Employment_hardship(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hardship, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EmploymentHardship) graphql.Marshaler {
+			return ec.marshalOEmploymentHardship2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentHardship(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Employment_hardship(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Employment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmploymentHardship(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Employment_certificate(ctx context.Context, field graphql.CollectedField, obj *model.Employment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Employment_certificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Certificate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EmploymentCertificate) graphql.Marshaler {
+			return ec.marshalOEmploymentCertificate2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentCertificate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Employment_certificate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Employment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmploymentCertificate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Employment_assistance(ctx context.Context, field graphql.CollectedField, obj *model.Employment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Employment_assistance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Assistance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EmploymentAssistance) graphql.Marshaler {
+			return ec.marshalNEmploymentAssistance2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentAssistanceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Employment_assistance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Employment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmploymentAssistance(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Employment_source(ctx context.Context, field graphql.CollectedField, obj *model.Employment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Employment_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
+			return ec.marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Employment_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Employment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SectionSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EmploymentAssistance_kind(ctx context.Context, field graphql.CollectedField, obj *model.EmploymentAssistance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmploymentAssistance_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmploymentAssistance_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmploymentAssistance", field, false, false, "String")
+}
+
+func (ec *executionContext) _EmploymentAssistance_date(ctx context.Context, field graphql.CollectedField, obj *model.EmploymentAssistance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmploymentAssistance_date(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Date, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmploymentAssistance_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmploymentAssistance", field, false, false, "Date")
+}
+
+func (ec *executionContext) _EmploymentAssistance_detail(ctx context.Context, field graphql.CollectedField, obj *model.EmploymentAssistance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmploymentAssistance_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmploymentAssistance_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmploymentAssistance", field, false, false, "String")
+}
+
+func (ec *executionContext) _EmploymentCertificate_number(ctx context.Context, field graphql.CollectedField, obj *model.EmploymentCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmploymentCertificate_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmploymentCertificate_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmploymentCertificate", field, false, false, "String")
+}
+
+func (ec *executionContext) _EmploymentCertificate_issuedOn(ctx context.Context, field graphql.CollectedField, obj *model.EmploymentCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmploymentCertificate_issuedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmploymentCertificate_issuedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmploymentCertificate", field, false, false, "Date")
+}
+
+func (ec *executionContext) _EmploymentHardship_category(ctx context.Context, field graphql.CollectedField, obj *model.EmploymentHardship) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmploymentHardship_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmploymentHardship_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmploymentHardship", field, false, false, "String")
+}
+
+func (ec *executionContext) _EmploymentHardship_recognizedOn(ctx context.Context, field graphql.CollectedField, obj *model.EmploymentHardship) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmploymentHardship_recognizedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecognizedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EmploymentHardship_recognizedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmploymentHardship", field, false, false, "Date")
+}
+
+func (ec *executionContext) _FloatingPopulation_inflowDate(ctx context.Context, field graphql.CollectedField, obj *model.FloatingPopulation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FloatingPopulation_inflowDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InflowDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FloatingPopulation_inflowDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FloatingPopulation", field, false, false, "Date")
+}
+
+func (ec *executionContext) _FloatingPopulation_originAddress(ctx context.Context, field graphql.CollectedField, obj *model.FloatingPopulation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FloatingPopulation_originAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FloatingPopulation_originAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FloatingPopulation", field, false, false, "String")
+}
+
+func (ec *executionContext) _FloatingPopulation_originCode(ctx context.Context, field graphql.CollectedField, obj *model.FloatingPopulation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FloatingPopulation_originCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FloatingPopulation_originCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FloatingPopulation", field, false, false, "String")
+}
+
+func (ec *executionContext) _FloatingPopulation_reason(ctx context.Context, field graphql.CollectedField, obj *model.FloatingPopulation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FloatingPopulation_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FloatingPopulation_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FloatingPopulation", field, false, false, "String")
+}
+
+func (ec *executionContext) _FloatingPopulation_residencePermit(ctx context.Context, field graphql.CollectedField, obj *model.FloatingPopulation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FloatingPopulation_residencePermit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResidencePermit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FloatingPopulation_residencePermit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FloatingPopulation", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Grid_code(ctx context.Context, field graphql.CollectedField, obj *grid.Unit) (ret graphql.Marshaler) {
@@ -2002,6 +4719,134 @@ func (ec *executionContext) fieldContext_GridEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Health_floating(ctx context.Context, field graphql.CollectedField, obj *model.Health) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Health_floating(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Floating, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FloatingPopulation) graphql.Marshaler {
+			return ec.marshalOFloatingPopulation2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFloatingPopulation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Health_floating(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Health",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FloatingPopulation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Health_marriage(ctx context.Context, field graphql.CollectedField, obj *model.Health) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Health_marriage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Marriage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Marriage) graphql.Marshaler {
+			return ec.marshalOMarriage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐMarriage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Health_marriage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Health",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Marriage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Health_births(ctx context.Context, field graphql.CollectedField, obj *model.Health) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Health_births(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Births, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Birth) graphql.Marshaler {
+			return ec.marshalNBirth2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐBirthᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Health_births(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Health",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Birth(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Health_source(ctx context.Context, field graphql.CollectedField, obj *model.Health) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Health_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
+			return ec.marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Health_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Health",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SectionSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Household_id(ctx context.Context, field graphql.CollectedField, obj *people.Household) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2174,6 +5019,167 @@ func (ec *executionContext) fieldContext_Household_members(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Marriage_maritalStatus(ctx context.Context, field graphql.CollectedField, obj *model.Marriage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Marriage_maritalStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaritalStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Marriage_maritalStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Marriage", field, false, false, "String")
+}
+
+func (ec *executionContext) _Marriage_children(ctx context.Context, field graphql.CollectedField, obj *model.Marriage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Marriage_children(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Children, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Marriage_children(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Marriage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Marriage_childbearingAge(ctx context.Context, field graphql.CollectedField, obj *model.Marriage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Marriage_childbearingAge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChildbearingAge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Marriage_childbearingAge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Marriage", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Marriage_contraception(ctx context.Context, field graphql.CollectedField, obj *model.Marriage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Marriage_contraception(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contraception, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Marriage_contraception(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Marriage", field, false, false, "String")
+}
+
+func (ec *executionContext) _MedicalInsurance_scheme(ctx context.Context, field graphql.CollectedField, obj *model.MedicalInsurance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MedicalInsurance_scheme(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scheme, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MedicalInsurance_scheme(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MedicalInsurance", field, false, false, "String")
+}
+
+func (ec *executionContext) _MedicalInsurance_status(ctx context.Context, field graphql.CollectedField, obj *model.MedicalInsurance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MedicalInsurance_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MedicalInsurance_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MedicalInsurance", field, false, false, "String")
+}
+
+func (ec *executionContext) _MedicalInsurance_since(ctx context.Context, field graphql.CollectedField, obj *model.MedicalInsurance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MedicalInsurance_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MedicalInsurance_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MedicalInsurance", field, false, false, "Date")
 }
 
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *people.Organization) (ret graphql.Marshaler) {
@@ -2438,6 +5444,38 @@ func (ec *executionContext) fieldContext_Organization_warnings(_ context.Context
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "String")
 }
 
+func (ec *executionContext) _Organization_urbanCases(ctx context.Context, field graphql.CollectedField, obj *people.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_urbanCases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Organization().UrbanCases(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UrbanCases) graphql.Marshaler {
+			return ec.marshalOUrbanCases2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUrbanCases(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_urbanCases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Organization",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UrbanCases(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2482,6 +5520,300 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Party_membership(ctx context.Context, field graphql.CollectedField, obj *model.Party) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Party_membership(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Membership, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartyMembership) graphql.Marshaler {
+			return ec.marshalOPartyMembership2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPartyMembership(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Party_membership(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Party",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PartyMembership(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Party_source(ctx context.Context, field graphql.CollectedField, obj *model.Party) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Party_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
+			return ec.marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Party_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Party",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SectionSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PartyMembership_category(ctx context.Context, field graphql.CollectedField, obj *model.PartyMembership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyMembership_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyMembership_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyMembership", field, false, false, "String")
+}
+
+func (ec *executionContext) _PartyMembership_joinedOn(ctx context.Context, field graphql.CollectedField, obj *model.PartyMembership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyMembership_joinedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JoinedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyMembership_joinedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyMembership", field, false, false, "Date")
+}
+
+func (ec *executionContext) _PartyMembership_branch(ctx context.Context, field graphql.CollectedField, obj *model.PartyMembership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyMembership_branch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Branch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyMembership_branch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyMembership", field, false, false, "String")
+}
+
+func (ec *executionContext) _PartyMembership_transferred(ctx context.Context, field graphql.CollectedField, obj *model.PartyMembership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyMembership_transferred(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transferred, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyMembership_transferred(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyMembership", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PartyMembership_outOfContact(ctx context.Context, field graphql.CollectedField, obj *model.PartyMembership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyMembership_outOfContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutOfContact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyMembership_outOfContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyMembership", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PartyMembership_lastContact(ctx context.Context, field graphql.CollectedField, obj *model.PartyMembership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyMembership_lastContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastContact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyMembership_lastContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyMembership", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Pension_scheme(ctx context.Context, field graphql.CollectedField, obj *model.Pension) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pension_scheme(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scheme, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Pension_scheme(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Pension", field, false, false, "String")
+}
+
+func (ec *executionContext) _Pension_status(ctx context.Context, field graphql.CollectedField, obj *model.Pension) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pension_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Pension_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Pension", field, false, false, "String")
+}
+
+func (ec *executionContext) _Pension_since(ctx context.Context, field graphql.CollectedField, obj *model.Pension) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pension_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Pension_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Pension", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Pension_monthlyBenefit(ctx context.Context, field graphql.CollectedField, obj *model.Pension) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pension_monthlyBenefit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MonthlyBenefit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Pension_monthlyBenefit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Pension", field, false, false, "Float")
 }
 
 func (ec *executionContext) _Person_id(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
@@ -2732,6 +6064,198 @@ func (ec *executionContext) fieldContext_Person_household(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Person_civilAffairs(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_civilAffairs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Person().CivilAffairs(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CivilAffairs) graphql.Marshaler {
+			return ec.marshalOCivilAffairs2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐCivilAffairs(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Person_civilAffairs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CivilAffairs(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Person_health(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_health(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Person().Health(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Health) graphql.Marshaler {
+			return ec.marshalOHealth2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐHealth(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Person_health(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Health(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Person_employment(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_employment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Person().Employment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Employment) graphql.Marshaler {
+			return ec.marshalOEmployment2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmployment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Person_employment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Employment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Person_socialSecurity(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_socialSecurity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Person().SocialSecurity(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SocialSecurity) graphql.Marshaler {
+			return ec.marshalOSocialSecurity2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSocialSecurity(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Person_socialSecurity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SocialSecurity(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Person_party(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_party(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Person().Party(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Party) graphql.Marshaler {
+			return ec.marshalOParty2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐParty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Person_party(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Person_urbanCases(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_urbanCases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Person().UrbanCases(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UrbanCases) graphql.Marshaler {
+			return ec.marshalOUrbanCases2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUrbanCases(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Person_urbanCases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UrbanCases(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PersonConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PersonConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2927,6 +6451,38 @@ func (ec *executionContext) _Query_version(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Query_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
+}
+
+func (ec *executionContext) _Query_departments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_departments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Departments(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Department) graphql.Marshaler {
+			return ec.marshalNDepartment2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDepartmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_departments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Department(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_grid(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -3308,6 +6864,750 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecordSetInfo_name(ctx context.Context, field graphql.CollectedField, obj *model.RecordSetInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSetInfo_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSetInfo_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordSetInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordSetInfo_label(ctx context.Context, field graphql.CollectedField, obj *model.RecordSetInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSetInfo_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSetInfo_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordSetInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordSetInfo_entity(ctx context.Context, field graphql.CollectedField, obj *model.RecordSetInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSetInfo_entity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSetInfo_entity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordSetInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _SectionSource_department(ctx context.Context, field graphql.CollectedField, obj *model.SectionSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SectionSource_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SectionSource_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SectionSource", field, false, false, "String")
+}
+
+func (ec *executionContext) _SectionSource_asOf(ctx context.Context, field graphql.CollectedField, obj *model.SectionSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SectionSource_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SectionSource_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SectionSource", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SectionSource_stale(ctx context.Context, field graphql.CollectedField, obj *model.SectionSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SectionSource_stale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stale, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SectionSource_stale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SectionSource", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SocialSecurity_pension(ctx context.Context, field graphql.CollectedField, obj *model.SocialSecurity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SocialSecurity_pension(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pension, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Pension) graphql.Marshaler {
+			return ec.marshalOPension2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPension(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SocialSecurity_pension(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SocialSecurity",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Pension(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SocialSecurity_medical(ctx context.Context, field graphql.CollectedField, obj *model.SocialSecurity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SocialSecurity_medical(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Medical, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MedicalInsurance) graphql.Marshaler {
+			return ec.marshalOMedicalInsurance2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐMedicalInsurance(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SocialSecurity_medical(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SocialSecurity",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MedicalInsurance(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SocialSecurity_source(ctx context.Context, field graphql.CollectedField, obj *model.SocialSecurity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SocialSecurity_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
+			return ec.marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SocialSecurity_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SocialSecurity",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SectionSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Tekun_category(ctx context.Context, field graphql.CollectedField, obj *model.Tekun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tekun_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tekun_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Tekun", field, false, false, "String")
+}
+
+func (ec *executionContext) _Tekun_careMode(ctx context.Context, field graphql.CollectedField, obj *model.Tekun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tekun_careMode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CareMode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tekun_careMode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Tekun", field, false, false, "String")
+}
+
+func (ec *executionContext) _Tekun_since(ctx context.Context, field graphql.CollectedField, obj *model.Tekun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tekun_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tekun_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Tekun", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Tekun_status(ctx context.Context, field graphql.CollectedField, obj *model.Tekun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tekun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tekun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Tekun", field, false, false, "String")
+}
+
+func (ec *executionContext) _Unemployment_registeredOn(ctx context.Context, field graphql.CollectedField, obj *model.Unemployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Unemployment_registeredOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RegisteredOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Unemployment_registeredOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Unemployment", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Unemployment_status(ctx context.Context, field graphql.CollectedField, obj *model.Unemployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Unemployment_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Unemployment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Unemployment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Unemployment_reason(ctx context.Context, field graphql.CollectedField, obj *model.Unemployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Unemployment_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Unemployment_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Unemployment", field, false, false, "String")
+}
+
+func (ec *executionContext) _UrbanCase_caseNumber(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_caseNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_caseNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "String")
+}
+
+func (ec *executionContext) _UrbanCase_kind(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "String")
+}
+
+func (ec *executionContext) _UrbanCase_category(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "String")
+}
+
+func (ec *executionContext) _UrbanCase_stage(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "String")
+}
+
+func (ec *executionContext) _UrbanCase_reportedOn(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_reportedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReportedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_reportedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "Date")
+}
+
+func (ec *executionContext) _UrbanCase_deadline(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_deadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "Date")
+}
+
+func (ec *executionContext) _UrbanCase_overdue(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_overdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Overdue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _UrbanCase_lon(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_lon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lon, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_lon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "Float")
+}
+
+func (ec *executionContext) _UrbanCase_lat(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_lat(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lat, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_lat(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "Float")
+}
+
+func (ec *executionContext) _UrbanCase_address(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "String")
+}
+
+func (ec *executionContext) _UrbanCase_description(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "String")
+}
+
+func (ec *executionContext) _UrbanCase_grid(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_grid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.UrbanCase().Grid(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *grid.Unit) graphql.Marshaler {
+			return ec.marshalOGrid2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐUnit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_grid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UrbanCase",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Grid(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UrbanCases_cases(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCases) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCases_cases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UrbanCase) graphql.Marshaler {
+			return ec.marshalNUrbanCase2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUrbanCaseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCases_cases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UrbanCases",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UrbanCase(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UrbanCases_source(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCases) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCases_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
+			return ec.marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCases_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UrbanCases",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SectionSource(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4394,6 +8694,54 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** object.gotpl ****************************
 
+var birthImplementors = []string{"Birth"}
+
+func (ec *executionContext) _Birth(ctx context.Context, sel ast.SelectionSet, obj *model.Birth) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, birthImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Birth")
+		case "childName":
+			out.Values[i] = ec._Birth_childName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "birthDate":
+			out.Values[i] = ec._Birth_birthDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "certificateNumber":
+			out.Values[i] = ec._Birth_certificateNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hospital":
+			out.Values[i] = ec._Birth_hospital(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var buildingImplementors = []string{"Building"}
 
 func (ec *executionContext) _Building(ctx context.Context, sel ast.SelectionSet, obj *people.Building) graphql.Marshaler {
@@ -4436,6 +8784,511 @@ func (ec *executionContext) _Building(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Building_grid(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var civilAffairsImplementors = []string{"CivilAffairs"}
+
+func (ec *executionContext) _CivilAffairs(ctx context.Context, sel ast.SelectionSet, obj *model.CivilAffairs) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, civilAffairsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CivilAffairs")
+		case "dibao":
+			out.Values[i] = ec._CivilAffairs_dibao(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "tekun":
+			out.Values[i] = ec._CivilAffairs_tekun(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "elderlyAllowance":
+			out.Values[i] = ec._CivilAffairs_elderlyAllowance(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "disability":
+			out.Values[i] = ec._CivilAffairs_disability(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._CivilAffairs_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var departmentImplementors = []string{"Department"}
+
+func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSet, obj *model.Department) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, departmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Department")
+		case "code":
+			out.Values[i] = ec._Department_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._Department_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._Department_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "healthy":
+			out.Values[i] = ec._Department_healthy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "breaker":
+			out.Values[i] = ec._Department_breaker(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "latencyMs":
+			out.Values[i] = ec._Department_latencyMs(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._Department_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastErrorAt":
+			out.Values[i] = ec._Department_lastErrorAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastSuccessAt":
+			out.Values[i] = ec._Department_lastSuccessAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recordSets":
+			out.Values[i] = ec._Department_recordSets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dibaoImplementors = []string{"Dibao"}
+
+func (ec *executionContext) _Dibao(ctx context.Context, sel ast.SelectionSet, obj *model.Dibao) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dibaoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Dibao")
+		case "householdNumber":
+			out.Values[i] = ec._Dibao_householdNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._Dibao_amount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "persons":
+			out.Values[i] = ec._Dibao_persons(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._Dibao_since(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "until":
+			out.Values[i] = ec._Dibao_until(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Dibao_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disabilityImplementors = []string{"Disability"}
+
+func (ec *executionContext) _Disability(ctx context.Context, sel ast.SelectionSet, obj *model.Disability) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disabilityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Disability")
+		case "certificateNumber":
+			out.Values[i] = ec._Disability_certificateNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "category":
+			out.Values[i] = ec._Disability_category(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "grade":
+			out.Values[i] = ec._Disability_grade(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "issuedOn":
+			out.Values[i] = ec._Disability_issuedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var elderlyAllowanceImplementors = []string{"ElderlyAllowance"}
+
+func (ec *executionContext) _ElderlyAllowance(ctx context.Context, sel ast.SelectionSet, obj *model.ElderlyAllowance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, elderlyAllowanceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ElderlyAllowance")
+		case "band":
+			out.Values[i] = ec._ElderlyAllowance_band(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "monthlyAmount":
+			out.Values[i] = ec._ElderlyAllowance_monthlyAmount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._ElderlyAllowance_since(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var employmentImplementors = []string{"Employment"}
+
+func (ec *executionContext) _Employment(ctx context.Context, sel ast.SelectionSet, obj *model.Employment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, employmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Employment")
+		case "unemployment":
+			out.Values[i] = ec._Employment_unemployment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hardship":
+			out.Values[i] = ec._Employment_hardship(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "certificate":
+			out.Values[i] = ec._Employment_certificate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "assistance":
+			out.Values[i] = ec._Employment_assistance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._Employment_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var employmentAssistanceImplementors = []string{"EmploymentAssistance"}
+
+func (ec *executionContext) _EmploymentAssistance(ctx context.Context, sel ast.SelectionSet, obj *model.EmploymentAssistance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, employmentAssistanceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EmploymentAssistance")
+		case "kind":
+			out.Values[i] = ec._EmploymentAssistance_kind(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "date":
+			out.Values[i] = ec._EmploymentAssistance_date(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._EmploymentAssistance_detail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var employmentCertificateImplementors = []string{"EmploymentCertificate"}
+
+func (ec *executionContext) _EmploymentCertificate(ctx context.Context, sel ast.SelectionSet, obj *model.EmploymentCertificate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, employmentCertificateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EmploymentCertificate")
+		case "number":
+			out.Values[i] = ec._EmploymentCertificate_number(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "issuedOn":
+			out.Values[i] = ec._EmploymentCertificate_issuedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var employmentHardshipImplementors = []string{"EmploymentHardship"}
+
+func (ec *executionContext) _EmploymentHardship(ctx context.Context, sel ast.SelectionSet, obj *model.EmploymentHardship) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, employmentHardshipImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EmploymentHardship")
+		case "category":
+			out.Values[i] = ec._EmploymentHardship_category(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recognizedOn":
+			out.Values[i] = ec._EmploymentHardship_recognizedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var floatingPopulationImplementors = []string{"FloatingPopulation"}
+
+func (ec *executionContext) _FloatingPopulation(ctx context.Context, sel ast.SelectionSet, obj *model.FloatingPopulation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, floatingPopulationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FloatingPopulation")
+		case "inflowDate":
+			out.Values[i] = ec._FloatingPopulation_inflowDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "originAddress":
+			out.Values[i] = ec._FloatingPopulation_originAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "originCode":
+			out.Values[i] = ec._FloatingPopulation_originCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._FloatingPopulation_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "residencePermit":
+			out.Values[i] = ec._FloatingPopulation_residencePermit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4621,6 +9474,54 @@ func (ec *executionContext) _GridEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var healthImplementors = []string{"Health"}
+
+func (ec *executionContext) _Health(ctx context.Context, sel ast.SelectionSet, obj *model.Health) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, healthImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Health")
+		case "floating":
+			out.Values[i] = ec._Health_floating(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "marriage":
+			out.Values[i] = ec._Health_marriage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "births":
+			out.Values[i] = ec._Health_births(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._Health_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var householdImplementors = []string{"Household"}
 
 func (ec *executionContext) _Household(ctx context.Context, sel ast.SelectionSet, obj *people.Household) graphql.Marshaler {
@@ -4666,6 +9567,97 @@ func (ec *executionContext) _Household(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Household_members(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var marriageImplementors = []string{"Marriage"}
+
+func (ec *executionContext) _Marriage(ctx context.Context, sel ast.SelectionSet, obj *model.Marriage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, marriageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Marriage")
+		case "maritalStatus":
+			out.Values[i] = ec._Marriage_maritalStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "children":
+			out.Values[i] = ec._Marriage_children(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "childbearingAge":
+			out.Values[i] = ec._Marriage_childbearingAge(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contraception":
+			out.Values[i] = ec._Marriage_contraception(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var medicalInsuranceImplementors = []string{"MedicalInsurance"}
+
+func (ec *executionContext) _MedicalInsurance(ctx context.Context, sel ast.SelectionSet, obj *model.MedicalInsurance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, medicalInsuranceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MedicalInsurance")
+		case "scheme":
+			out.Values[i] = ec._MedicalInsurance_scheme(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._MedicalInsurance_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._MedicalInsurance_since(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4750,6 +9742,12 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "urbanCases":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Organization_urbanCases(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4785,6 +9783,150 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var partyImplementors = []string{"Party"}
+
+func (ec *executionContext) _Party(ctx context.Context, sel ast.SelectionSet, obj *model.Party) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, partyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Party")
+		case "membership":
+			out.Values[i] = ec._Party_membership(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._Party_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var partyMembershipImplementors = []string{"PartyMembership"}
+
+func (ec *executionContext) _PartyMembership(ctx context.Context, sel ast.SelectionSet, obj *model.PartyMembership) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, partyMembershipImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PartyMembership")
+		case "category":
+			out.Values[i] = ec._PartyMembership_category(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "joinedOn":
+			out.Values[i] = ec._PartyMembership_joinedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "branch":
+			out.Values[i] = ec._PartyMembership_branch(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "transferred":
+			out.Values[i] = ec._PartyMembership_transferred(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "outOfContact":
+			out.Values[i] = ec._PartyMembership_outOfContact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastContact":
+			out.Values[i] = ec._PartyMembership_lastContact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pensionImplementors = []string{"Pension"}
+
+func (ec *executionContext) _Pension(ctx context.Context, sel ast.SelectionSet, obj *model.Pension) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pensionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Pension")
+		case "scheme":
+			out.Values[i] = ec._Pension_scheme(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Pension_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._Pension_since(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "monthlyBenefit":
+			out.Values[i] = ec._Pension_monthlyBenefit(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -4867,6 +10009,42 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_household(ctx, field, obj)
+				})
+		case "civilAffairs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_civilAffairs(ctx, field, obj)
+				})
+		case "health":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_health(ctx, field, obj)
+				})
+		case "employment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_employment(ctx, field, obj)
+				})
+		case "socialSecurity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_socialSecurity(ctx, field, obj)
+				})
+		case "party":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_party(ctx, field, obj)
+				})
+		case "urbanCases":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_urbanCases(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -4997,6 +10175,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_version(ctx, field)
 				})
+		case "departments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_departments(ctx, field)
+				})
 		case "grid":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -5052,6 +10236,353 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recordSetInfoImplementors = []string{"RecordSetInfo"}
+
+func (ec *executionContext) _RecordSetInfo(ctx context.Context, sel ast.SelectionSet, obj *model.RecordSetInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordSetInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordSetInfo")
+		case "name":
+			out.Values[i] = ec._RecordSetInfo_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._RecordSetInfo_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "entity":
+			out.Values[i] = ec._RecordSetInfo_entity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sectionSourceImplementors = []string{"SectionSource"}
+
+func (ec *executionContext) _SectionSource(ctx context.Context, sel ast.SelectionSet, obj *model.SectionSource) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sectionSourceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SectionSource")
+		case "department":
+			out.Values[i] = ec._SectionSource_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "asOf":
+			out.Values[i] = ec._SectionSource_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stale":
+			out.Values[i] = ec._SectionSource_stale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var socialSecurityImplementors = []string{"SocialSecurity"}
+
+func (ec *executionContext) _SocialSecurity(ctx context.Context, sel ast.SelectionSet, obj *model.SocialSecurity) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, socialSecurityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SocialSecurity")
+		case "pension":
+			out.Values[i] = ec._SocialSecurity_pension(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "medical":
+			out.Values[i] = ec._SocialSecurity_medical(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._SocialSecurity_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var tekunImplementors = []string{"Tekun"}
+
+func (ec *executionContext) _Tekun(ctx context.Context, sel ast.SelectionSet, obj *model.Tekun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tekunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Tekun")
+		case "category":
+			out.Values[i] = ec._Tekun_category(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "careMode":
+			out.Values[i] = ec._Tekun_careMode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._Tekun_since(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Tekun_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var unemploymentImplementors = []string{"Unemployment"}
+
+func (ec *executionContext) _Unemployment(ctx context.Context, sel ast.SelectionSet, obj *model.Unemployment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, unemploymentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Unemployment")
+		case "registeredOn":
+			out.Values[i] = ec._Unemployment_registeredOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Unemployment_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._Unemployment_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var urbanCaseImplementors = []string{"UrbanCase"}
+
+func (ec *executionContext) _UrbanCase(ctx context.Context, sel ast.SelectionSet, obj *model.UrbanCase) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, urbanCaseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UrbanCase")
+		case "caseNumber":
+			out.Values[i] = ec._UrbanCase_caseNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._UrbanCase_kind(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			out.Values[i] = ec._UrbanCase_category(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._UrbanCase_stage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reportedOn":
+			out.Values[i] = ec._UrbanCase_reportedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deadline":
+			out.Values[i] = ec._UrbanCase_deadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "overdue":
+			out.Values[i] = ec._UrbanCase_overdue(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lon":
+			out.Values[i] = ec._UrbanCase_lon(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lat":
+			out.Values[i] = ec._UrbanCase_lat(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "address":
+			out.Values[i] = ec._UrbanCase_address(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._UrbanCase_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "grid":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._UrbanCase_grid(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var urbanCasesImplementors = []string{"UrbanCases"}
+
+func (ec *executionContext) _UrbanCases(ctx context.Context, sel ast.SelectionSet, obj *model.UrbanCases) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, urbanCasesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UrbanCases")
+		case "cases":
+			out.Values[i] = ec._UrbanCases_cases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._UrbanCases_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5432,6 +10963,30 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNBirth2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐBirthᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Birth) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBirth2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐBirth(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBirth2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐBirth(ctx context.Context, sel ast.SelectionSet, v *model.Birth) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Birth!")
+		return graphql.Null
+	}
+	return ec._Birth(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -5466,6 +11021,54 @@ func (ec *executionContext) marshalNDate2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Date!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNDepartment2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDepartmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Department) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDepartment2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDepartment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDepartment2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDepartment(ctx context.Context, sel ast.SelectionSet, v *model.Department) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Department!")
+		return graphql.Null
+	}
+	return ec._Department(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEmploymentAssistance2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentAssistanceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EmploymentAssistance) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEmploymentAssistance2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentAssistance(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEmploymentAssistance2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentAssistance(ctx context.Context, sel ast.SelectionSet, v *model.EmploymentAssistance) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EmploymentAssistance!")
+		return graphql.Null
+	}
+	return ec._EmploymentAssistance(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -5682,6 +11285,38 @@ func (ec *executionContext) marshalNPersonEdge2ᚖgithubᚗcomᚋgridhubᚋgridh
 	return ec._PersonEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRecordSetInfo2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RecordSetInfo) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecordSetInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetInfo(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRecordSetInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetInfo(ctx context.Context, sel ast.SelectionSet, v *model.RecordSetInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RecordSetInfo!")
+		return graphql.Null
+	}
+	return ec._RecordSetInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx context.Context, sel ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SectionSource!")
+		return graphql.Null
+	}
+	return ec._SectionSource(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -5723,6 +11358,44 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNUrbanCase2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUrbanCaseᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.UrbanCase) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUrbanCase2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUrbanCase(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUrbanCase2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUrbanCase(ctx context.Context, sel ast.SelectionSet, v *model.UrbanCase) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UrbanCase!")
+		return graphql.Null
+	}
+	return ec._UrbanCase(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -5897,6 +11570,97 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOCivilAffairs2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐCivilAffairs(ctx context.Context, sel ast.SelectionSet, v *model.CivilAffairs) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CivilAffairs(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODate2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalDate(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODate2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalDate(*v)
+	return res
+}
+
+func (ec *executionContext) marshalODibao2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDibao(ctx context.Context, sel ast.SelectionSet, v *model.Dibao) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Dibao(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODisability2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDisability(ctx context.Context, sel ast.SelectionSet, v *model.Disability) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Disability(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOElderlyAllowance2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐElderlyAllowance(ctx context.Context, sel ast.SelectionSet, v *model.ElderlyAllowance) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ElderlyAllowance(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEmployment2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmployment(ctx context.Context, sel ast.SelectionSet, v *model.Employment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Employment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEmploymentCertificate2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentCertificate(ctx context.Context, sel ast.SelectionSet, v *model.EmploymentCertificate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EmploymentCertificate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEmploymentHardship2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentHardship(ctx context.Context, sel ast.SelectionSet, v *model.EmploymentHardship) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EmploymentHardship(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalOFloatingPopulation2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFloatingPopulation(ctx context.Context, sel ast.SelectionSet, v *model.FloatingPopulation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FloatingPopulation(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOGrid2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐUnit(ctx context.Context, sel ast.SelectionSet, v *grid.Unit) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -5933,6 +11697,13 @@ var (
 		grid.UnitGrid:    "UNIT",
 	}
 )
+
+func (ec *executionContext) marshalOHealth2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐHealth(ctx context.Context, sel ast.SelectionSet, v *model.Health) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Health(ctx, sel, v)
+}
 
 func (ec *executionContext) marshalOHousehold2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋpeopleᚐHousehold(ctx context.Context, sel ast.SelectionSet, v *people.Household) graphql.Marshaler {
 	if v == nil {
@@ -5977,6 +11748,20 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) marshalOMarriage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐMarriage(ctx context.Context, sel ast.SelectionSet, v *model.Marriage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Marriage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOMedicalInsurance2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐMedicalInsurance(ctx context.Context, sel ast.SelectionSet, v *model.MedicalInsurance) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MedicalInsurance(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋpeopleᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *people.Organization) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -5984,11 +11769,39 @@ func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋgridhubᚋgri
 	return ec._Organization(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOParty2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐParty(ctx context.Context, sel ast.SelectionSet, v *model.Party) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Party(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPartyMembership2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPartyMembership(ctx context.Context, sel ast.SelectionSet, v *model.PartyMembership) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PartyMembership(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPension2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPension(ctx context.Context, sel ast.SelectionSet, v *model.Pension) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Pension(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPerson2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋpeopleᚐPerson(ctx context.Context, sel ast.SelectionSet, v *people.Person) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Person(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSocialSecurity2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSocialSecurity(ctx context.Context, sel ast.SelectionSet, v *model.SocialSecurity) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SocialSecurity(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
@@ -6007,6 +11820,45 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTekun2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTekun(ctx context.Context, sel ast.SelectionSet, v *model.Tekun) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Tekun(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalTime(*v)
+	return res
+}
+
+func (ec *executionContext) marshalOUnemployment2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUnemployment(ctx context.Context, sel ast.SelectionSet, v *model.Unemployment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Unemployment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOUrbanCases2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUrbanCases(ctx context.Context, sel ast.SelectionSet, v *model.UrbanCases) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._UrbanCases(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -2,11 +2,245 @@
 
 package model
 
+import (
+	"time"
+
+	"github.com/gridhub/gridhub/internal/grid"
+)
+
+type Birth struct {
+	ChildName         *string    `json:"childName,omitempty"`
+	BirthDate         *time.Time `json:"birthDate,omitempty"`
+	CertificateNumber *string    `json:"certificateNumber,omitempty"`
+	Hospital          *string    `json:"hospital,omitempty"`
+}
+
+// 民政: social assistance records.
+type CivilAffairs struct {
+	// 低保 (minimum living allowance), a household benefit.
+	Dibao *Dibao `json:"dibao,omitempty"`
+	// 特困 (extreme poverty support).
+	Tekun *Tekun `json:"tekun,omitempty"`
+	// 高龄补贴 (old-age allowance).
+	ElderlyAllowance *ElderlyAllowance `json:"elderlyAllowance,omitempty"`
+	// 残疾人证 (disability certificate).
+	Disability *Disability    `json:"disability,omitempty"`
+	Source     *SectionSource `json:"source"`
+}
+
+// A department the hub federates, and what the hub sees of it.
+type Department struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+	// sql, rest or sheet
+	Kind    string `json:"kind"`
+	Healthy bool   `json:"healthy"`
+	// closed, half-open or open
+	Breaker string `json:"breaker"`
+	// Median latency of recent successful calls, milliseconds.
+	LatencyMs     *float64   `json:"latencyMs,omitempty"`
+	LastError     *string    `json:"lastError,omitempty"`
+	LastErrorAt   *time.Time `json:"lastErrorAt,omitempty"`
+	LastSuccessAt *time.Time `json:"lastSuccessAt,omitempty"`
+	// The record sets the department shares.
+	RecordSets []*RecordSetInfo `json:"recordSets"`
+}
+
+type Dibao struct {
+	HouseholdNumber *string `json:"householdNumber,omitempty"`
+	// Monthly household benefit, yuan.
+	Amount *float64 `json:"amount,omitempty"`
+	// Household members covered.
+	Persons *int       `json:"persons,omitempty"`
+	Since   *time.Time `json:"since,omitempty"`
+	Until   *time.Time `json:"until,omitempty"`
+	// ACTIVE, SUSPENDED or ENDED
+	Status *string `json:"status,omitempty"`
+}
+
+type Disability struct {
+	CertificateNumber *string `json:"certificateNumber,omitempty"`
+	// VISION, HEARING, SPEECH, PHYSICAL, INTELLECTUAL, MENTAL or MULTIPLE
+	Category *string `json:"category,omitempty"`
+	// 1 (most severe) to 4
+	Grade    *int       `json:"grade,omitempty"`
+	IssuedOn *time.Time `json:"issuedOn,omitempty"`
+}
+
+type ElderlyAllowance struct {
+	// AGE_80_89, AGE_90_99 or AGE_100_PLUS
+	Band          *string    `json:"band,omitempty"`
+	MonthlyAmount *float64   `json:"monthlyAmount,omitempty"`
+	Since         *time.Time `json:"since,omitempty"`
+}
+
+// 就业: unemployment registration, employment hardship, assistance.
+type Employment struct {
+	// 失业登记.
+	Unemployment *Unemployment `json:"unemployment,omitempty"`
+	// 就业困难人员认定.
+	Hardship *EmploymentHardship `json:"hardship,omitempty"`
+	// 就业创业证.
+	Certificate *EmploymentCertificate `json:"certificate,omitempty"`
+	// 援助记录.
+	Assistance []*EmploymentAssistance `json:"assistance"`
+	Source     *SectionSource          `json:"source"`
+}
+
+type EmploymentAssistance struct {
+	// JOB_REFERRAL, TRAINING, PUBLIC_WELFARE_POST or SUBSIDY
+	Kind   *string    `json:"kind,omitempty"`
+	Date   *time.Time `json:"date,omitempty"`
+	Detail *string    `json:"detail,omitempty"`
+}
+
+type EmploymentCertificate struct {
+	Number   *string    `json:"number,omitempty"`
+	IssuedOn *time.Time `json:"issuedOn,omitempty"`
+}
+
+type EmploymentHardship struct {
+	// AGE_4050, ZERO_EMPLOYMENT_FAMILY, DISABLED, LOW_INCOME, LONG_TERM_UNEMPLOYED or OTHER
+	Category     *string    `json:"category,omitempty"`
+	RecognizedOn *time.Time `json:"recognizedOn,omitempty"`
+}
+
+type FloatingPopulation struct {
+	InflowDate    *time.Time `json:"inflowDate,omitempty"`
+	OriginAddress *string    `json:"originAddress,omitempty"`
+	// 6-digit division code of origin.
+	OriginCode *string `json:"originCode,omitempty"`
+	// WORK, BUSINESS, STUDY, FAMILY or OTHER
+	Reason          *string `json:"reason,omitempty"`
+	ResidencePermit *bool   `json:"residencePermit,omitempty"`
+}
+
+// 卫健/计生: floating population, marriage and childbearing, births.
+type Health struct {
+	// 流动人口 registration.
+	Floating *FloatingPopulation `json:"floating,omitempty"`
+	// 婚育 status.
+	Marriage *Marriage `json:"marriage,omitempty"`
+	// 出生登记: births to this resident (as mother).
+	Births []*Birth       `json:"births"`
+	Source *SectionSource `json:"source"`
+}
+
+type Marriage struct {
+	// SINGLE, MARRIED, DIVORCED or WIDOWED
+	MaritalStatus *string `json:"maritalStatus,omitempty"`
+	Children      *int    `json:"children,omitempty"`
+	// 育龄妇女: a woman aged 15-49.
+	ChildbearingAge *bool   `json:"childbearingAge,omitempty"`
+	Contraception   *string `json:"contraception,omitempty"`
+}
+
+type MedicalInsurance struct {
+	// EMPLOYEE or RESIDENT
+	Scheme *string `json:"scheme,omitempty"`
+	// INSURED or LAPSED
+	Status *string    `json:"status,omitempty"`
+	Since  *time.Time `json:"since,omitempty"`
+}
+
 // Relay page information.
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
+// 党建: party membership.
+type Party struct {
+	Membership *PartyMembership `json:"membership,omitempty"`
+	Source     *SectionSource   `json:"source"`
+}
+
+type PartyMembership struct {
+	// FULL (正式) or PROBATIONARY (预备)
+	Category *string    `json:"category,omitempty"`
+	JoinedOn *time.Time `json:"joinedOn,omitempty"`
+	Branch   *string    `json:"branch,omitempty"`
+	// 组织关系转入.
+	Transferred *bool `json:"transferred,omitempty"`
+	// 失联: out of contact for 6 months or more.
+	OutOfContact *bool      `json:"outOfContact,omitempty"`
+	LastContact  *time.Time `json:"lastContact,omitempty"`
+}
+
+type Pension struct {
+	// EMPLOYEE (城镇职工) or RESIDENT (城乡居民)
+	Scheme *string `json:"scheme,omitempty"`
+	// CONTRIBUTING, RECEIVING, SUSPENDED or TERMINATED
+	Status         *string    `json:"status,omitempty"`
+	Since          *time.Time `json:"since,omitempty"`
+	MonthlyBenefit *float64   `json:"monthlyBenefit,omitempty"`
+}
+
 type Query struct {
+}
+
+type RecordSetInfo struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	// person or organization
+	Entity string `json:"entity"`
+}
+
+// Where a section's data came from and when.
+type SectionSource struct {
+	// Department code, e.g. civil_affairs.
+	Department string `json:"department"`
+	// When the department's answer was read. Older than the request when stale.
+	AsOf time.Time `json:"asOf"`
+	// True when the department is unavailable and this is the hub's recent copy.
+	Stale bool `json:"stale"`
+}
+
+// 社保: pension and medical insurance.
+type SocialSecurity struct {
+	Pension *Pension          `json:"pension,omitempty"`
+	Medical *MedicalInsurance `json:"medical,omitempty"`
+	Source  *SectionSource    `json:"source"`
+}
+
+type Tekun struct {
+	// URBAN or RURAL
+	Category *string `json:"category,omitempty"`
+	// CENTRALIZED (集中供养) or DISPERSED (分散供养)
+	CareMode *string    `json:"careMode,omitempty"`
+	Since    *time.Time `json:"since,omitempty"`
+	// ACTIVE or ENDED
+	Status *string `json:"status,omitempty"`
+}
+
+type Unemployment struct {
+	RegisteredOn *time.Time `json:"registeredOn,omitempty"`
+	// REGISTERED, REEMPLOYED or CANCELLED
+	Status *string `json:"status,omitempty"`
+	Reason *string `json:"reason,omitempty"`
+}
+
+type UrbanCase struct {
+	CaseNumber *string `json:"caseNumber,omitempty"`
+	// EVENT (事件) or COMPONENT (部件)
+	Kind *string `json:"kind,omitempty"`
+	// e.g. 占道经营, 乱堆物料, 井盖破损
+	Category *string `json:"category,omitempty"`
+	// ACCEPTED 受理, FILED 立案, DISPATCHED 派遣, HANDLING 处置, VERIFYING 核查, CLOSED 结案
+	Stage       *string    `json:"stage,omitempty"`
+	ReportedOn  *time.Time `json:"reportedOn,omitempty"`
+	Deadline    *time.Time `json:"deadline,omitempty"`
+	Overdue     *bool      `json:"overdue,omitempty"`
+	Lon         *float64   `json:"lon,omitempty"`
+	Lat         *float64   `json:"lat,omitempty"`
+	Address     *string    `json:"address,omitempty"`
+	Description *string    `json:"description,omitempty"`
+	// The responsibility grid the case's location falls in.
+	Grid *grid.Unit `json:"grid,omitempty"`
+}
+
+// 城管: cases in which the resident or organisation is the party.
+type UrbanCases struct {
+	Cases  []*UrbanCase   `json:"cases"`
+	Source *SectionSource `json:"source"`
 }

@@ -4,6 +4,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"sync/atomic"
@@ -18,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/gridhub/gridhub/graph"
 	"github.com/gridhub/gridhub/graph/generated"
+	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/store"
@@ -28,16 +32,27 @@ import (
 
 // Limits on what one request may ask.
 const (
-	// MaxComplexity bounds a query's cost: every field counts 1, lists count per page.
-	MaxComplexity = 5000
+	// MaxComplexity bounds a query's cost: every field counts 1, lists count once
+	// per row of the page they ask for. A 100-person page with all six
+	// department sections costs about 10,000.
+	MaxComplexity = 25000
+	// MaxDepth bounds how deep a query nests.
+	MaxDepth = 15
+	// MaxFields bounds the fields one query selects, aliases included.
+	MaxFields = 600
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes = 1 << 20
 )
 
 // Options configure a Handler.
 type Options struct {
-	Store   *store.Store
-	People  *people.Service
+	Store  *store.Store
+	People *people.Service
+	// Federation reaches the departments; nil serves the master index alone.
+	Federation *federation.Federation
+	// Metrics is the registry /metrics serves; nil makes a fresh one. Pass the one
+	// the federation registered its series with.
+	Metrics *prometheus.Registry
 	Version string
 	// Dev turns on GraphiQL and introspection.
 	Dev bool
@@ -52,7 +67,10 @@ type Handler struct {
 
 // New builds the handler with every route.
 func New(opts Options) *Handler {
-	reg := prometheus.NewRegistry()
+	reg := opts.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "gridhub_http_request_duration_seconds",
@@ -62,9 +80,10 @@ func New(opts Options) *Handler {
 	reg.MustRegister(duration)
 
 	resolver := &graph.Resolver{
-		Registry: grid.NewRegistry(opts.Store, 5*time.Second),
-		Master:   opts.People,
-		Version:  opts.Version,
+		Registry:   grid.NewRegistry(opts.Store, 5*time.Second),
+		Master:     opts.People,
+		Federation: opts.Federation,
+		Version:    opts.Version,
 	}
 	gql := newGraphQL(resolver, opts.Dev)
 
@@ -72,7 +91,7 @@ func New(opts Options) *Handler {
 	route := func(pattern, name string, next http.Handler) {
 		h.mux.Handle(pattern, instrument(duration, name, next))
 	}
-	route("/graphql", "graphql", http.MaxBytesHandler(graph.WithLoaders(opts.People, gql), MaxBodyBytes))
+	route("/graphql", "graphql", otelhttp.NewHandler(limitBody(resolver.WithLoaders(gql)), "POST /graphql"))
 	route("GET /healthz", "healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	}))
@@ -90,15 +109,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // newGraphQL builds the GraphQL server explicitly: the transports it speaks, the
 // limits it enforces, and the one error presenter.
 func newGraphQL(resolver *graph.Resolver, dev bool) *handler.Server {
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver}))
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver, Complexity: graph.Complexity()}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.Use(&graph.Limits{MaxDepth: MaxDepth, MaxFields: MaxFields, MaxComplexity: MaxComplexity})
 	if dev {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(graph.Tracing{})
 	srv.SetErrorPresenter(graph.PresentError)
 	return srv
 }
@@ -120,6 +140,30 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 		h.ready.Store(true)
 	}
 	w.Write([]byte("ready\n"))
+}
+
+// limitBody refuses a body over MaxBodyBytes: at once with 413 when its length is
+// declared, and by cutting the read short when it is not.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
+				fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeError answers with a GraphQL-shaped error body, for refusals made before
+// the GraphQL server sees the request.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": code}}},
+	})
 }
 
 type statusWriter struct {

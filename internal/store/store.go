@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations/*.sql
@@ -54,7 +56,8 @@ func (s *Store) migrator() (*goose.Provider, error) {
 	return goose.NewProvider(goose.DialectPostgres, s.db, sub)
 }
 
-// Migrate applies every pending migration and returns how many it applied.
+// Migrate applies every pending migration, the hub's own and the job queue's
+// (River), and returns how many it applied.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
 	p, err := s.migrator()
 	if err != nil {
@@ -64,7 +67,15 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return len(res), fmt.Errorf("store: migrate: %w", err)
 	}
-	return len(res), nil
+	rm, err := rivermigrate.New(riverpgxv5.New(s.Pool), nil)
+	if err != nil {
+		return len(res), err
+	}
+	rres, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return len(res), fmt.Errorf("store: migrate job queue: %w", err)
+	}
+	return len(res) + len(rres.Versions), nil
 }
 
 // Pending reports whether migrations remain to apply: the hub is not ready until
@@ -74,5 +85,16 @@ func (s *Store) Pending(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return p.HasPending(ctx)
+	if pending, err := p.HasPending(ctx); err != nil || pending {
+		return pending, err
+	}
+	rm, err := rivermigrate.New(riverpgxv5.New(s.Pool), nil)
+	if err != nil {
+		return false, err
+	}
+	v, err := rm.Validate(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	return !v.OK, nil
 }

@@ -1,0 +1,414 @@
+package connectors
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Department is one department's mapping file.
+type Department struct {
+	Code string `yaml:"code"` // civil_affairs, health, ...
+	Name string `yaml:"name"` // 民政
+	Kind string `yaml:"kind"` // sql, rest, sheet
+	// Timeout bounds one call to the department (default 2s).
+	Timeout Duration `yaml:"timeout"`
+	// Source says where the department is; only the block of its kind is set.
+	Source Source `yaml:"source"`
+	// Records are the record sets the department keeps.
+	Records []RecordSet `yaml:"records"`
+
+	// File is the mapping file the department was read from.
+	File string `yaml:"-"`
+	root *yaml.Node
+}
+
+// Source is the address of a department's system, one block per kind.
+type Source struct {
+	SQL   *SQLSource   `yaml:"sql"`
+	REST  *RESTSource  `yaml:"rest"`
+	Sheet *SheetSource `yaml:"sheet"`
+}
+
+// SQLSource is a department database reached through pgx.
+type SQLSource struct {
+	// DSN is the database URL, usually "${GRIDHUB_DEPT_CIVIL_AFFAIRS_DSN}".
+	DSN string `yaml:"dsn"`
+	// MaxConns bounds the pool (default 4).
+	MaxConns int `yaml:"max_conns"`
+}
+
+// RESTSource is a department HTTP JSON API.
+type RESTSource struct {
+	BaseURL string `yaml:"base_url"`
+	// APIKeyHeader carries APIKey on every request (e.g. X-Api-Key).
+	APIKeyHeader string `yaml:"api_key_header"`
+	APIKey       string `yaml:"api_key"`
+	// Retries is how many times a failed read is retried (default 2), with
+	// exponential backoff from Backoff (default 100ms) and jitter.
+	Retries int      `yaml:"retries"`
+	Backoff Duration `yaml:"backoff"`
+}
+
+// SheetSource is a department ledger (台账) kept as an .xlsx or .csv file.
+type SheetSource struct {
+	Path string `yaml:"path"`
+}
+
+// RecordSet is one kind of record a department keeps about an entity, e.g. civil
+// affairs' 低保 records about persons.
+type RecordSet struct {
+	// Name is the record set's field in the department's GraphQL section.
+	Name  string `yaml:"name"`
+	Label string `yaml:"label"` // 低保
+	// Entity is Person or Organization: what the record is about.
+	Entity string `yaml:"entity"`
+	// Many says a key may have several records (cases); otherwise at most one is
+	// kept (the newest, when the source holds duplicates).
+	Many bool `yaml:"many"`
+	// Key is the source field (column, JSON field, sheet header) holding the
+	// entity's key: a resident ID number or a credit code, as the source writes it.
+	Key string `yaml:"key"`
+
+	// Query is the sql kind's SELECT; $1 is the batch of keys as a text[]
+	// ("WHERE sfzh = ANY($1)").
+	Query string `yaml:"query"`
+	// Request is the rest kind's batch lookup.
+	Request *Request `yaml:"request"`
+	// Sheet is the sheet kind's worksheet.
+	Sheet *Sheet `yaml:"sheet"`
+
+	Fields []Field `yaml:"fields"`
+}
+
+// Request is how the rest kind looks a batch of keys up.
+type Request struct {
+	Method string `yaml:"method"` // GET or POST
+	Path   string `yaml:"path"`
+	// KeysParam names the query parameter (GET, keys joined with commas) or the
+	// JSON body field (POST, an array) that carries the batch.
+	KeysParam string `yaml:"keys_param"`
+	// MaxBatch splits larger batches into several requests (default 100).
+	MaxBatch int `yaml:"max_batch"`
+	// Items is the dotted path of the record array in the answer ("data.list").
+	Items string `yaml:"items"`
+	// Paging, when set, follows pages until Total items are read.
+	PageParam string `yaml:"page_param"`
+	SizeParam string `yaml:"size_param"`
+	PageSize  int    `yaml:"page_size"`
+	Total     string `yaml:"total"` // dotted path of the total count
+}
+
+// Sheet is the worksheet of a record set and where its table starts.
+type Sheet struct {
+	Name      string `yaml:"name"`       // worksheet name (.xlsx); ignored for .csv
+	HeaderRow int    `yaml:"header_row"` // 1-based row of the column headers (default 1)
+}
+
+// Field maps one source field onto a unified field.
+type Field struct {
+	// Name is the unified field name, the GraphQL field of the record set's type.
+	Name  string `yaml:"name"`
+	Label string `yaml:"label"`
+	// From is the source field: a column, a dotted JSON path, a sheet header.
+	From string `yaml:"from"`
+	// Type is string, int, decimal, date, bool or enum.
+	Type string `yaml:"type"`
+	// Format is a date's layout in the source, in Go's reference-time form
+	// ("20060102", "2006/01/02"); default 2006-01-02. For bool, the values
+	// meaning true, comma-separated (default "1,true,是,Y").
+	Format string `yaml:"format"`
+	// Codes maps the source's codes onto unified enum values (type enum).
+	Codes map[string]string `yaml:"codes"`
+	// Sharing is the national data-sharing class: unconditional (无条件共享),
+	// conditional (有条件共享: only with a purpose that allows it), or none
+	// (不予共享: the owning department only).
+	Sharing string `yaml:"sharing"`
+}
+
+// Field types.
+const (
+	TypeString  = "string"
+	TypeInt     = "int"
+	TypeDecimal = "decimal"
+	TypeDate    = "date"
+	TypeBool    = "bool"
+	TypeEnum    = "enum"
+)
+
+// Sharing classes.
+const (
+	Unconditional = "unconditional"
+	Conditional   = "conditional"
+	NotShared     = "none"
+)
+
+// Duration is a time.Duration written as "2s", "150ms".
+type Duration time.Duration
+
+// UnmarshalYAML reads a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 2s, 150ms)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Std is the duration as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// LoadDepartments reads every *.yaml mapping file in dir, sorted by file name.
+func LoadDepartments(dir string) ([]*Department, error) {
+	return LoadDepartmentsFS(os.DirFS(dir), dir)
+}
+
+// LoadDepartmentsFS reads every *.yaml mapping file at the root of fsys (named
+// in errors as under dir), sorted by file name.
+func LoadDepartmentsFS(fsys fs.FS, dir string) ([]*Department, error) {
+	files, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no department mapping files (*.yaml) in %s", dir)
+	}
+	slices.Sort(files)
+	var out []*Department
+	seen := map[string]string{}
+	for _, name := range files {
+		raw, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		f := filepath.Join(dir, name)
+		d, err := ParseDepartment(f, raw)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := seen[d.Code]; dup {
+			return nil, fmt.Errorf("%s: department %s is already defined in %s", f, d.Code, prev)
+		}
+		seen[d.Code] = f
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// LoadDepartment reads one mapping file: ${VAR} and ${VAR:-default} are expanded
+// from the environment, unknown keys are errors naming file and line, and
+// Validate checks the rules across fields.
+func LoadDepartment(path string) (*Department, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDepartment(path, raw)
+}
+
+// ParseDepartment is LoadDepartment on a file's content; path names it in errors.
+func ParseDepartment(path string, raw []byte) (*Department, error) {
+	raw = expandEnv(raw)
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	d := &Department{}
+	if err := dec.Decode(d); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	d.File, d.root = path, &root
+	if d.Timeout == 0 {
+		d.Timeout = Duration(2 * time.Second)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+func expandEnv(b []byte) []byte {
+	return envRef.ReplaceAllFunc(b, func(m []byte) []byte {
+		sub := envRef.FindSubmatch(m)
+		if v, ok := os.LookupEnv(string(sub[1])); ok && v != "" {
+			return []byte(v)
+		}
+		return sub[3]
+	})
+}
+
+var identifier = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
+var deptCode = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// Validate checks the rules that span fields; each error names the file and the
+// line of the offending key.
+func (d *Department) Validate() error {
+	var errs []error
+	fail := func(path []any, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", d.File, d.line(path...), pathString(path), fmt.Sprintf(format, args...)))
+	}
+	if !deptCode.MatchString(d.Code) {
+		fail([]any{"code"}, "department code %q must be lower_snake_case", d.Code)
+	}
+	if d.Name == "" {
+		fail([]any{"name"}, "name is required")
+	}
+	blocks := map[string]bool{"sql": d.Source.SQL != nil, "rest": d.Source.REST != nil, "sheet": d.Source.Sheet != nil}
+	if _, known := blocks[d.Kind]; !known {
+		fail([]any{"kind"}, "kind %q is not one of sql, rest, sheet", d.Kind)
+	} else {
+		for k, set := range blocks {
+			if set != (k == d.Kind) {
+				fail([]any{"source"}, "a %s department has exactly one source block, source.%s", d.Kind, d.Kind)
+				break
+			}
+		}
+	}
+	if len(d.Records) == 0 {
+		fail([]any{"records"}, "at least one record set is required")
+	}
+	names := map[string]bool{}
+	for i, rs := range d.Records {
+		at := func(more ...any) []any { return append([]any{"records", i}, more...) }
+		if !identifier.MatchString(rs.Name) {
+			fail(at("name"), "record set name %q must be a lowerCamelCase identifier", rs.Name)
+		}
+		if names[rs.Name] {
+			fail(at("name"), "record set %q is defined twice", rs.Name)
+		}
+		names[rs.Name] = true
+		if rs.Entity != Person && rs.Entity != Organization {
+			fail(at("entity"), "entity %q is not person or organization", rs.Entity)
+		}
+		if rs.Key == "" {
+			fail(at("key"), "key (the source field holding the entity key) is required")
+		}
+		switch d.Kind {
+		case "sql":
+			if !strings.Contains(rs.Query, "$1") {
+				fail(at("query"), "the query must take the batch of keys as $1 (WHERE key = ANY($1))")
+			}
+		case "rest":
+			if rs.Request == nil || rs.Request.Path == "" || rs.Request.KeysParam == "" {
+				fail(at("request"), "request with path and keys_param is required")
+			} else if m := rs.Request.Method; m != "GET" && m != "POST" {
+				fail(at("request", "method"), "method %q is not GET or POST", m)
+			}
+		case "sheet":
+			if rs.Sheet == nil {
+				fail(at("sheet"), "sheet is required")
+			}
+		}
+		fields := map[string]bool{}
+		for j, f := range rs.Fields {
+			fat := func(more ...any) []any { return append(at("fields", j), more...) }
+			if !identifier.MatchString(f.Name) {
+				fail(fat("name"), "field name %q must be a lowerCamelCase identifier", f.Name)
+			}
+			if fields[f.Name] {
+				fail(fat("name"), "field %q is defined twice", f.Name)
+			}
+			fields[f.Name] = true
+			if f.From == "" {
+				fail(fat("from"), "from (the source field) is required")
+			}
+			switch f.Type {
+			case TypeString, TypeInt, TypeDecimal, TypeBool:
+			case TypeDate:
+				if f.Format != "" {
+					if _, err := time.Parse(f.Format, time.Date(2001, 2, 3, 0, 0, 0, 0, time.UTC).Format(f.Format)); err != nil {
+						fail(fat("format"), "date format %q is not a Go layout", f.Format)
+					}
+				}
+			case TypeEnum:
+				if len(f.Codes) == 0 {
+					fail(fat("codes"), "an enum needs codes (source code -> unified value)")
+				}
+			default:
+				fail(fat("type"), "type %q is not one of string, int, decimal, date, bool, enum", f.Type)
+			}
+			switch f.Sharing {
+			case Unconditional, Conditional, NotShared:
+			default:
+				fail(fat("sharing"), "sharing %q is not unconditional, conditional or none", f.Sharing)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Set returns the record set called name.
+func (d *Department) Set(name string) (*RecordSet, bool) {
+	for i := range d.Records {
+		if d.Records[i].Name == name {
+			return &d.Records[i], true
+		}
+	}
+	return nil, false
+}
+
+// line finds the line of the key at path (map keys and sequence indexes) in the
+// file, or the closest ancestor's line when the key is absent.
+func (d *Department) line(path ...any) int {
+	if d.root == nil || len(d.root.Content) == 0 {
+		return 0
+	}
+	n := d.root.Content[0]
+	line := n.Line
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			if n.Kind != yaml.MappingNode {
+				return line
+			}
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == k {
+					line, n, found = n.Content[i].Line, n.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case int:
+			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
+				return line
+			}
+			n = n.Content[k]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+func pathString(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(k)
+		case int:
+			b.WriteString("[" + strconv.Itoa(k) + "]")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,343 @@
+// Package federation runs the hub's calls to the departments: one connector per
+// department, each wrapped with a timeout, a circuit breaker, metrics, spans and
+// call statistics, and a recent copy of what it answered to serve when it is
+// down. Resolvers reach the departments only through here.
+package federation
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gridhub/gridhub/connectors"
+	"github.com/gridhub/gridhub/internal/apperr"
+	"github.com/gridhub/gridhub/internal/cache"
+)
+
+// CopyTTL is how long a department's answer is kept to stand in for it while it
+// is down: a recent copy, not an archive.
+const CopyTTL = 24 * time.Hour
+
+// Blinder turns an entity key (a resident ID number) into a value safe to use as
+// a cache key: copies are stored under the blind index, never the number.
+type Blinder interface {
+	Blind(id string) []byte
+}
+
+// Options configure a Federation.
+type Options struct {
+	// Cache holds recent copies; nil means an in-process cache.
+	Cache   cache.Cache
+	Blinder Blinder
+	// Metrics registers the per-department metrics; nil registers nothing.
+	Metrics prometheus.Registerer
+	// BreakerTimeout is how long an open breaker stays open (default 10s).
+	BreakerTimeout time.Duration
+}
+
+// Federation is the set of departments the hub reaches.
+type Federation struct {
+	depts   []*Dept
+	byCode  map[string]*Dept
+	cache   cache.Cache
+	blinder Blinder
+	tracer  trace.Tracer
+	metrics *metrics
+}
+
+// Dept is one department: its mapping, its connector and what the hub saw of it.
+type Dept struct {
+	Config  *connectors.Department
+	conn    connectors.Connector
+	breaker *gobreaker.CircuitBreaker[connectors.Result]
+
+	mu          sync.Mutex
+	latencies   []time.Duration // recent successful calls, a ring
+	next        int
+	lastErr     string
+	lastErrAt   time.Time
+	lastOK      time.Time
+	lastCallErr bool
+}
+
+// New opens a connector for each department.
+func New(depts []*connectors.Department, opts Options) (*Federation, error) {
+	f := &Federation{
+		byCode:  map[string]*Dept{},
+		cache:   opts.Cache,
+		blinder: opts.Blinder,
+		tracer:  otel.Tracer("github.com/gridhub/gridhub/internal/federation"),
+		metrics: newMetrics(opts.Metrics),
+	}
+	if f.cache == nil {
+		f.cache = cache.NewMemory(200_000)
+	}
+	timeout := opts.BreakerTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	for _, cfg := range depts {
+		conn, err := connectors.Open(cfg)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		d := &Dept{Config: cfg, conn: conn, latencies: make([]time.Duration, 0, 128)}
+		d.breaker = gobreaker.NewCircuitBreaker[connectors.Result](gobreaker.Settings{
+			Name:    cfg.Code,
+			Timeout: timeout,
+			// Five failures in a row open the breaker: one slow answer should not.
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 5 },
+			// A caller that gave up says nothing about the department.
+			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+			OnStateChange: func(name string, from, to gobreaker.State) {
+				slog.Warn("department breaker", "department", name, "from", from.String(), "to", to.String())
+				f.metrics.breaker.WithLabelValues(name).Set(float64(to))
+			},
+		})
+		f.metrics.breaker.WithLabelValues(cfg.Code).Set(0)
+		f.depts = append(f.depts, d)
+		f.byCode[cfg.Code] = d
+	}
+	return f, nil
+}
+
+// Close closes every connector that holds resources.
+func (f *Federation) Close() {
+	for _, d := range f.depts {
+		if c, ok := d.conn.(connectors.Closer); ok {
+			c.Close()
+		}
+	}
+}
+
+// Departments lists the departments in mapping-file order.
+func (f *Federation) Departments() []*Dept { return f.depts }
+
+// Dept returns the department with code.
+func (f *Federation) Dept(code string) (*Dept, bool) {
+	d, ok := f.byCode[code]
+	return d, ok
+}
+
+// Answer is what a department said about a batch of keys.
+type Answer struct {
+	Result connectors.Result
+	// AsOf is when each key's records were read from the department. A live
+	// answer has one time for all; a copy has each key's own.
+	AsOf map[string]time.Time
+	// Stale marks an answer served from the recent copy while the department is down.
+	Stale bool
+}
+
+// copyEntry is how one key's records are kept in the cache.
+type copyEntry struct {
+	AsOf time.Time                      `json:"asOf"`
+	Sets map[string][]connectors.Record `json:"sets"`
+}
+
+// Read asks a department for a batch of keys: one call to its connector, within
+// the department's timeout, through its breaker. When the call fails, Read
+// returns a DEPARTMENT_UNAVAILABLE error and, alongside it, whatever recent copy
+// it holds for those keys (Stale set), so the caller can still answer.
+func (f *Federation) Read(ctx context.Context, code string, req connectors.ReadRequest) (*Answer, error) {
+	d, ok := f.byCode[code]
+	if !ok {
+		return nil, fmt.Errorf("federation: unknown department %q", code)
+	}
+	ctx, span := f.tracer.Start(ctx, "connector.read", trace.WithAttributes(
+		attribute.String("department", code),
+		attribute.String("connector.kind", d.Config.Kind),
+		attribute.String("entity", req.Entity),
+		attribute.Int("keys", len(req.Keys)),
+	))
+	defer span.End()
+
+	start := time.Now()
+	res, err := d.breaker.Execute(func() (connectors.Result, error) {
+		cctx, cancel := context.WithTimeout(ctx, d.Config.Timeout.Std())
+		defer cancel()
+		return d.conn.Read(cctx, req)
+	})
+	elapsed := time.Since(start)
+	d.record(elapsed, err)
+	f.metrics.observe(code, elapsed, err)
+	if err == nil {
+		now := time.Now()
+		f.keepCopy(ctx, code, req, res, now)
+		asOf := make(map[string]time.Time, len(req.Keys))
+		for _, k := range req.Keys {
+			asOf[k] = now
+		}
+		return &Answer{Result: res, AsOf: asOf}, nil
+	}
+
+	span.RecordError(err)
+	span.SetStatus(codes.Error, "department unavailable")
+	unavailable := &apperr.Error{
+		Code:       apperr.DepartmentUnavailable,
+		Department: code,
+		Message:    fmt.Sprintf("department %s (%s) is unavailable: %s", code, d.Config.Name, reason(err)),
+	}
+	if ctx.Err() != nil {
+		return nil, unavailable
+	}
+	return f.copyOf(ctx, code, req), unavailable
+}
+
+// reason says why a call failed in words safe to show: the kind of failure, not
+// the department's internals.
+func reason(err error) string {
+	var retry *connectors.RetryAfterError
+	var perm *connectors.PermanentError
+	switch {
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		return "circuit open after repeated failures"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.Is(err, connectors.ErrNotConnected):
+		return "not reachable"
+	case errors.As(err, &retry):
+		return fmt.Sprintf("busy, retry after %s", retry.Wait)
+	case errors.As(err, &perm):
+		return "answered with an error or unreadable data"
+	default:
+		return "failed"
+	}
+}
+
+func (f *Federation) copyKey(code, entity, key string) string {
+	k := key
+	if f.blinder != nil {
+		k = hex.EncodeToString(f.blinder.Blind(key))
+	}
+	return "copy:" + code + ":" + entity + ":" + k
+}
+
+// keepCopy stores each key's records, including "no records", so that a copy
+// can say "nothing here" as well as what was there.
+func (f *Federation) keepCopy(ctx context.Context, code string, req connectors.ReadRequest, res connectors.Result, at time.Time) {
+	if req.Sets != nil {
+		return // a partial read must not overwrite a full copy
+	}
+	items := make(map[string][]byte, len(req.Keys))
+	for _, k := range req.Keys {
+		b, err := json.Marshal(copyEntry{AsOf: at, Sets: res[k]})
+		if err != nil {
+			continue
+		}
+		items[f.copyKey(code, req.Entity, k)] = b
+	}
+	if err := f.cache.SetMulti(ctx, items, CopyTTL); err != nil {
+		slog.WarnContext(ctx, "keep department copy", "department", code, "err", err)
+	}
+}
+
+// copyOf returns the recent copy for the keys it holds, or nil when it holds none.
+func (f *Federation) copyOf(ctx context.Context, code string, req connectors.ReadRequest) *Answer {
+	ckeys := make([]string, len(req.Keys))
+	for i, k := range req.Keys {
+		ckeys[i] = f.copyKey(code, req.Entity, k)
+	}
+	got, err := f.cache.GetMulti(ctx, ckeys)
+	if err != nil || len(got) == 0 {
+		return nil
+	}
+	ans := &Answer{Result: connectors.Result{}, AsOf: map[string]time.Time{}, Stale: true}
+	for i, k := range req.Keys {
+		b, ok := got[ckeys[i]]
+		if !ok {
+			continue
+		}
+		var e copyEntry
+		if json.Unmarshal(b, &e) != nil {
+			continue
+		}
+		for set, recs := range e.Sets {
+			if req.Sets != nil && !slices.Contains(req.Sets, set) {
+				continue
+			}
+			for _, r := range recs {
+				ans.Result.Add(k, set, r)
+			}
+		}
+		ans.AsOf[k] = e.AsOf
+	}
+	return ans
+}
+
+// record keeps the call statistics the departments query shows.
+func (d *Dept) record(elapsed time.Duration, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		d.lastErr, d.lastErrAt, d.lastCallErr = err.Error(), time.Now(), true
+		return
+	}
+	d.lastOK, d.lastCallErr = time.Now(), false
+	if len(d.latencies) < cap(d.latencies) {
+		d.latencies = append(d.latencies, elapsed)
+	} else {
+		d.latencies[d.next] = elapsed
+		d.next = (d.next + 1) % len(d.latencies)
+	}
+}
+
+// Status is what the hub saw of a department.
+type Status struct {
+	Healthy bool
+	Breaker string // closed, half-open, open
+	// Latency is the median of recent successful calls; zero before the first.
+	Latency     time.Duration
+	LastError   string
+	LastErrorAt time.Time
+	LastSuccess time.Time
+}
+
+// Status reports the department's state: healthy while its breaker is closed
+// and its last call succeeded. With check set, a connector that can check its
+// source's health is asked too, so an idle department's state is current.
+func (d *Dept) Status(ctx context.Context, check bool) Status {
+	state := d.breaker.State()
+	d.mu.Lock()
+	st := Status{
+		Breaker:     state.String(),
+		LastError:   d.lastErr,
+		LastErrorAt: d.lastErrAt,
+		LastSuccess: d.lastOK,
+		Healthy:     state == gobreaker.StateClosed && !d.lastCallErr,
+	}
+	if n := len(d.latencies); n > 0 {
+		sorted := slices.Clone(d.latencies)
+		slices.Sort(sorted)
+		st.Latency = sorted[n/2]
+	}
+	d.mu.Unlock()
+	hc, ok := d.conn.(connectors.HealthChecker)
+	if !check || !ok || state == gobreaker.StateOpen {
+		return st
+	}
+	cctx, cancel := context.WithTimeout(ctx, d.Config.Timeout.Std())
+	defer cancel()
+	if err := hc.Health(cctx); err != nil {
+		st.Healthy = false
+		st.LastError, st.LastErrorAt = "health check: "+err.Error(), time.Now()
+	}
+	return st
+}
