@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,9 +15,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/store"
+	"github.com/gridhub/gridhub/internal/synth"
 )
 
 // runDev runs everything on one machine: a throwaway Postgres (and Redis where
@@ -89,21 +92,65 @@ func runDev(ctx context.Context, args []string) error {
 	if _, err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	v, err := st.RegistryVersion(ctx)
+	city, err := devCity(ctx, d, st, keys, seedOptions{scale: *scale, residents: *residents, seed: 1, truth: d.truth()})
 	if err != nil {
 		return err
 	}
-	if v == 0 {
-		slog.Info("new data dir: generating the demo city", "scale", *scale, "residents", *residents)
-		if err := seed(ctx, st, keys, seedOptions{scale: *scale, residents: *residents, seed: 1, truth: d.truth()}); err != nil {
+	if city != nil {
+		if err := prepareDepartments(ctx, d, pg, city); err != nil {
 			return err
 		}
 	}
+	sims, err := startSimulators(ctx, d, pg)
+	if err != nil {
+		return err
+	}
+	defer stopSimulators(sims)
 	return serve(ctx, cfg, st, keys, func(addr string) {
-		fmt.Printf("graphql: http://%s/graphql\n", addr)
+		for _, sim := range sims {
+			fmt.Printf("department %s: %s (pid %d; kill it to see the hub without it)\n", sim.dept, sim.url, sim.cmd.Process.Pid)
+		}
 		fmt.Printf("graphiql: http://%s/graphiql\n", addr)
+		fmt.Printf("graphql: http://%s/graphql\n", addr)
 		slog.Info("ready", "after", time.Since(start).Round(time.Millisecond), "data_dir", *dir)
 	})
+}
+
+// devCity seeds a new data dir with the demo city and remembers the options it
+// used, so that what depends on the same city (the department simulators) can
+// be rebuilt from them. It returns the city when one is needed now: just
+// generated, or regenerated because the department systems were never prepared.
+func devCity(ctx context.Context, d dataDir, st *store.Store, keys *secret.Keys, o seedOptions) (*synth.City, error) {
+	v, err := st.RegistryVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	optsFile := filepath.Join(string(d), "city.json")
+	if v == 0 {
+		slog.Info("new data dir: generating the demo city", "scale", o.scale, "residents", o.residents)
+		city, err := seed(ctx, st, keys, o)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := json.Marshal(map[string]any{"scale": o.scale, "residents": o.residents, "seed": o.seed})
+		return city, os.WriteFile(optsFile, b, 0o644)
+	}
+	if deptsim.FilesWritten(d.departments()) {
+		return nil, nil
+	}
+	var saved struct {
+		Scale     string `json:"scale"`
+		Residents int    `json:"residents"`
+		Seed      int64  `json:"seed"`
+	}
+	b, err := os.ReadFile(optsFile)
+	if err != nil {
+		return nil, fmt.Errorf("the city in %s was not made by gridhub dev (no city.json); start with a new --data-dir", d)
+	}
+	if err := json.Unmarshal(b, &saved); err != nil {
+		return nil, fmt.Errorf("%s: %w", optsFile, err)
+	}
+	return synth.Generate(synth.Options{Scale: saved.Scale, Residents: saved.Residents, Seed: saved.Seed})
 }
 
 // logFile opens (appending) a log file in the data dir; on failure logs go nowhere

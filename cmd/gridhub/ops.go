@@ -72,25 +72,26 @@ func runSeed(ctx context.Context, args []string) error {
 	if _, err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	return seed(ctx, st, t.keys, o)
+	_, err = seed(ctx, st, t.keys, o)
+	return err
 }
 
 // seed generates the city, writes its ground truth, and loads it.
-func seed(ctx context.Context, st *store.Store, keys *secret.Keys, o seedOptions) error {
+func seed(ctx context.Context, st *store.Store, keys *secret.Keys, o seedOptions) (*synth.City, error) {
 	start := time.Now()
 	city, err := synth.Generate(synth.Options{Scale: o.scale, Residents: o.residents, Seed: o.seed})
 	if err != nil {
-		return fmt.Errorf("generate city: %w", err)
+		return nil, fmt.Errorf("generate city: %w", err)
 	}
 	generated := time.Since(start)
 	if o.truth != "" {
 		if err := city.WriteTruth(o.truth); err != nil {
-			return fmt.Errorf("write ground truth: %w", err)
+			return nil, fmt.Errorf("write ground truth: %w", err)
 		}
 	}
 	stats, err := st.LoadCity(ctx, city, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	total := time.Since(start)
 	slog.Info("seeded", "area", city.Area, "residents", stats.Persons, "households", stats.Households,
@@ -98,5 +99,5 @@ func seed(ctx context.Context, st *store.Store, keys *secret.Keys, o seedOptions
 		"generate", generated.Round(time.Millisecond), "load", stats.Elapsed.Round(time.Millisecond),
 		"total", total.Round(time.Millisecond),
 		"rows_per_s", int(float64(stats.Rows())/total.Seconds()))
-	return nil
+	return city, nil
 }

@@ -132,9 +132,9 @@ func (w *world) employment() EmploymentData {
 		case w.dibao[i]:
 			cat, prob = "LOW_INCOME", 0.5
 		case p.Gender == "F" && a >= 40 || p.Gender == "M" && a >= 50:
-			cat, prob = "AGE_4050", 0.2
+			cat, prob = "AGE_4050", 0.27
 		case g.u.Status == "REGISTERED" && w.today.Sub(g.u.RegisteredOn) > 365*24*time.Hour:
-			cat, prob = "LONG_TERM_UNEMPLOYED", 0.15
+			cat, prob = "LONG_TERM_UNEMPLOYED", 0.2
 		case w.zeroEmployment(i):
 			cat, prob = "ZERO_EMPLOYMENT_FAMILY", 0.3
 		}

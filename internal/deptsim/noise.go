@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gridhub/gridhub/internal/ident"
 )
 
 // homophoneGroups are characters that share a pinyin syllable (tones aside),
@@ -211,15 +209,6 @@ func addDuplicates[T any](n *noiser, set string, rows []T, seq *int64, meta func
 		n.truth.Noise = append(n.truth.Noise, Noise{Dept: n.dept, Set: set, Row: *row, PersonID: pid, Kind: NoiseDuplicate, Field: "row", Source: strconv.FormatInt(orig, 10)})
 	}
 	return rows
-}
-
-// validID tells whether s is a well-formed 18-character ID with a right check.
-func validID(s string) bool {
-	if len(s) != 18 {
-		return false
-	}
-	c, err := ident.ResidentCheckChar(s[:17])
-	return err == nil && c == s[17]
 }
 
 // hashString is FNV-1a, for seeding streams by name.

@@ -47,10 +47,11 @@ func primary(v, t int64, zero bool) bool {
 //     smallest published positive sibling, or, when the suppressed cell is the
 //     parent, its smallest published positive child; an only child with no
 //     sibling to pair with takes its parent down with it;
-//   - a published parent whose suppressed cells below (following suppressed
-//     children down) hold a primary cell but add up to less than the threshold
-//     of unknown count gets one more complement, the smallest published
-//     positive cell bordering them.
+//   - below a published parent, follow suppressed children down to the
+//     suppressed leaves: their total is how much an attacker cannot account
+//     for, and it bounds every cell above them. When a primary cell is among
+//     them and that total is below the threshold, one more complement is
+//     taken, the smallest published positive cell bordering them.
 //
 // Each step suppresses one more cell and re-examines the equations that cell
 // is in, so the loop ends, at the latest with everything suppressed.
@@ -58,6 +59,9 @@ func Suppress(nodes []Node, rule Rule) (map[string]bool, error) {
 	th, err := rule.threshold()
 	if err != nil {
 		return nil, err
+	}
+	if len(nodes) == 0 {
+		return map[string]bool{}, nil // no table, not even a total to withhold
 	}
 	t, err := buildTree(nodes)
 	if err != nil {
@@ -198,14 +202,13 @@ func (s *suppressor) better(a, b int32) bool {
 	return s.t.code(a) < s.t.code(b)
 }
 
-// widen enforces interval protection below the published parent p. Follow the
-// suppressed children of p down through suppressed cells: the unknowns an
-// attacker faces there are the suppressed leaves, and their total is how far
-// the cells can move while p and every published cell stay the same. When a
-// primary cell is among them and that total is below the threshold, the
-// attacker bounds the primary cell within less than the threshold, so one more
-// cell bordering the suppressed ones (a published child of p or of a
-// suppressed cell below it) is suppressed.
+// widen enforces interval protection below the published parent p. The
+// unknowns an attacker faces there are the suppressed leaves reached from p
+// through suppressed cells: their total (the slack) is exactly how far any
+// suppressed cell there can move while p and every published cell stay the
+// same, so a primary cell among them is proven to lie in [0, slack]. When that
+// is narrower than the threshold, one more cell bordering the suppressed ones
+// (a published child of p or of a suppressed cell below it) is suppressed.
 func (s *suppressor) widen(p int32) {
 	var slack int64
 	hasPrimary := false

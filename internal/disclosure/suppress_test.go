@@ -171,9 +171,11 @@ func TestSuppressInvalid(t *testing.T) {
 }
 
 func TestSuppressEmpty(t *testing.T) {
-	got, err := Suppress(nil, Rule{})
-	if err != nil || len(got) != 0 {
-		t.Errorf("Suppress(nil) = %v, %v; want nothing", got, err)
+	for _, rule := range []Rule{{}, {SuppressZero: true}} {
+		got, err := Suppress(nil, rule)
+		if err != nil || len(got) != 0 {
+			t.Errorf("Suppress(nil, %+v) = %v, %v; want nothing", rule, got, err)
+		}
 	}
 }
 

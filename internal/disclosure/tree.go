@@ -106,7 +106,8 @@ func buildTree(nodes []Node) (*tree, error) {
 	t.value, t.parent, t.kids, t.start = value, parent, kids, start
 	byCode := func(a, b int32) int { return cmp.Compare(nodes[a-1].Code, nodes[b-1].Code) }
 	for i := range n {
-		if k := kids[start[i]:start[i+1]]; len(k) > 1 {
+		// Units usually arrive in code order, and then so do their children.
+		if k := kids[start[i]:start[i+1]]; len(k) > 1 && !slices.IsSortedFunc(k, byCode) {
 			slices.SortFunc(k, byCode)
 		}
 	}
