@@ -80,15 +80,7 @@ func (r *urbanCaseResolver) Grid(ctx context.Context, obj *model.UrbanCase) (*gr
 	if obj.Lon == nil || obj.Lat == nil {
 		return nil, nil
 	}
-	ix, err := r.Registry.Index(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, ok := ix.Locate(*obj.Lon, *obj.Lat)
-	if !ok {
-		return nil, nil
-	}
-	return &u, nil
+	return r.locate(ctx, *obj.Lon, *obj.Lat)
 }
 
 func (r *Resolver) UrbanCase() generated.UrbanCaseResolver { return &urbanCaseResolver{r} }

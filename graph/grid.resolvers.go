@@ -31,11 +31,15 @@ func (r *gridResolver) Parent(ctx context.Context, obj *grid.Unit) (*grid.Unit, 
 
 // Children is the resolver for the children field.
 func (r *gridResolver) Children(ctx context.Context, obj *grid.Unit, first *int, after *string) (*model.GridConnection, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ix, err := r.Registry.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return gridPage(ix.Children(obj.Code), first, after)
+	return gridPage(visibleUnits(pr, ix.Children(obj.Code)), first, after)
 }
 
 // Geometry is the resolver for the geometry field.
@@ -58,24 +62,20 @@ func (r *queryResolver) Grids(ctx context.Context, level grid.Level, within *str
 		}
 		prefix = *within
 	}
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ix, err := r.Registry.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return gridPage(under(ix.Units(level), prefix), first, after)
+	return gridPage(visibleUnits(pr, under(ix.Units(level), prefix)), first, after)
 }
 
 // Locate is the resolver for the locate field.
 func (r *queryResolver) Locate(ctx context.Context, lon float64, lat float64) (*grid.Unit, error) {
-	ix, err := r.Registry.Index(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, ok := ix.Locate(lon, lat)
-	if !ok {
-		return nil, nil
-	}
-	return &u, nil
+	return r.locate(ctx, lon, lat)
 }
 
 func (r *Resolver) Grid() generated.GridResolver { return &gridResolver{r} }

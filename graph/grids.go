@@ -12,10 +12,14 @@ import (
 	"github.com/gridhub/gridhub/internal/people"
 )
 
-// unit looks a code up in the registry; a malformed code is BAD_USER_INPUT and an
-// unknown one is nil.
+// unit looks a code up in the registry; a malformed code is BAD_USER_INPUT, and
+// an unknown one or one the caller may not see is nil.
 func (r *Resolver) unit(ctx context.Context, field, code string) (*grid.Unit, error) {
 	if err := people.CheckCode(field, code); err != nil {
+		return nil, err
+	}
+	pr, err := principal(ctx)
+	if err != nil {
 		return nil, err
 	}
 	ix, err := r.Registry.Index(ctx)
@@ -23,7 +27,24 @@ func (r *Resolver) unit(ctx context.Context, field, code string) (*grid.Unit, er
 		return nil, err
 	}
 	u, ok := ix.Get(code)
-	if !ok {
+	if !ok || !pr.CoversUnit(code) {
+		return nil, nil
+	}
+	return &u, nil
+}
+
+// locate finds the responsibility grid at a point, if the caller may see it.
+func (r *Resolver) locate(ctx context.Context, lon, lat float64) (*grid.Unit, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := r.Registry.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := ix.Locate(lon, lat)
+	if !ok || !pr.CoversUnit(u.Code) {
 		return nil, nil
 	}
 	return &u, nil

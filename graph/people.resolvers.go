@@ -34,7 +34,11 @@ func (r *householdResolver) Head(ctx context.Context, obj *people.Household) (*p
 	if obj.HeadID == "" {
 		return nil, nil
 	}
-	return r.loaders(ctx).Persons.Load(ctx, obj.HeadID)
+	p, err := r.loaders(ctx).Persons.Load(ctx, obj.HeadID)
+	if p != nil {
+		notePersons(ctx, p.ID)
+	}
+	return p, err
 }
 
 // Members is the resolver for the members field.
@@ -42,6 +46,9 @@ func (r *householdResolver) Members(ctx context.Context, obj *people.Household) 
 	members, err := r.loaders(ctx).Members.Load(ctx, obj.ID)
 	if members == nil && err == nil {
 		members = []*people.Person{}
+	}
+	for _, p := range members {
+		notePersons(ctx, p.ID)
 	}
 	r.prefetchSections(ctx, members)
 	return members, err
@@ -59,18 +66,24 @@ func (r *personResolver) Grid(ctx context.Context, obj *people.Person) (*grid.Un
 
 // Household is the resolver for the household field.
 func (r *personResolver) Household(ctx context.Context, obj *people.Person) (*people.Household, error) {
+	// The household lives where the person does: in the caller's scope.
 	return r.loaders(ctx).Households.Load(ctx, obj.HouseholdID)
 }
 
 // TotalCount is the resolver for the totalCount field.
 func (r *personConnectionResolver) TotalCount(ctx context.Context, obj *model.PersonConnection) (int, error) {
-	return r.Master.CountPeople(ctx, obj.Within)
+	return r.Master.CountPeople(ctx, obj.Prefixes)
 }
 
 // Person is the resolver for the person field.
 func (r *queryResolver) Person(ctx context.Context, idNumber string) (*people.Person, error) {
+	pr, err := rowReader(ctx)
+	if err != nil {
+		return nil, err
+	}
 	p, err := r.Master.PersonByIDNumber(ctx, idNumber)
-	if p != nil {
+	if p = personInScope(pr, p); p != nil {
+		notePersons(ctx, p.ID)
 		r.prefetchSections(ctx, []*people.Person{p})
 	}
 	return p, err
@@ -78,16 +91,27 @@ func (r *queryResolver) Person(ctx context.Context, idNumber string) (*people.Pe
 
 // People is the resolver for the people field.
 func (r *queryResolver) People(ctx context.Context, within string, first *int, after *string) (*model.PersonConnection, error) {
-	page, err := r.Master.People(ctx, within, first, after)
+	pr, err := rowReader(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if err := people.CheckCode("within", within); err != nil {
+		return nil, err
+	}
+	prefixes := scopedPrefixes(pr, within)
+	page, err := r.Master.People(ctx, prefixes, first, after)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range page.Persons {
+		notePersons(ctx, p.ID)
 	}
 	r.prefetchSections(ctx, page.Persons)
 	conn := &model.PersonConnection{
 		Edges:    make([]*model.PersonEdge, len(page.Persons)),
 		Nodes:    page.Persons,
 		PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage},
-		Within:   within,
+		Prefixes: prefixes,
 	}
 	for i, p := range page.Persons {
 		conn.Edges[i] = &model.PersonEdge{Cursor: page.Cursors[i], Node: p}
@@ -98,12 +122,28 @@ func (r *queryResolver) People(ctx context.Context, within string, first *int, a
 
 // Household is the resolver for the household field.
 func (r *queryResolver) Household(ctx context.Context, id string) (*people.Household, error) {
-	return r.Master.Household(ctx, id)
+	pr, err := rowReader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h, err := r.Master.Household(ctx, id)
+	if h == nil || !pr.InScope(h.GridCode) {
+		return nil, err
+	}
+	return h, nil
 }
 
 // Organization is the resolver for the organization field.
 func (r *queryResolver) Organization(ctx context.Context, creditCode string) (*people.Organization, error) {
-	return r.Master.Organization(ctx, creditCode)
+	pr, err := rowReader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := r.Master.Organization(ctx, creditCode)
+	if o == nil || !pr.InScope(o.GridCode) {
+		return nil, err
+	}
+	return o, nil
 }
 
 func (r *Resolver) Building() generated.BuildingResolver { return &buildingResolver{r} }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/gridhub/gridhub/internal/devenv"
@@ -19,7 +20,17 @@ type Config struct {
 	RedisURL    string // GRIDHUB_REDIS_URL, optional
 	ConfigDir   string // GRIDHUB_CONFIG: departments, policy, templates
 	SecretKey   string // GRIDHUB_SECRET_KEY: base64 master key for ID blinding and sealing
-	Dev         bool
+	JWKSFile    string // GRIDHUB_JWKS_FILE: public keys that sign bearer tokens
+	JWKSURL     string // GRIDHUB_JWKS_URL: the same, fetched and refreshed
+	JWTIssuer   string // GRIDHUB_JWT_ISSUER, checked when set
+	JWTAudience string // GRIDHUB_JWT_AUDIENCE, checked when set
+	// TrustedDocuments, when set, is a manifest of the only operations that run.
+	TrustedDocuments string // GRIDHUB_TRUSTED_DOCUMENTS
+	// RateLimit is requests per second per caller (burst twice that).
+	RateLimit int // GRIDHUB_RATE_LIMIT, default 50
+	Dev       bool
+	// DevKey signs and verifies dev tokens; set by gridhub dev only.
+	DevKey []byte
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
 }
@@ -32,19 +43,33 @@ func (c Config) String() string {
 		}
 		return "(set)"
 	}
-	return fmt.Sprintf("addr=%s database=%s redis=%s config=%q secret_key=%s dev=%t",
-		c.Addr, redactURL(c.DatabaseURL), redactURL(c.RedisURL), c.ConfigDir, mask(c.SecretKey), c.Dev)
+	return fmt.Sprintf("addr=%s database=%s redis=%s config=%q secret_key=%s jwks_file=%q jwks_url=%q trusted_documents=%q rate_limit=%d dev=%t",
+		c.Addr, redactURL(c.DatabaseURL), redactURL(c.RedisURL), c.ConfigDir, mask(c.SecretKey),
+		c.JWKSFile, c.JWKSURL, c.TrustedDocuments, c.RateLimit, c.Dev)
 }
 
 func configFromEnv() Config {
 	return Config{
-		Addr:            envOr("GRIDHUB_ADDR", ":8080"),
-		DatabaseURL:     os.Getenv("GRIDHUB_DATABASE_URL"),
-		RedisURL:        os.Getenv("GRIDHUB_REDIS_URL"),
-		ConfigDir:       os.Getenv("GRIDHUB_CONFIG"),
-		SecretKey:       os.Getenv("GRIDHUB_SECRET_KEY"),
-		ShutdownTimeout: 15 * time.Second,
+		Addr:             envOr("GRIDHUB_ADDR", ":8080"),
+		DatabaseURL:      os.Getenv("GRIDHUB_DATABASE_URL"),
+		RedisURL:         os.Getenv("GRIDHUB_REDIS_URL"),
+		ConfigDir:        os.Getenv("GRIDHUB_CONFIG"),
+		SecretKey:        os.Getenv("GRIDHUB_SECRET_KEY"),
+		JWKSFile:         os.Getenv("GRIDHUB_JWKS_FILE"),
+		JWKSURL:          os.Getenv("GRIDHUB_JWKS_URL"),
+		JWTIssuer:        os.Getenv("GRIDHUB_JWT_ISSUER"),
+		JWTAudience:      os.Getenv("GRIDHUB_JWT_AUDIENCE"),
+		TrustedDocuments: os.Getenv("GRIDHUB_TRUSTED_DOCUMENTS"),
+		RateLimit:        envInt("GRIDHUB_RATE_LIMIT", 50),
+		ShutdownTimeout:  15 * time.Second,
 	}
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 func envOr(key, def string) string {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/secret"
@@ -84,6 +85,9 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.DevKey, err = auth.LoadOrCreateDevKey(d.devJWTKey()); err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, dbURL)
 	if err != nil {
 		return err
@@ -110,10 +114,29 @@ func runDev(ctx context.Context, args []string) error {
 		for _, sim := range sims {
 			fmt.Printf("department %s: %s (pid %d; kill it to see the hub without it)\n", sim.dept, sim.url, sim.cmd.Process.Pid)
 		}
-		fmt.Printf("graphiql: http://%s/graphiql\n", addr)
+		printDevTokens(cfg.DevKey)
+		fmt.Printf("graphiql: http://%s/graphiql  (add the header {\"Authorization\": \"Bearer <token>\"})\n", addr)
 		fmt.Printf("graphql: http://%s/graphql\n", addr)
 		slog.Info("ready", "after", time.Since(start).Round(time.Millisecond), "data_dir", *dir)
 	})
+}
+
+// printDevTokens prints a dev token for each kind of caller, for the demo.
+func printDevTokens(key []byte) {
+	for _, p := range []auth.Principal{
+		{Subject: "dev-admin", Roles: []auth.Role{auth.Admin}},
+		{Subject: "dev-civil-affairs", Roles: []auth.Role{auth.DeptOfficer}, Department: "civil_affairs"},
+		{Subject: "dev-street", Roles: []auth.Role{auth.StreetAdmin}, Scope: []string{"340705005"}},
+		{Subject: "dev-bi", Roles: []auth.Role{auth.BIReader}},
+		{Subject: "dev-auditor", Roles: []auth.Role{auth.Auditor}},
+	} {
+		tok, err := auth.DevToken(key, p, 12*time.Hour)
+		if err != nil {
+			slog.Error("dev token", "subject", p.Subject, "err", err)
+			continue
+		}
+		fmt.Printf("token %s: %s\n", p.Subject, tok)
+	}
 }
 
 // devCity seeds a new data dir with the demo city and remembers the options it

@@ -44,7 +44,7 @@ func TestDevStartsServesAndStopsEverything(t *testing.T) {
 			} `json:"grids"`
 		} `json:"data"`
 	}
-	postJSON(t, first.graphql, `{ grids(level: COMMUNITY, within: "340705") { totalCount } }`, &grids)
+	postJSON(t, first, `{ grids(level: COMMUNITY, within: "340705") { totalCount } }`, &grids)
 	if grids.Data.Grids.TotalCount != 50 {
 		t.Errorf("communities of 铜官区 = %d, want 50", grids.Data.Grids.TotalCount)
 	}
@@ -64,7 +64,7 @@ func TestDevStartsServesAndStopsEverything(t *testing.T) {
 	if strings.Contains(second.log.String(), "generating") {
 		t.Error("second start on the same data dir generated the city again")
 	}
-	postJSON(t, second.graphql, `{ grids(level: COMMUNITY, within: "340705") { totalCount } }`, &grids)
+	postJSON(t, second, `{ grids(level: COMMUNITY, within: "340705") { totalCount } }`, &grids)
 	if grids.Data.Grids.TotalCount != 50 {
 		t.Errorf("after restart: communities = %d, want 50", grids.Data.Grids.TotalCount)
 	}
@@ -78,6 +78,7 @@ func TestDevStartsServesAndStopsEverything(t *testing.T) {
 type devProcess struct {
 	cmd     *exec.Cmd
 	graphql string
+	token   string // the dev admin token dev printed
 	log     *bytes.Buffer
 	done    chan error
 }
@@ -97,9 +98,13 @@ func startDev(t *testing.T, bin, dir string) *devProcess {
 	p := &devProcess{cmd: cmd, log: logs, done: make(chan error, 1)}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	ready := make(chan string, 1)
+	tokens := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if tok, ok := strings.CutPrefix(sc.Text(), "token dev-admin: "); ok {
+				tokens <- tok
+			}
 			if url, ok := strings.CutPrefix(sc.Text(), "graphql: "); ok {
 				ready <- url
 			}
@@ -113,6 +118,11 @@ func startDev(t *testing.T, bin, dir string) *devProcess {
 		t.Fatalf("dev exited before ready: %v\n%s", err, logs)
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("no ready line\n%s", logs)
+	}
+	select {
+	case p.token = <-tokens:
+	default:
+		t.Fatal("dev printed no admin token before its ready line")
 	}
 	return p
 }
@@ -130,13 +140,14 @@ func (p *devProcess) stop(t *testing.T) {
 	}
 }
 
-func postJSON(t *testing.T, url, query string, out any) {
+func postJSON(t *testing.T, p *devProcess, query string, out any) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"query": query})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, "POST", p.graphql, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+p.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

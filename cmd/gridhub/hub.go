@@ -12,8 +12,11 @@ import (
 	"github.com/gridhub/gridhub/connectors"
 	_ "github.com/gridhub/gridhub/connectors/all" // the connector kinds
 	"github.com/gridhub/gridhub/connectors/departments"
+	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/cache"
 	"github.com/gridhub/gridhub/internal/federation"
+	"github.com/gridhub/gridhub/internal/policy"
+	"github.com/gridhub/gridhub/internal/ratelimit"
 	"github.com/gridhub/gridhub/internal/secret"
 )
 
@@ -29,28 +32,74 @@ func loadDepartments(cfg Config) ([]*connectors.Department, error) {
 	return connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
 }
 
-// openCache is Redis when configured, so replicas share copies, else in-process.
-func openCache(ctx context.Context, cfg Config) (cache.Cache, func(), error) {
+// shared is what replicas share through Redis when it is configured: the cache
+// (department copies, persisted queries) and the rate limiter. Without Redis
+// both live in this process.
+type shared struct {
+	cache   cache.Cache
+	limiter ratelimit.Limiter
+	close   func()
+}
+
+func openShared(ctx context.Context, cfg Config) (*shared, error) {
+	limit := ratelimit.Limit{PerSecond: cfg.RateLimit, Burst: 2 * cfg.RateLimit}
 	if cfg.RedisURL == "" {
-		return cache.NewMemory(200_000), func() {}, nil
+		return &shared{
+			cache:   cache.NewMemory(200_000),
+			limiter: ratelimit.NewMemory(limit, 100_000),
+			close:   func() {},
+		}, nil
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("GRIDHUB_REDIS_URL: %w", err)
+		return nil, fmt.Errorf("GRIDHUB_REDIS_URL: %w", err)
 	}
 	client := redis.NewClient(opt)
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		return nil, nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
+		return nil, fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
 	}
-	return cache.NewRedis(client, "gridhub:"), func() { client.Close() }, nil
+	return &shared{
+		cache:   cache.NewRedis(client, "gridhub:"),
+		limiter: ratelimit.NewRedis(client, limit, "gridhub:rate:"),
+		close:   func() { client.Close() },
+	}, nil
+}
+
+// openVerifier verifies bearer tokens: against the JWKS in production, and the
+// dev key too under gridhub dev.
+func openVerifier(cfg Config) (*auth.Verifier, error) {
+	if !cfg.Dev && cfg.JWKSFile == "" && cfg.JWKSURL == "" {
+		return nil, fmt.Errorf("no token keys: set GRIDHUB_JWKS_FILE or GRIDHUB_JWKS_URL")
+	}
+	return auth.NewVerifier(auth.Config{
+		JWKSFile: cfg.JWKSFile,
+		JWKSURL:  cfg.JWKSURL,
+		Issuer:   cfg.JWTIssuer,
+		Audience: cfg.JWTAudience,
+		Dev:      cfg.Dev,
+		DevKey:   cfg.DevKey,
+	})
+}
+
+// loadPolicy reads GRIDHUB_CONFIG/policy.yaml when it exists, the built-in
+// purpose catalogue otherwise.
+func loadPolicy(cfg Config, depts []*connectors.Department) (*policy.Policy, error) {
+	path := ""
+	if cfg.ConfigDir != "" {
+		if p := filepath.Join(cfg.ConfigDir, "policy.yaml"); fileExists(p) {
+			path = p
+		}
+	}
+	return policy.Load(path, depts)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // openFederation opens a connector for every department.
-func openFederation(cfg Config, c cache.Cache, keys *secret.Keys, reg prometheus.Registerer) (*federation.Federation, error) {
-	depts, err := loadDepartments(cfg)
-	if err != nil {
-		return nil, err
-	}
+func openFederation(depts []*connectors.Department, c cache.Cache, keys *secret.Keys, reg prometheus.Registerer) (*federation.Federation, error) {
 	return federation.New(depts, federation.Options{Cache: c, Blinder: keys, Metrics: reg})
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gridhub/gridhub/graph"
+	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/server"
@@ -53,21 +55,49 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		return err
 	}
 	defer shutdownTracing(context.Background())
-	c, closeCache, err := openCache(ctx, cfg)
+	sh, err := openShared(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer closeCache()
+	defer sh.close()
+	verifier, err := openVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+	depts, err := loadDepartments(cfg)
+	if err != nil {
+		return err
+	}
+	pol, err := loadPolicy(cfg, depts)
+	if err != nil {
+		return err
+	}
+	var trusted *graph.TrustedDocuments
+	if cfg.TrustedDocuments != "" {
+		if trusted, err = graph.LoadTrustedDocuments(cfg.TrustedDocuments); err != nil {
+			return err
+		}
+	}
 	reg := prometheus.NewRegistry()
-	fed, err := openFederation(cfg, c, keys, reg)
+	fed, err := openFederation(depts, sh.cache, keys, reg)
 	if err != nil {
 		return err
 	}
 	defer fed.Close()
+	ledger := audit.New(st.Pool)
+	// The ledger drains before the pool closes (defers run last-in first-out).
+	defer ledger.Close(context.Background())
 	h := server.New(server.Options{
 		Store:      st,
 		People:     people.NewService(st.Pool, keys),
 		Federation: fed,
+		Auth:       verifier,
+		Policy:     pol,
+		Ledger:     ledger,
+		Cache:      sh.cache,
+		Limiter:    sh.limiter,
+		Trusted:    trusted,
 		Metrics:    reg,
 		Version:    version,
 		Dev:        cfg.Dev,

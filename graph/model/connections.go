@@ -20,12 +20,12 @@ type GridEdge struct {
 }
 
 // PersonConnection is a page of residents. Its total is counted only when asked
-// for, from Within.
+// for, over Prefixes (the query's within, cut to the caller's scope).
 type PersonConnection struct {
 	Edges    []*PersonEdge
 	Nodes    []*people.Person
 	PageInfo *PageInfo
-	Within   string
+	Prefixes []string
 }
 
 // PersonEdge is one resident with its cursor.

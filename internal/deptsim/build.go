@@ -15,6 +15,7 @@ func Build(city *synth.City, seed int64) *Dataset {
 	ds := &Dataset{Seed: seed, Area: city.Area, Now: time.Date(w.today.Year(), w.today.Month(), w.today.Day(), 18, 0, 0, 0, cst)}
 	w.truth = &ds.Truth
 	w.deaths()
+	w.chooseShowcase()
 	ds.CivilAffairs = w.civilAffairs()
 	ds.Health = w.health()
 	ds.SocialSecurity = w.socialSecurity()
@@ -22,6 +23,7 @@ func Build(city *synth.City, seed int64) *Dataset {
 	ds.UrbanManagement = w.urbanManagement()
 	ds.PartyBuilding = w.partyBuilding()
 	w.deathTruth(ds)
+	ds.Showcase = w.showcaseIDs()
 	return ds
 }
 
@@ -234,6 +236,8 @@ func (w *world) civilAffairs() CivilAffairsData {
 	d.Elderly = addDuplicates(n, "elderlyAllowance", d.Elderly, &seq, func(x *ElderlyAllowance) (*int64, int64, *time.Time) {
 		return &x.Row, x.PersonID, &x.Updated
 	})
+
+	w.showcaseCivilAffairs(&d, n, inCA)
 
 	// The residents table: everyone above, and the deaths civil affairs registered.
 	seq = 1000000
@@ -490,6 +494,7 @@ func (w *world) health() HealthData {
 		}
 	}
 	d.Births = addDuplicates(n, "births", d.Births, &seq, func(x *Birth) (*int64, int64, *time.Time) { return &x.Row, x.Mother.PersonID, &x.Updated })
+	w.showcaseHealth(&d, n, hospitals)
 	return d
 }
 

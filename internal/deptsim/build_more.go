@@ -183,6 +183,7 @@ func (w *world) employment() EmploymentData {
 			d.Assistance = append(d.Assistance, Assistance{Row: seq, Ident: n.ident("assistance", seq, g.i), Kind: kind, Date: on, Detail: detail, Updated: w.touch(r, on)})
 		}
 	}
+	w.showcaseEmployment(&d, n, enterprises)
 	return d
 }
 
@@ -294,6 +295,7 @@ func (w *world) socialSecurity() SocialSecurityData {
 		})
 	}
 	d.Medical = addDuplicates(n, "medical", d.Medical, &seq, func(x *Medical) (*int64, int64, *time.Time) { return &x.Row, x.PersonID, &x.Updated })
+	w.showcaseSocialSecurity(&d, n)
 	return d
 }
 
@@ -404,6 +406,7 @@ func (w *world) urbanManagement() UrbanManagementData {
 		cases = append(cases, c)
 		partyOf = append(partyOf, party)
 	}
+	cases, partyOf = w.showcaseCases(cases, partyOf)
 	// Number the cases in report order: date and the day's sequence.
 	order := make([]int, len(cases))
 	for k := range order {
@@ -572,6 +575,14 @@ func (w *world) partyBuilding() PartyBuildingData {
 			m.LastContact = w.daysAgo(r, 0, 90)
 		}
 		ms = append(ms, cand{i, m})
+	}
+	for _, i := range w.showcaseIdx {
+		k := slices.IndexFunc(ms, func(c cand) bool { return c.i == i })
+		if k < 0 {
+			ms = append(ms, cand{i: i})
+			k = len(ms) - 1
+		}
+		w.showcaseMember(&ms[k].m, i)
 	}
 	// The ledger lists members branch by branch, by joining date.
 	slices.SortStableFunc(ms, func(a, b cand) int {

@@ -2,7 +2,9 @@ package deptsim
 
 import (
 	"context"
+	"maps"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -37,7 +39,8 @@ func TestConnectorsReadSimulators(t *testing.T) {
 	}
 	setEnv(t, Env(PartyBuilding, Endpoint{Ledger: LedgerPath(dir)}))
 
-	// Persons: the first 300 of the city, and parties of 城管 cases.
+	// Persons: the showcase residents, the first 300 of the city, and
+	// parties of 城管 cases.
 	var persons, orgs []string
 	seen := map[string]bool{}
 	add := func(list *[]string, k string) {
@@ -45,6 +48,18 @@ func TestConnectorsReadSimulators(t *testing.T) {
 			seen[k] = true
 			*list = append(*list, k)
 		}
+	}
+	if len(ds.Showcase) == 0 {
+		t.Fatal("no showcase residents")
+	}
+	women := map[string]bool{}
+	for _, p := range city.Persons {
+		if p.Gender == "F" && slices.Contains(ds.Showcase, p.IDNumber) {
+			women[p.IDNumber] = true
+		}
+	}
+	for _, id := range ds.Showcase {
+		add(&persons, id)
 	}
 	for _, p := range city.Persons[:300] {
 		add(&persons, p.IDNumber)
@@ -64,6 +79,20 @@ func TestConnectorsReadSimulators(t *testing.T) {
 		SocialSecurity:  {"pension", "medical"},
 		UrbanManagement: {"cases"},
 		PartyBuilding:   {"membership"},
+	}
+	// The sets every showcase resident has, and the field values of the
+	// first record of sets kept one per person.
+	showcaseSets := map[string][]string{
+		Health:          {"marriage"},
+		Employment:      {"unemployment", "certificate", "assistance"},
+		SocialSecurity:  {"pension", "medical"},
+		UrbanManagement: {"cases"},
+		PartyBuilding:   {"membership"},
+	}
+	showcaseFirst := map[string]map[string][2]string{
+		Employment:     {"unemployment": {"status", "REGISTERED"}},
+		SocialSecurity: {"pension": {"status", "CONTRIBUTING"}, "medical": {"status", "INSURED"}},
+		PartyBuilding:  {"membership": {"category", "FULL"}},
 	}
 	for code, d := range mapping(t) {
 		conn, err := connectors.Open(d)
@@ -88,6 +117,31 @@ func TestConnectorsReadSimulators(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %v", code, counts)
+		// Every showcase resident has a section from every department, and
+		// what a set kept one per person answers is the showcase record.
+		for _, id := range ds.Showcase {
+			sets := res[id]
+			if len(sets) == 0 {
+				t.Errorf("%s: no records for showcase resident %s", code, id)
+				continue
+			}
+			for _, s := range showcaseSets[code] {
+				if len(sets[s]) == 0 {
+					t.Errorf("%s: no %s records for showcase resident %s (has %v)", code, s, id, slices.Collect(maps.Keys(sets)))
+				}
+			}
+			if code == Health && women[id] && len(sets["births"]) == 0 {
+				t.Errorf("%s: no births for showcase resident %s, a mother", code, id)
+			}
+			if code == CivilAffairs && len(sets["disability"]) == 0 && (len(sets["dibao"]) == 0 || sets["dibao"][0]["status"] != "ACTIVE") {
+				t.Errorf("%s: showcase resident %s has neither an active 低保 nor a disability certificate: %v", code, id, sets)
+			}
+			for s, want := range showcaseFirst[code] {
+				if recs := sets[s]; len(recs) > 0 && recs[0][want[0]] != want[1] {
+					t.Errorf("%s %s: showcase resident %s has %s %v, want %s", code, s, id, want[0], recs[0][want[0]], want[1])
+				}
+			}
+		}
 		for _, s := range wantSets[code] {
 			if counts[s] == 0 {
 				t.Errorf("%s: no %s records for %d persons", code, s, len(persons))

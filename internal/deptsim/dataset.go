@@ -19,6 +19,11 @@ type Dataset struct {
 	UrbanManagement UrbanManagementData
 	PartyBuilding   PartyBuildingData
 
+	// Showcase is the ID numbers (sorted) of the showcase residents: people
+	// with records in all six departments, written without noise (see
+	// ShowcaseCount).
+	Showcase []string
+
 	Truth Truth
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/devenv"
-	"github.com/gridhub/gridhub/internal/ident"
 	"github.com/gridhub/gridhub/internal/synth"
 )
 
@@ -503,13 +502,4 @@ func TestMoney(t *testing.T) {
 			t.Errorf("Money(%d) = %q, want %q", int64(m), got, want)
 		}
 	}
-}
-
-// validID tells whether s is a well-formed 18-character ID with a right check.
-func validID(s string) bool {
-	if len(s) != 18 {
-		return false
-	}
-	c, err := ident.ResidentCheckChar(s[:17])
-	return err == nil && c == s[17]
 }

@@ -49,8 +49,9 @@ type manifest struct {
 // WriteFiles writes what the simulators need under dir: dir/<dept>/ for the
 // REST departments (one gzip-compressed JSON-lines file per resource and a
 // manifest.json), dir/party_building/ledger.xlsx, and dir/truth/ with the
-// noise ground truth (noise.csv.gz, deaths.csv.gz, summary.json, the last
-// written). The SQL departments are loaded with LoadSQL instead.
+// noise ground truth (noise.csv.gz, deaths.csv.gz, showcase.json with the
+// showcase residents, summary.json, the last written). The SQL departments
+// are loaded with LoadSQL instead.
 func (ds *Dataset) WriteFiles(dir string) error {
 	// Until the new summary is written, the files are incomplete.
 	if err := os.Remove(filepath.Join(dir, TruthDir, truthSummary)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -398,6 +399,9 @@ func (ds *Dataset) writeTruth(dir string) error {
 			return []string{strconv.FormatInt(d.PersonID, 10), d.IDNumber, d.DiedOn.Format(time.DateOnly), strings.Join(d.StillActive, ";")}
 		})
 	if err != nil {
+		return err
+	}
+	if err := ds.writeShowcase(dir); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(ds.Summary(), "", "  ")

@@ -126,6 +126,9 @@ func (n *noiser) ident(set string, row int64, i int32) Ident {
 		Address:   n.w.address(i),
 		Phone:     p.Phone,
 	}
+	if n.w.showcase[i] {
+		return id // the showcase residents are written clean everywhere
+	}
 	r := rand.New(rand.NewPCG(uint64(n.w.seed)^n.salt, uint64(p.ID)))
 	rt := n.rates
 	add := func(kind, field, src, truth string) {
@@ -201,6 +204,9 @@ func addDuplicates[T any](n *noiser, set string, rows []T, seq *int64, meta func
 		}
 		cp := rows[i]
 		row, pid, upd := meta(&cp)
+		if n.w.showcasePID[pid] {
+			continue
+		}
 		orig := *row
 		*seq++
 		*row = *seq

@@ -37,6 +37,14 @@ type world struct {
 	tekun    []bool
 	dibao    []bool // a member of an active 低保 household
 	employee []bool // in the employee pension scheme
+
+	// The showcase residents (see chooseShowcase): person indexes in the
+	// order chosen, a flag by person index and the chosen persons' IDs. The
+	// noise never touches them.
+	showcaseIdx []int32
+	showcase    []bool
+	showcasePID map[int64]bool
+	gridIx      *grid.Index // built on first use
 }
 
 func newWorld(city *synth.City, seed int64) *world {
@@ -57,6 +65,9 @@ func newWorld(city *synth.City, seed int64) *world {
 		tekun:     make([]bool, len(city.Persons)),
 		dibao:     make([]bool, len(city.Persons)),
 		employee:  make([]bool, len(city.Persons)),
+
+		showcase:    make([]bool, len(city.Persons)),
+		showcasePID: map[int64]bool{},
 	}
 	for i, h := range city.Households {
 		w.hhIndex[h.ID] = int32(i)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,28 +129,37 @@ func (s *Service) PersonByIDNumber(ctx context.Context, idNumber string) (*Perso
 	return p, nil
 }
 
-// People returns a page of residents within a grid code of any level.
-func (s *Service) People(ctx context.Context, within string, first *int, after *string) (*PersonPage, error) {
-	if err := CheckCode("within", within); err != nil {
-		return nil, err
-	}
+// People returns a page of residents whose grid code starts with one of
+// prefixes (grid codes of any level, disjoint), in (grid code, id) order. The
+// caller has checked the prefixes and cut them to the caller's row scope.
+func (s *Service) People(ctx context.Context, prefixes []string, first *int, after *string) (*PersonPage, error) {
 	limit, err := PageSize(first)
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := prefixRange(within)
 	afterCode, afterID := "", int64(0)
 	if after != nil {
 		if afterCode, afterID, err = decodePersonCursor(*after); err != nil {
 			return nil, err
 		}
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons
-		WHERE grid_code >= $1 AND grid_code < $2 AND (grid_code, id) > ($3, $4)
-		ORDER BY grid_code, id LIMIT $5`, lo, hi, afterCode, afterID, limit+1)
-	persons, err := pgx.CollectRows(rows, s.scanPerson)
-	if err != nil {
-		return nil, fmt.Errorf("people: page within %s: %w", within, err)
+	ranges := slices.Sorted(slices.Values(prefixes))
+	var persons []*Person
+	// Each prefix is one index range scan; ranges are disjoint and sorted, so
+	// their pages follow each other in the connection's order.
+	for _, prefix := range ranges {
+		lo, hi := prefixRange(prefix)
+		if afterCode >= hi || len(persons) > limit {
+			continue
+		}
+		rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons
+			WHERE grid_code >= $1 AND grid_code < $2 AND (grid_code, id) > ($3, $4)
+			ORDER BY grid_code, id LIMIT $5`, lo, hi, afterCode, afterID, limit+1-len(persons))
+		got, err := pgx.CollectRows(rows, s.scanPerson)
+		if err != nil {
+			return nil, fmt.Errorf("people: page within %s: %w", prefix, err)
+		}
+		persons = append(persons, got...)
 	}
 	page := &PersonPage{HasNextPage: len(persons) > limit}
 	if page.HasNextPage {
@@ -163,15 +173,19 @@ func (s *Service) People(ctx context.Context, within string, first *int, after *
 	return page, nil
 }
 
-// CountPeople counts residents within a grid code of any level.
-func (s *Service) CountPeople(ctx context.Context, within string) (int, error) {
-	lo, hi := prefixRange(within)
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM persons WHERE grid_code >= $1 AND grid_code < $2`, lo, hi).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("people: count within %s: %w", within, err)
+// CountPeople counts residents under prefixes (disjoint grid codes).
+func (s *Service) CountPeople(ctx context.Context, prefixes []string) (int, error) {
+	total := 0
+	for _, prefix := range prefixes {
+		lo, hi := prefixRange(prefix)
+		var n int
+		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM persons WHERE grid_code >= $1 AND grid_code < $2`, lo, hi).Scan(&n)
+		if err != nil {
+			return 0, fmt.Errorf("people: count within %s: %w", prefix, err)
+		}
+		total += n
 	}
-	return n, nil
+	return total, nil
 }
 
 // PersonsByID loads persons by surrogate id, in the order of ids; a missing one is nil.

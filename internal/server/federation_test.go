@@ -1,15 +1,12 @@
 package server_test
 
 import (
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/federation/fedtest"
-	"github.com/gridhub/gridhub/internal/people"
-	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/testcity"
 )
 
@@ -32,15 +29,14 @@ func newFederatedHub(t *testing.T) (*hub, map[string]*fedtest.Source) {
 	for _, d := range depts {
 		sources[d.Code] = fedtest.SourceFor(d.Code)
 	}
-	h := server.New(server.Options{Store: fx.Store, People: people.NewService(fx.Store.Pool, fx.Keys), Federation: fed, Version: "test"})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &hub{t: t, srv: srv, fx: fx}, sources
+	opts, ledger := hubOptions(t, fx)
+	opts.Federation = fed
+	return startHub(t, fx, opts, ledger), sources
 }
 
 const allSections = `civilAffairs { dibao { amount since status } tekun { careMode } elderlyAllowance { band } disability { grade } source { department asOf stale } }
 	health { floating { inflowDate } marriage { maritalStatus } births { birthDate } source { department stale asOf } }
-	employment { unemployment { status } hardship { category } certificate { number } assistance { kind } source { department stale asOf } }
+	employment { unemployment { status } hardship { category } certificate { issuedOn } assistance { kind } source { department stale asOf } }
 	socialSecurity { pension { scheme status } medical { status } source { department stale asOf } }
 	party { membership { category joinedOn } source { department stale asOf } }
 	urbanCases { cases { caseNumber stage } source { department stale asOf } }`

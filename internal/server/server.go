@@ -24,9 +24,14 @@ import (
 
 	"github.com/gridhub/gridhub/graph"
 	"github.com/gridhub/gridhub/graph/generated"
+	"github.com/gridhub/gridhub/internal/audit"
+	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/cache"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/people"
+	"github.com/gridhub/gridhub/internal/policy"
+	"github.com/gridhub/gridhub/internal/ratelimit"
 	"github.com/gridhub/gridhub/internal/store"
 )
 
@@ -40,6 +45,8 @@ const (
 	MaxDepth = 15
 	// MaxFields bounds the fields one query selects, aliases included.
 	MaxFields = 600
+	// MaxTokens bounds the size of a query document the parser reads.
+	MaxTokens = 15000
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes = 1 << 20
 )
@@ -50,6 +57,24 @@ type Options struct {
 	People *people.Service
 	// Federation reaches the departments; nil serves the master index alone.
 	Federation *federation.Federation
+	// Auth verifies the bearer token of every GraphQL request.
+	Auth *auth.Verifier
+	// Policy is the purpose catalogue with the departments' sharing classes.
+	Policy *policy.Policy
+	// Ledger records every read of a person's record; nil records nothing
+	// (benchmarks measure the hub with and without it).
+	Ledger *audit.Ledger
+	// Unguarded turns off the field policy: for the benchmark that measures
+	// what policy and audit cost, never for serving.
+	Unguarded bool
+	// Cache backs automatic persisted queries; nil keeps them in process.
+	Cache cache.Cache
+	// Limiter limits requests per caller; nil means no limit.
+	Limiter ratelimit.Limiter
+	// Trusted, when set, runs only registered operations.
+	Trusted *graph.TrustedDocuments
+	// RequestTimeout bounds one request (default 30s).
+	RequestTimeout time.Duration
 	// Metrics is the registry /metrics serves; nil makes a fresh one. Pass the one
 	// the federation registered its series with.
 	Metrics *prometheus.Registry
@@ -78,6 +103,12 @@ func New(opts Options) *Handler {
 		Buckets: prometheus.DefBuckets,
 	}, []string{"route", "code"})
 	reg.MustRegister(duration)
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.Cache == nil {
+		opts.Cache = cache.NewMemory(10_000)
+	}
 
 	resolver := &graph.Resolver{
 		Registry:   grid.NewRegistry(opts.Store, 5*time.Second),
@@ -85,13 +116,17 @@ func New(opts Options) *Handler {
 		Federation: opts.Federation,
 		Version:    opts.Version,
 	}
-	gql := newGraphQL(resolver, opts.Dev)
+	gql := newGraphQL(resolver, opts)
 
 	h := &Handler{mux: http.NewServeMux(), store: opts.Store}
 	route := func(pattern, name string, next http.Handler) {
 		h.mux.Handle(pattern, instrument(duration, name, next))
 	}
-	route("/graphql", "graphql", otelhttp.NewHandler(limitBody(resolver.WithLoaders(gql)), "POST /graphql"))
+	// Outermost first: the body limit, the caller, the caller's rate, the
+	// stated purpose, the time limit, then the request's loaders.
+	api := limitBody(opts.Auth.Middleware(rateLimit(opts.Limiter,
+		withPurpose(opts.Policy, timeout(opts.RequestTimeout, resolver.WithLoaders(gql))))))
+	route("/graphql", "graphql", otelhttp.NewHandler(api, "graphql"))
 	route("GET /healthz", "healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	}))
@@ -107,18 +142,30 @@ func New(opts Options) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // newGraphQL builds the GraphQL server explicitly: the transports it speaks, the
-// limits it enforces, and the one error presenter.
-func newGraphQL(resolver *graph.Resolver, dev bool) *handler.Server {
+// limits it enforces, the policy boundary, the audit, and the one error presenter.
+func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver, Complexity: graph.Complexity()}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(MaxTokens)
+	if opts.Trusted != nil {
+		srv.Use(opts.Trusted)
+	} else {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: graph.QueryCache{Cache: opts.Cache, TTL: 24 * time.Hour}})
+	}
 	srv.Use(&graph.Limits{MaxDepth: MaxDepth, MaxFields: MaxFields, MaxComplexity: MaxComplexity})
-	if dev {
+	if opts.Dev {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(graph.Tracing{})
+	if opts.Ledger != nil {
+		srv.Use(&graph.Auditing{Ledger: opts.Ledger})
+	}
+	if !opts.Unguarded {
+		srv.Use(&graph.Enforcer{Policy: opts.Policy})
+	}
 	srv.SetErrorPresenter(graph.PresentError)
 	return srv
 }

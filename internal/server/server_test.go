@@ -9,10 +9,16 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gridhub/gridhub/connectors"
+	"github.com/gridhub/gridhub/connectors/departments"
+	"github.com/gridhub/gridhub/internal/audit"
+	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/ident"
 	"github.com/gridhub/gridhub/internal/people"
+	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/store"
 	"github.com/gridhub/gridhub/internal/testcity"
@@ -31,28 +37,101 @@ type gqlResponse struct {
 	Errors []gqlError      `json:"errors"`
 }
 
+// hub is a test hub and the caller a test speaks as.
 type hub struct {
-	t   *testing.T
-	srv *httptest.Server
-	fx  *testcity.Fixture
+	t       *testing.T
+	srv     *httptest.Server
+	fx      *testcity.Fixture
+	ledger  *audit.Ledger
+	token   string
+	purpose string
+}
+
+// testKey signs the tests' dev tokens.
+var testKey = bytes.Repeat([]byte("k"), 32)
+
+// hubOptions are the options every test hub shares: dev tokens, the built-in
+// purpose catalogue over the real department mappings, a real audit ledger.
+func hubOptions(t *testing.T, fx *testcity.Fixture) (server.Options, *audit.Ledger) {
+	t.Helper()
+	v, err := auth.NewVerifier(auth.Config{Dev: true, DevKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Load("", depts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := audit.New(fx.Store.Pool)
+	t.Cleanup(func() { ledger.Close(context.Background()) })
+	return server.Options{
+		Store: fx.Store, People: people.NewService(fx.Store.Pool, fx.Keys), Version: "test",
+		Auth: v, Policy: pol, Ledger: ledger,
+	}, ledger
 }
 
 func newHub(t *testing.T) *hub {
 	fx := testcity.Load(t)
-	h := server.New(server.Options{Store: fx.Store, People: people.NewService(fx.Store.Pool, fx.Keys), Version: "test"})
-	srv := httptest.NewServer(h)
+	opts, ledger := hubOptions(t, fx)
+	return startHub(t, fx, opts, ledger)
+}
+
+func startHub(t *testing.T, fx *testcity.Fixture, opts server.Options, ledger *audit.Ledger) *hub {
+	srv := httptest.NewServer(server.New(opts))
 	t.Cleanup(srv.Close)
-	return &hub{t: t, srv: srv, fx: fx}
+	h := &hub{t: t, srv: srv, fx: fx, ledger: ledger}
+	// By default the tests speak as an admin on a home visit: every row, and the
+	// identifiers and conditional fields that purpose opens.
+	return h.as(auth.Principal{Subject: "test-admin", Roles: []auth.Role{auth.Admin}}).with("home_visit")
+}
+
+// as returns the hub speaking as p.
+func (h *hub) as(p auth.Principal) *hub {
+	h.t.Helper()
+	tok, err := auth.DevToken(testKey, p, time.Hour)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	c := *h
+	c.token = tok
+	return &c
+}
+
+// with returns the hub stating purpose ("" for none).
+func (h *hub) with(purpose string) *hub {
+	c := *h
+	c.purpose = purpose
+	return &c
+}
+
+// post sends a GraphQL request as the hub's caller.
+func (h *hub) post(q string, vars map[string]any) *http.Response {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
+	req, _ := http.NewRequest("POST", h.srv.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if h.token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.token)
+	}
+	if h.purpose != "" {
+		req.Header.Set("X-Purpose", h.purpose)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
 }
 
 // query posts a GraphQL request and decodes data into out (when not nil).
 func (h *hub) query(q string, vars map[string]any, out any) []gqlError {
 	h.t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
-	resp, err := http.Post(h.srv.URL+"/graphql", "application/json", bytes.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	resp := h.post(q, vars)
 	defer resp.Body.Close()
 	var r gqlResponse
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
@@ -391,7 +470,8 @@ func TestReadyzWaitsForMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h := server.New(server.Options{Store: st, Version: "test"})
+	opts, _ := hubOptions(t, &testcity.Fixture{Store: st})
+	h := server.New(opts)
 	get := func(path string) int {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))

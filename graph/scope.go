@@ -1,0 +1,71 @@
+package graph
+
+import (
+	"context"
+	"strings"
+
+	"github.com/gridhub/gridhub/internal/apperr"
+	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/people"
+)
+
+// Row scope is checked here, where records are read; field policy is the
+// Enforcer's. Out-of-scope records answer exactly as records that do not exist
+// (null, or absent from a list), so scope never tells what lies outside it.
+
+// principal is the caller; the auth middleware guarantees one on every request.
+func principal(ctx context.Context) (*auth.Principal, error) {
+	pr, ok := auth.FromContext(ctx)
+	if !ok {
+		return nil, &apperr.Error{Code: apperr.Unauthenticated, Message: "no authenticated caller"}
+	}
+	return pr, nil
+}
+
+// rowReader is the caller when it may read person-level records at all.
+func rowReader(ctx context.Context) (*auth.Principal, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !pr.ReadsRows() {
+		return nil, &apperr.Error{Code: apperr.Forbidden, Message: "this role reads aggregates only, not personal records"}
+	}
+	return pr, nil
+}
+
+// scopedPrefixes cuts a query's `within` code to the caller's row scope: within
+// itself when it lies inside the scope, else the caller's scope codes under it
+// (an officer asking for a district sees its own grids of it).
+func scopedPrefixes(pr *auth.Principal, within string) []string {
+	if pr.InScope(within) {
+		return []string{within}
+	}
+	var out []string
+	for _, code := range pr.Scope {
+		if strings.HasPrefix(code, within) && pr.InScope(code) {
+			out = append(out, code)
+		}
+	}
+	return out
+}
+
+// visibleUnits keeps the units the caller may see named.
+func visibleUnits(pr *auth.Principal, units []grid.Unit) []grid.Unit {
+	out := make([]grid.Unit, 0, len(units))
+	for _, u := range units {
+		if pr.CoversUnit(u.Code) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// personInScope is p when the caller may read it, else nil.
+func personInScope(pr *auth.Principal, p *people.Person) *people.Person {
+	if p == nil || !pr.InScope(p.GridCode) {
+		return nil
+	}
+	return p
+}
