@@ -45,5 +45,11 @@ lint:
 bench: deps
 	bash scripts/bench.sh
 
+## conformance: the GraphQL over HTTP audit (npm graphql-http auditServer) against
+## `gridhub dev`; fails on any warning or error. Needs Node.js and npm.
+.PHONY: conformance
+conformance:
+	bash scripts/conformance.sh
+
 clean:
 	rm -rf bin

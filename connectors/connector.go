@@ -99,6 +99,11 @@ type Fact struct {
 	Entity string
 	Key    string
 	Set    string
+	// ID identifies the record within its set and key, stable across changes
+	// to the record: the key itself for a set of one record per key, the
+	// source's row id (case number, ...) for a Many set. A consumer upserts
+	// facts by (department, set, key, ID).
+	ID     string
 	Record Record
 	// Deleted marks a record the department removed since the watermark.
 	Deleted bool

@@ -6,6 +6,7 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
+	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/people"
@@ -17,5 +18,7 @@ type Resolver struct {
 	Master   *people.Service // the master index
 	// Federation reaches the departments; nil runs the hub without them.
 	Federation *federation.Federation
-	Version    string
+	// Ledger is the access ledger auditors query; nil when the hub keeps none.
+	Ledger  *audit.Ledger
+	Version string
 }

@@ -2,11 +2,13 @@ package graph
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/ident"
 	"github.com/gridhub/gridhub/internal/people"
 )
 
@@ -68,4 +70,21 @@ func personInScope(pr *auth.Principal, p *people.Person) *people.Person {
 		return nil
 	}
 	return p
+}
+
+// ledgerPerson turns auditLog's person argument into the surrogate id the ledger
+// records: a resident ID number is looked up whoever holds it, since the auditor
+// asks about accesses, not about the record; "" when nobody holds it.
+func (r *Resolver) ledgerPerson(ctx context.Context, person string) (string, error) {
+	if _, err := strconv.ParseInt(person, 10, 64); err == nil && len(person) < 15 {
+		return person, nil
+	}
+	if _, err := ident.ParseResidentID(person); err != nil {
+		return "", apperr.BadInput("person", "format", "person must be a person id or a resident ID number")
+	}
+	p, err := r.Master.PersonByIDNumber(ctx, person)
+	if err != nil || p == nil {
+		return "", err
+	}
+	return p.ID, nil
 }

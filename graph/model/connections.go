@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/people"
 )
@@ -32,4 +33,19 @@ type PersonConnection struct {
 type PersonEdge struct {
 	Cursor string
 	Node   *people.Person
+}
+
+// AuditEntryConnection is a page of the access ledger; its total is counted
+// only when asked for, with Filter.
+type AuditEntryConnection struct {
+	Edges    []*AuditEntryEdge
+	Nodes    []*audit.Entry
+	PageInfo *PageInfo
+	Filter   audit.Filter
+}
+
+// AuditEntryEdge is one ledger entry with its cursor.
+type AuditEntryEdge struct {
+	Cursor string
+	Node   *audit.Entry
 }

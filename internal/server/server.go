@@ -114,6 +114,7 @@ func New(opts Options) *Handler {
 		Registry:   grid.NewRegistry(opts.Store, 5*time.Second),
 		Master:     opts.People,
 		Federation: opts.Federation,
+		Ledger:     opts.Ledger,
 		Version:    opts.Version,
 	}
 	gql := newGraphQL(resolver, opts)
