@@ -115,6 +115,11 @@ func runDev(ctx context.Context, args []string) error {
 			fmt.Printf("department %s: %s (pid %d; kill it to see the hub without it)\n", sim.dept, sim.url, sim.cmd.Process.Pid)
 		}
 		printDevTokens(cfg.DevKey)
+		if sc, err := deptsim.Showcase(d.departments()); err == nil && len(sc) > 0 {
+			// The numbers stay in the file: a console is a log too.
+			fmt.Printf("showcase residents (records in all six departments): %d, ID numbers in %s\n",
+				len(sc), filepath.Join(d.departments(), deptsim.TruthDir, "showcase.json"))
+		}
 		fmt.Printf("graphiql: http://%s/graphiql  (add the header {\"Authorization\": \"Bearer <token>\"})\n", addr)
 		fmt.Printf("graphql: http://%s/graphql\n", addr)
 		slog.Info("ready", "after", time.Since(start).Round(time.Millisecond), "data_dir", *dir)
