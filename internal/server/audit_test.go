@@ -25,7 +25,7 @@ func TestEveryPersonReadLeavesOneLedgerEntry(t *testing.T) {
 			TotalCount int
 			Nodes      []struct {
 				Seq, Actor, Action, Department, Purpose, OperationHash, Hash, PrevHash string
-				Roles, Persons, Fields                                             []string
+				Roles, Persons, Fields                                                 []string
 			}
 		}
 	}
