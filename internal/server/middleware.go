@@ -31,7 +31,7 @@ func rateLimit(l ratelimit.Limiter, next http.Handler) http.Handler {
 		if err == nil && !ok {
 			secs := int(math.Ceil(wait.Seconds()))
 			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-			writeError(w, http.StatusTooManyRequests, string(apperr.RateLimited),
+			writeError(w, r, http.StatusTooManyRequests, string(apperr.RateLimited),
 				fmt.Sprintf("too many requests: retry after %s", wait.Round(time.Millisecond)))
 			return
 		}
@@ -45,7 +45,7 @@ func withPurpose(p *policy.Policy, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pu, err := p.Purpose(r.Header.Get("X-Purpose"))
 		if err != nil {
-			writeError(w, http.StatusBadRequest, string(apperr.BadUserInput), err.Error())
+			writeError(w, r, http.StatusBadRequest, string(apperr.BadUserInput), err.Error())
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(graph.WithPurpose(r.Context(), pu)))

@@ -4,7 +4,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -146,9 +145,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // limits it enforces, the policy boundary, the audit, and the one error presenter.
 func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver, Complexity: graph.Complexity()}))
+	// GET and POST as GraphQL over HTTP asks (graphqlhttp.go says where gqlgen's
+	// transport.GET and transport.POST differ); OPTIONS answered by gqlgen.
+	srv.AddTransport(graphQLHTTP{})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(MaxTokens)
 	if opts.Trusted != nil {
@@ -195,7 +195,7 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
+			writeError(w, r, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
 				fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, MaxBodyBytes))
 			return
 		}
@@ -204,12 +204,12 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// writeError answers with a GraphQL-shaped error body, for refusals made before
-// the GraphQL server sees the request.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
+// writeError answers with a GraphQL-shaped error body and no data, for refusals
+// made before the GraphQL server runs the request, in the media type its Accept
+// negotiates (application/graphql-response+json when asked for, as the auth
+// middleware's 401 does).
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	writeJSON(w, r, status, map[string]any{
 		"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": code}}},
 	})
 }
