@@ -112,7 +112,13 @@ func (h *hub) with(purpose string) *hub {
 // post sends a GraphQL request as the hub's caller.
 func (h *hub) post(q string, vars map[string]any) *http.Response {
 	h.t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
+	return h.postBody(map[string]any{"query": q, "variables": vars})
+}
+
+// postBody sends a request body (query, variables, extensions) as the hub's caller.
+func (h *hub) postBody(payload map[string]any) *http.Response {
+	h.t.Helper()
+	body, _ := json.Marshal(payload)
 	req, _ := http.NewRequest("POST", h.srv.URL+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if h.token != "" {
