@@ -16,8 +16,11 @@ import (
 	"github.com/gridhub/gridhub/internal/policy"
 )
 
-// fieldKey names a field of an object type without allocating.
-type fieldKey struct{ object, field string }
+// fieldKey names a field of an object type without allocating. Owner is the
+// object whose section the type is reached through ("Person", "Organization"):
+// one record type may serve two record sets (UrbanCase is both a person's cases
+// and an organisation's orgCases), and each set has its own sharing classes.
+type fieldKey struct{ owner, object, field string }
 
 // fieldRule says what guards one field: a department field's sharing class, or
 // a Person identifier's masking.
@@ -49,8 +52,8 @@ func (*Enforcer) ExtensionName() string { return "Policy" }
 // of Person (and Organization.urbanCases), every field of every record set type.
 func (e *Enforcer) Validate(es graphql.ExecutableSchema) error {
 	e.rules = map[fieldKey]fieldRule{
-		{"Person", "idNumber"}: {field: "idNumber", identifier: true},
-		{"Person", "phone"}:    {field: "phone", identifier: true},
+		{"Person", "Person", "idNumber"}: {field: "idNumber", identifier: true},
+		{"Person", "Person", "phone"}:    {field: "phone", identifier: true},
 	}
 	schema := es.Schema()
 	sections := map[string]map[string]string{
@@ -80,7 +83,7 @@ func (e *Enforcer) Validate(es graphql.ExecutableSchema) error {
 					if e.Policy.Class(dept, set, f.Name) == "" {
 						return fmt.Errorf("policy: %s.%s (%s.%s.%s) has no sharing class in the mapping files", recordType.Name, f.Name, dept, set, f.Name)
 					}
-					e.rules[fieldKey{recordType.Name, f.Name}] = fieldRule{dept: dept, set: set, field: f.Name}
+					e.rules[fieldKey{object, recordType.Name, f.Name}] = fieldRule{dept: dept, set: set, field: f.Name}
 				}
 			}
 		}
@@ -94,7 +97,7 @@ func (e *Enforcer) InterceptField(ctx context.Context, next graphql.Resolver) (a
 	if fc == nil {
 		return next(ctx)
 	}
-	rule, guarded := e.rules[fieldKey{fc.Object, fc.Field.Name}]
+	rule, guarded := e.rules[fieldKey{owner(fc), fc.Object, fc.Field.Name}]
 	if fc.Object == "Person" {
 		noteField(ctx, "Person."+fc.Field.Name)
 	}
@@ -120,6 +123,17 @@ func (e *Enforcer) InterceptField(ctx context.Context, next graphql.Resolver) (a
 	}
 	noteField(ctx, "Person."+rule.field+":masked")
 	return maskValue(rule.field, res), nil
+}
+
+// owner is the Person or Organization a field is reached through (the nearest
+// one above it), or "" for fields outside both.
+func owner(fc *graphql.FieldContext) string {
+	for c := fc; c != nil; c = c.Parent {
+		if c.Object == "Person" || c.Object == "Organization" {
+			return c.Object
+		}
+	}
+	return ""
 }
 
 func maskValue(field string, v any) any {
