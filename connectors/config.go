@@ -27,6 +27,13 @@ type Department struct {
 	Source Source `yaml:"source"`
 	// Records are the record sets the department keeps.
 	Records []RecordSet `yaml:"records"`
+	// WriteBack, when set, is where the department takes fields of the
+	// unified report (一表通): its inbox, and its own field for each unified
+	// field it accepts.
+	WriteBack *WriteBack `yaml:"writeback"`
+	// Feed is the rest kind's changes endpoint for the fact feed; the record
+	// sets in the feed name their resource in facts.resource.
+	Feed *Feed `yaml:"feed"`
 
 	// File is the mapping file the department was read from.
 	File string `yaml:"-"`
@@ -89,6 +96,113 @@ type RecordSet struct {
 	Sheet *Sheet `yaml:"sheet"`
 
 	Fields []Field `yaml:"fields"`
+
+	// Facts, when set, puts the record set in the department's fact feed.
+	Facts *SetFacts `yaml:"facts"`
+}
+
+// SetFacts is how a record set lists the records changed since a watermark,
+// for the hub's synced aggregates. Which keys apply depends on the kind.
+type SetFacts struct {
+	// Query is the sql kind's SELECT of changed rows: $1 is the updated-at
+	// and $2 the id of the last row already listed, $3 the most rows to
+	// return: WHERE (gxsj, id) > ($1, $2) ORDER BY gxsj, id LIMIT $3. The id
+	// breaks ties between rows updated at the same time, so that paging never
+	// skips one. It returns the key, the fields, Updated, ID and Deleted.
+	Query string `yaml:"query"`
+	// Updated is the sql kind's updated-at column (timestamp, NOT NULL).
+	Updated string `yaml:"updated"`
+	// ID identifies a record at the department: the sql kind's integer
+	// primary-key column; the rest kind's dotted path in a change item
+	// (default id); the sheet kind's header of a row number column (序号;
+	// default: the key, and for a many set the key and the record's place).
+	ID string `yaml:"id"`
+	// Deleted is the sql kind's boolean column that is true for a record the
+	// department no longer counts (a soft-delete flag, a stopped payment):
+	// such a row is a Deleted fact.
+	Deleted string `yaml:"deleted"`
+	// Resource is the rest kind's resource name in change items.
+	Resource string `yaml:"resource"`
+}
+
+// Feed is a rest department's changes endpoint: GET path?since=W&limit=N,
+// answering items oldest first with the watermark of the next page.
+type Feed struct {
+	Path string `yaml:"path"`
+	// SinceParam and LimitParam name the query parameters (default since
+	// and limit).
+	SinceParam string `yaml:"since_param"`
+	LimitParam string `yaml:"limit_param"`
+	// Items, Next and More are dotted paths in the answer: the change array,
+	// the watermark to continue from, and whether more changes follow.
+	Items string `yaml:"items"`
+	Next  string `yaml:"next"`
+	More  string `yaml:"more"`
+	// Resource, Record, ID and Deleted are dotted paths in a change item: the
+	// resource name, the record as a lookup returns it, the record's id, and
+	// the deletion marker (defaults resource, record, id, deleted).
+	Resource string `yaml:"resource"`
+	Record   string `yaml:"record"`
+	ID       string `yaml:"id"`
+	Deleted  string `yaml:"deleted"`
+}
+
+// WriteBack is a department's inbox for the unified report's fields. Only the
+// target of its kind is set: table (sql), path (rest), or file and sheet
+// (sheet).
+type WriteBack struct {
+	// Table is the sql kind's inbox table: one row a delivery, its
+	// idempotency key the primary key, so a repeat inserts nothing.
+	Table string `yaml:"table"`
+	// Path is the rest kind's inbox endpoint under base_url, POSTed with an
+	// Idempotency-Key header.
+	Path string `yaml:"path"`
+	// File is the sheet kind's inbox workbook (default: beside the ledger,
+	// named after it with -inbox.xlsx), kept apart so that the hub never
+	// rewrites the ledger a clerk keeps.
+	File string `yaml:"file"`
+	// Sheet is the inbox workbook's worksheet (default 报送).
+	Sheet string `yaml:"sheet"`
+	// Key is the target field receiving the entity key (the normalised ID
+	// number or credit code).
+	Key string `yaml:"key"`
+	// IdempotencyKey is the target field receiving the delivery's
+	// idempotency key: default idempotency_key for sql and sheet; for rest
+	// the Idempotency-Key header carries it, and it is in the body only when
+	// set.
+	IdempotencyKey string `yaml:"idempotency_key"`
+	// SubmittedAt, when set, is the target field receiving the time the
+	// report was submitted, written with TimeFormat in China Standard Time.
+	SubmittedAt string `yaml:"submitted_at"`
+	// TimeFormat is the layout of SubmittedAt (default 2006-01-02 15:04:05).
+	TimeFormat string `yaml:"time_format"`
+	// Fields are the unified fields the department takes.
+	Fields []WriteField `yaml:"fields"`
+}
+
+// WriteField is one unified field a department takes from the report, and
+// where it goes.
+type WriteField struct {
+	// Field is the unified field, "set.field". A set that is a record set
+	// names one of its fields, whose type, format and codes apply; any
+	// other set names a report-only field (a visit note, an issue report)
+	// that the department takes but does not share back, and Type is
+	// required.
+	Field string `yaml:"field"`
+	// To is the department's field: a column, a dotted JSON path, a header.
+	To    string `yaml:"to"`
+	Label string `yaml:"label"`
+	// Type is a report-only field's type (string, int, decimal, date, bool,
+	// enum); for a record set's field it may be left out.
+	Type string `yaml:"type"`
+	// Format is how a date is written (default: the read field's format,
+	// else 2006-01-02) or a bool: "true value,false value" (e.g. "1,0",
+	// "是,否"; default: the kind's own boolean).
+	Format string `yaml:"format"`
+	// Codes maps unified enum values onto the department's codes (default:
+	// the read field's codes reversed, the smallest code where several map
+	// onto one value).
+	Codes map[string]string `yaml:"codes"`
 }
 
 // Request is how the rest kind looks a batch of keys up.
@@ -234,6 +348,17 @@ func ParseDepartment(path string, raw []byte) (*Department, error) {
 	if d.Timeout == 0 {
 		d.Timeout = Duration(2 * time.Second)
 	}
+	if wb := d.WriteBack; wb != nil {
+		if wb.IdempotencyKey == "" && d.Kind != "rest" {
+			wb.IdempotencyKey = DefaultIdempotencyField
+		}
+		if wb.TimeFormat == "" {
+			wb.TimeFormat = DefaultTimeFormat
+		}
+		if wb.Sheet == "" && d.Kind == "sheet" {
+			wb.Sheet = DefaultInboxSheet
+		}
+	}
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
@@ -314,6 +439,7 @@ func (d *Department) Validate() error {
 				fail(at("sheet"), "sheet is required")
 			}
 		}
+		d.validateFacts(fail, i, &rs)
 		fields := map[string]bool{}
 		for j, f := range rs.Fields {
 			fat := func(more ...any) []any { return append(at("fields", j), more...) }
@@ -330,10 +456,8 @@ func (d *Department) Validate() error {
 			switch f.Type {
 			case TypeString, TypeInt, TypeDecimal, TypeBool:
 			case TypeDate:
-				if f.Format != "" {
-					if _, err := time.Parse(f.Format, time.Date(2001, 2, 3, 0, 0, 0, 0, time.UTC).Format(f.Format)); err != nil {
-						fail(fat("format"), "date format %q is not a Go layout", f.Format)
-					}
+				if f.Format != "" && !dateLayout(f.Format) {
+					fail(fat("format"), "date format %q is not a Go layout", f.Format)
 				}
 			case TypeEnum:
 				if len(f.Codes) == 0 {
@@ -349,7 +473,23 @@ func (d *Department) Validate() error {
 			}
 		}
 	}
+	d.validateFeed(fail)
+	d.validateWriteBack(fail)
 	return errors.Join(errs...)
+}
+
+// dateLayout tells whether layout is a Go layout that writes a civil date:
+// it parses what it formats and tells two days apart, so that "YYYY-MM-DD",
+// which Go takes for literal text, is refused.
+func dateLayout(layout string) bool {
+	a, b := time.Date(2001, 2, 3, 0, 0, 0, 0, time.UTC), time.Date(2002, 11, 24, 0, 0, 0, 0, time.UTC)
+	for _, d := range []time.Time{a, b} {
+		got, err := time.Parse(layout, d.Format(layout))
+		if err != nil || !got.Equal(d) {
+			return false
+		}
+	}
+	return true
 }
 
 // Set returns the record set called name.

@@ -123,3 +123,10 @@ type FactPage struct {
 type FactFeed interface {
 	Facts(ctx context.Context, since string, limit int) (FactPage, error)
 }
+
+// FactSkipCounter is a fact feed that counts the records it left out because
+// their key did not normalise or a field did not convert: a feed never fails
+// on bad data, so this count is how it shows.
+type FactSkipCounter interface {
+	FactsSkipped() int64
+}

@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -100,13 +101,18 @@ func (rs *RecordSet) AddTo(res Result, key string, rec Record) {
 	}
 }
 
+// ErrNoKey is KeyOf's error for a row whose key field is missing or empty: a
+// record about no one identifiable (a 部件 case has no party), which fact
+// feeds pass over rather than count as bad data.
+var ErrNoKey = errors.New("missing")
+
 // KeyOf reads and normalises the key of a raw source row through get (see
-// MapRecord). A missing or empty key, or one that does not normalise, is an
-// error naming the key field but not showing the value.
+// MapRecord). A missing or empty key (ErrNoKey), or one that does not
+// normalise, is an error naming the key field but not showing the value.
 func (rs *RecordSet) KeyOf(get func(from string) (any, bool)) (string, error) {
 	raw, ok := get(rs.Key)
 	if !ok || raw == nil {
-		return "", fmt.Errorf("key %s: missing", rs.Key)
+		return "", fmt.Errorf("key %s: %w", rs.Key, ErrNoKey)
 	}
 	var s string
 	switch v := raw.(type) {
@@ -126,7 +132,7 @@ func (rs *RecordSet) KeyOf(get func(from string) (any, bool)) (string, error) {
 		s = strconv.FormatInt(n, 10)
 	}
 	if strings.TrimSpace(s) == "" {
-		return "", fmt.Errorf("key %s: missing", rs.Key)
+		return "", fmt.Errorf("key %s: %w", rs.Key, ErrNoKey)
 	}
 	key, err := NormalizeKey(rs.Entity, s)
 	if err != nil {

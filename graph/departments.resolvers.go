@@ -72,6 +72,20 @@ func (r *queryResolver) Departments(ctx context.Context) ([]*model.Department, e
 		wg.Go(func() { out[i] = departmentModel(d, d.Status(ctx, true)) })
 	}
 	wg.Wait()
+	if r.Freshness != nil {
+		fresh, err := r.Freshness(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range out {
+			for _, f := range fresh {
+				if f.Department == m.Code && f.Synced {
+					at, lag := f.LastSync, f.Lag.Seconds()
+					m.LastSyncAt, m.SyncLagSeconds = &at, &lag
+				}
+			}
+		}
+	}
 	return out, nil
 }
 

@@ -22,7 +22,7 @@ SEED_RUNS=${BENCH_SEED_RUNS:-3}
 ONLY=${BENCH_ONLY:-server store grid synth seed}
 BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-OUT=bench-results/$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$PWD/bench-results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 echo "bench: raw output in $OUT"
 
@@ -49,28 +49,40 @@ fi
 } >"$OUT/machine.txt"
 sed -n '1,8p' "$OUT/machine.txt"
 
-# gobench PART PKG ARGS... runs one package's benchmarks into $OUT/PART.txt.
+# Everything is compiled first, into $OUT/bin, so that every part measures
+# the same code even when the tree changes during the run.
+declare -A PKG=([server]=internal/server [store]=internal/store [grid]=internal/grid [synth]=internal/synth)
+mkdir -p "$OUT/bin"
+echo "bench: building"
+for part in server store grid synth; do
+	wants "$part" && $GO test -c -o "$OUT/bin/$part.test" "./${PKG[$part]}"
+done
+wants seed && $GO build -o "$OUT/bin/gridhub" ./cmd/gridhub
+
+# gobench PART ARGS... runs one package's benchmarks (in the package's
+# directory, as go test does) into $OUT/PART.txt.
 gobench() {
-	local part=$1 pkg=$2
-	shift 2
-	echo "bench: $part ($pkg $*)"
+	local part=$1
+	shift
+	echo "bench: $part (${PKG[$part]} $*)"
 	noteload "$part start"
-	$GO test -run '^$' -count "$COUNT" -timeout 60m "$@" "$pkg" | tee "$OUT/$part.txt" | grep -E '^(Benchmark|ok|FAIL|---)' || true
+	(cd "${PKG[$part]}" && "$OUT/bin/$part.test" -test.run '^$' -test.count "$COUNT" -test.timeout 60m "$@") 2>&1 |
+		tee "$OUT/$part.txt" | grep -E '^(Benchmark|PASS|FAIL|---|panic)' || true
 	noteload "$part end"
-	if grep -qE '^(FAIL|--- FAIL)' "$OUT/$part.txt"; then
+	if grep -qE '^(FAIL|--- FAIL|panic)' "$OUT/$part.txt"; then
 		echo "bench: $part failed, see $OUT/$part.txt" >&2
 		exit 1
 	fi
 }
 
 # Hub latency at concurrency 16, and its raw-SQL baselines, on a 50,000-resident city.
-wants server && gobench server ./internal/server -bench . -benchtime "$HUB_TIME"
+wants server && gobench server -test.bench . -test.benchtime "$HUB_TIME"
 # Seeding rate, generate + load of the whole city (~1.3 million residents) into
 # the test cluster (fsync off): one op is one city. Its baseline is the same
 # COPY with constraints and secondary indexes dropped and re-created.
-wants store && GRIDHUB_BENCH_SCALE=city GRIDHUB_BENCH_RESIDENTS=0 gobench store ./internal/store -bench '^BenchmarkLoadCity' -benchtime 1x
-wants grid && gobench grid ./internal/grid -bench BenchmarkLocate
-wants synth && GRIDHUB_BENCH_CITY=1 gobench synth ./internal/synth -bench . -benchtime 1x
+wants store && GRIDHUB_BENCH_SCALE=city GRIDHUB_BENCH_RESIDENTS=0 gobench store -test.bench '^BenchmarkLoadCity' -test.benchtime 1x
+wants grid && gobench grid -test.bench BenchmarkLocate
+wants synth && GRIDHUB_BENCH_CITY=1 gobench synth -test.bench . -test.benchtime 1x
 
 # The real command: `gridhub seed --scale city` against a durable dev data dir
 # (fsync on), BENCH_SEED_RUNS times. Each run starts the dev cluster, migrates,
@@ -93,13 +105,11 @@ if wants seed; then
 		rm -rf "$tmp"
 	}
 	trap cleanup EXIT
-	echo "bench: seed: building bin/gridhub"
-	$GO build -o bin/gridhub ./cmd/gridhub
 	echo "bench: seed: preparing a dev data dir in $tmp"
-	./bin/gridhub dev --data-dir "$tmp/dev" --residents 1000 --port 0 >"$OUT/dev.log" 2>&1 &
+	"$OUT/bin/gridhub" dev --data-dir "$tmp/dev" --residents 1000 --port 0 >"$OUT/dev.log" 2>&1 &
 	devpid=$!
 	for _ in $(seq 1 300); do
-		grep -q '^graphql: http' "$OUT/dev.log" && break
+		grep -qs '^graphql: http' "$OUT/dev.log" && break
 		kill -0 "$devpid" 2>/dev/null || { echo "bench: gridhub dev exited:" >&2; cat "$OUT/dev.log" >&2; exit 1; }
 		sleep 1
 	done
@@ -111,7 +121,7 @@ if wants seed; then
 	for i in $(seq 1 "$SEED_RUNS"); do
 		echo "bench: seed: run $i of $SEED_RUNS: gridhub seed --scale city"
 		noteload "seed $i start"
-		/usr/bin/time -v ./bin/gridhub seed --data-dir "$tmp/dev" --scale city >"$OUT/seed-$i.log" 2>&1
+		/usr/bin/time -v "$OUT/bin/gridhub" seed --data-dir "$tmp/dev" --scale city >"$OUT/seed-$i.log" 2>&1
 		grep 'msg=seeded' "$OUT/seed-$i.log" | tee -a "$OUT/seed.txt"
 		grep -E 'Elapsed \(wall clock\)|Maximum resident set size|Percent of CPU' "$OUT/seed-$i.log" | sed 's/^[[:space:]]*/  /' | tee -a "$OUT/seed.txt"
 	done
@@ -160,18 +170,18 @@ summary() {
 		awk '
 		{ v[$1 " " $2] = $3 }
 		END {
-			split("BenchmarkPerson BenchmarkPersonBaselineSQL BenchmarkPeoplePage100 BenchmarkPeoplePageBaselineSQL", b, " ")
-			for (i = 1; i <= 3; i += 2) {
+			n = split("BenchmarkPerson BenchmarkPersonBaselineSQL BenchmarkPersonUnguarded BenchmarkPersonBaselineSQL BenchmarkPeoplePage100 BenchmarkPeoplePageBaselineSQL BenchmarkPeoplePage100Unguarded BenchmarkPeoplePageBaselineSQL", b, " ")
+			for (i = 1; i < n; i += 2) {
 				hub = b[i]; base = b[i + 1]
 				if (!((hub " p50-ms") in v) || !((base " p50-ms") in v)) continue
-				printf "%-24s p50 %7.3f ms / %7.3f ms = %5.2fx   p99 %7.3f ms / %7.3f ms = %5.2fx   req/s %7.0f / %7.0f = %5.2fx\n", hub,
+				printf "%-32s p50 %7.3f ms / %7.3f ms = %5.2fx   p99 %7.3f ms / %7.3f ms = %5.2fx   req/s %7.0f / %7.0f = %5.2fx\n", hub,
 					v[hub " p50-ms"], v[base " p50-ms"], v[hub " p50-ms"] / v[base " p50-ms"],
 					v[hub " p99-ms"], v[base " p99-ms"], v[hub " p99-ms"] / v[base " p99-ms"],
 					v[hub " req/s"], v[base " req/s"], v[hub " req/s"] / v[base " req/s"]
 			}
 			hub = "BenchmarkLoadCity"; base = "BenchmarkLoadCityBaselineCOPY"
 			if (((hub " load-s") in v) && ((base " load-s") in v))
-				printf "%-24s load %6.1f s / %6.1f s = %5.2fx   total %6.1f s / %6.1f s = %5.2fx   rows/s %7.0f / %7.0f = %5.2fx\n", hub,
+				printf "%-32s load %6.1f s / %6.1f s = %5.2fx   total %6.1f s / %6.1f s = %5.2fx   rows/s %7.0f / %7.0f = %5.2fx\n", hub,
 					v[hub " load-s"], v[base " load-s"], v[hub " load-s"] / v[base " load-s"],
 					v[hub " ns/op"] / 1e9, v[base " ns/op"] / 1e9, v[hub " ns/op"] / v[base " ns/op"],
 					v[hub " rows/s"], v[base " rows/s"], v[hub " rows/s"] / v[base " rows/s"]

@@ -28,7 +28,9 @@ type Config struct {
 	TrustedDocuments string // GRIDHUB_TRUSTED_DOCUMENTS
 	// RateLimit is requests per second per caller (burst twice that).
 	RateLimit int // GRIDHUB_RATE_LIMIT, default 50
-	Dev       bool
+	// SyncInterval is how often serve pulls the departments' fact feeds.
+	SyncInterval time.Duration // GRIDHUB_SYNC_INTERVAL, default 5m
+	Dev          bool
 	// DevKey signs and verifies dev tokens; set by gridhub dev only.
 	DevKey []byte
 	// ShutdownTimeout bounds a graceful shutdown.
@@ -61,6 +63,7 @@ func configFromEnv() Config {
 		JWTAudience:      os.Getenv("GRIDHUB_JWT_AUDIENCE"),
 		TrustedDocuments: os.Getenv("GRIDHUB_TRUSTED_DOCUMENTS"),
 		RateLimit:        envInt("GRIDHUB_RATE_LIMIT", 50),
+		SyncInterval:     envDuration("GRIDHUB_SYNC_INTERVAL", 5*time.Minute),
 		ShutdownTimeout:  15 * time.Second,
 	}
 }
@@ -68,6 +71,13 @@ func configFromEnv() Config {
 func envInt(key string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(key)); err == nil && n > 0 {
 		return n
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
+		return d
 	}
 	return def
 }

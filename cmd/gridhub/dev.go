@@ -66,6 +66,7 @@ func runDev(ctx context.Context, args []string) error {
 	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", *port)
 	cfg.DatabaseURL = dbURL
 	cfg.Dev = true
+	cfg.SyncInterval = envDuration("GRIDHUB_SYNC_INTERVAL", time.Minute)
 	rd, err := devenv.StartRedis(ctx, d.redis(), logFile(d, "redis.log"))
 	switch {
 	case errors.Is(err, devenv.ErrNotInstalled):
@@ -100,10 +101,8 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if city != nil {
-		if err := prepareDepartments(ctx, d, pg, city); err != nil {
-			return err
-		}
+	if err := prepareDepartments(ctx, d, pg, city); err != nil {
+		return err
 	}
 	sims, err := startSimulators(ctx, d, pg)
 	if err != nil {

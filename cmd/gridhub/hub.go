@@ -17,7 +17,9 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/ratelimit"
+	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/secret"
+	"github.com/gridhub/gridhub/internal/store"
 )
 
 // loadDepartments reads the department mapping files: GRIDHUB_CONFIG/departments
@@ -102,4 +104,21 @@ func fileExists(path string) bool {
 // openFederation opens a connector for every department.
 func openFederation(depts []*connectors.Department, c cache.Cache, keys *secret.Keys, reg prometheus.Registerer) (*federation.Federation, error) {
 	return federation.New(depts, federation.Options{Cache: c, Blinder: keys, Metrics: reg})
+}
+
+// openReports loads the field catalogue and the report templates and checks
+// them against the departments' write-back fields.
+func openReports(st *store.Store, depts []*connectors.Department, fed *federation.Federation, keys *secret.Keys) (*report.Service, error) {
+	cat, err := report.DefaultCatalogue()
+	if err != nil {
+		return nil, err
+	}
+	if err := cat.CheckDepartments(depts); err != nil {
+		return nil, err
+	}
+	templates, err := report.DefaultTemplates(cat)
+	if err != nil {
+		return nil, err
+	}
+	return report.NewService(st.Pool, cat, templates, fed, report.Options{Opener: keys})
 }

@@ -14,7 +14,12 @@ import (
 
 	"github.com/gridhub/gridhub/graph"
 	"github.com/gridhub/gridhub/internal/audit"
+	"github.com/gridhub/gridhub/internal/factsync"
+	"github.com/gridhub/gridhub/internal/federation"
+	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
+	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/store"
@@ -88,6 +93,40 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	ledger := audit.New(st.Pool)
 	// The ledger drains before the pool closes (defers run last-in first-out).
 	defer ledger.Close(context.Background())
+
+	reports, err := openReports(st, depts, fed, keys)
+	if err != nil {
+		return err
+	}
+	// The delivery workers: one River queue per department, retries with
+	// backoff, coordinated through Postgres with every other replica.
+	deliveries, err := report.NewClient(reports, report.WritersFunc(fed.Write), report.ClientConfig{
+		Departments: reports.Catalogue().Departments(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := deliveries.Start(ctx); err != nil {
+		return fmt.Errorf("start report delivery: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		deliveries.Stop(stopCtx)
+	}()
+
+	cat := indicators.Default()
+	if err := cat.CheckDepartments(depts); err != nil {
+		return err
+	}
+	registry := grid.NewRegistry(st, 5*time.Second)
+	figures := indicators.NewService(st.Pool, cat, registry, indicators.Options{Cache: sh.cache})
+	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, indicators.NewAggregator(cat), factsync.Options{})
+	if err := syncer.Prepare(ctx); err != nil {
+		return fmt.Errorf("prepare indicators: %w", err)
+	}
+	go syncer.Run(ctx, cfg.SyncInterval)
+
 	h := server.New(server.Options{
 		Store:      st,
 		People:     people.NewService(st.Pool, keys),
@@ -95,6 +134,9 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		Auth:       verifier,
 		Policy:     pol,
 		Ledger:     ledger,
+		Reports:    reports,
+		Figures:    figures,
+		Freshness:  syncer.Freshness,
 		Cache:      sh.cache,
 		Limiter:    sh.limiter,
 		Trusted:    trusted,

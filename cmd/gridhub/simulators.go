@@ -27,6 +27,14 @@ import (
 // the REST simulators and the party ledger are served from.
 func prepareDepartments(ctx context.Context, d dataDir, pg *devenv.Postgres, city *synth.City) error {
 	if deptsim.FilesWritten(d.departments()) {
+		// A data dir made by an earlier version may lack the department inboxes.
+		for _, dept := range deptsim.Departments() {
+			if deptsim.Kind(dept) == deptsim.KindSQL {
+				if err := deptsim.UpgradeSQL(ctx, dept, pg.URL(deptsim.DatabaseName(dept))); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	}
 	start := time.Now()

@@ -60,6 +60,11 @@ type Row struct {
 	// Record is the unified record the connector must return; a field the
 	// source leaves empty is absent.
 	Record connectors.Record
+	// Updated is when the source last changed the row, for kinds whose
+	// source keeps an updated-at: rows share it in threes (a batch job
+	// touches many rows at once), and the stale duplicate is older than
+	// every other row.
+	Updated time.Time
 }
 
 // Fixture is the conformance dataset: 50 persons, rows of two record sets.
@@ -197,6 +202,13 @@ func NewFixture() Fixture {
 				r["minutes"] = int64(15 * (j + 1))
 			}
 			add(Visits, i, r)
+		}
+	}
+	base := time.Date(2024, 1, 1, 8, 0, 0, 0, time.FixedZone("CST", 8*60*60))
+	for i := range fx.Rows {
+		fx.Rows[i].Updated = base.Add(time.Duration(i/3) * time.Minute)
+		if fx.Rows[i].Set == Assistance && fx.Rows[i].Key == fx.Persons[duplicated] && fx.Rows[i].Record["note"] == "旧记录" {
+			fx.Rows[i].Updated = base.AddDate(0, 0, -1)
 		}
 	}
 	return fx

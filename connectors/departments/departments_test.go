@@ -1,9 +1,11 @@
 package departments_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -188,5 +190,88 @@ func TestSourcesReadEnvironment(t *testing.T) {
 	}
 	if diff := cmp.Diff(env, got); diff != "" {
 		t.Errorf("sources ignore the environment (-want +got):\n%s", diff)
+	}
+}
+
+// writable pins what each department takes from the unified report, as
+// "set.field type -> target".
+var writable = map[string][]string{
+	"civil_affairs": {"dibao.status enum -> dbzt", "dibao.persons int -> bzrs", "tekun.status enum -> tkzt",
+		"disability.certificateNumber string -> cjzh", "disability.category enum -> cjlb", "disability.grade int -> cjdj",
+		"visit.note string -> zfqk"},
+	"health": {"floating.inflowDate date -> lrrq", "floating.originAddress string -> hjdz", "floating.originCode string -> hjdqdm",
+		"floating.reason enum -> lryy", "floating.residencePermit bool -> jzzbz", "marriage.maritalStatus enum -> hyzk",
+		"marriage.children int -> znsl"},
+	"employment": {"unemployment.status enum -> djzt", "unemployment.registeredOn date -> djrq", "unemployment.reason string -> syyy",
+		"hardship.category enum -> rdlb"},
+	"social_security": {"pension.status enum -> pension.aac008", "medical.scheme enum -> medical.aae140", "medical.status enum -> medical.aac008"},
+	"urban_management": {"cases.category string -> category", "cases.description string -> description", "cases.lon decimal -> location.lng",
+		"cases.lat decimal -> location.lat", "cases.address string -> location.address"},
+	"party_building": {"membership.lastContact date -> 最后联系时间", "membership.outOfContact bool -> 是否失联", "membership.branch string -> 所在支部"},
+}
+
+func TestWritableFields(t *testing.T) {
+	got := map[string][]string{}
+	for code, d := range load(t) {
+		for _, w := range d.Writable() {
+			got[code] = append(got[code], w.Name()+" "+w.Type+" -> "+w.Target)
+			if w.Type == connectors.TypeEnum {
+				if want := enums[w.Name()]; !cmp.Equal(w.Values, slices.Sorted(slices.Values(want))) {
+					t.Errorf("%s: %s takes %v, want every unified value %v", code, w.Name(), w.Values, want)
+				}
+			}
+		}
+	}
+	if diff := cmp.Diff(writable, got); diff != "" {
+		t.Errorf("writable fields (-want +got):\n%s", diff)
+	}
+}
+
+// TestDeliveriesInDepartmentConventions encodes one delivery for each
+// department and checks it comes out in the department's own codes and
+// formats.
+func TestDeliveriesInDepartmentConventions(t *testing.T) {
+	const id = "340705198001011233"
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 6, 1, 1, 2, 3, 0, time.UTC) // 09:02:03 in China
+	cases := map[string]struct {
+		fields map[string]any
+		want   string
+	}{
+		"civil_affairs": {map[string]any{"disability.category": "PHYSICAL", "dibao.status": "SUSPENDED", "visit.note": "独居"},
+			"sfzh=" + id + " idempotency_key=k tbsj=2026-06-01 09:02:03 dbzt=2 cjlb=4 zfqk=独居"},
+		"health": {map[string]any{"floating.inflowDate": day, "marriage.maritalStatus": "MARRIED", "floating.reason": "FAMILY", "floating.residencePermit": false},
+			"sfzh=" + id + " idempotency_key=k tbsj=2026-06-01 09:02:03 lrrq=20260301 lryy=04 jzzbz=0 hyzk=20"},
+		"employment": {map[string]any{"unemployment.status": "REEMPLOYED", "unemployment.registeredOn": day},
+			"sfzh=" + id + " tbsj=2026-06-01 09:02:03 djzt=02 djrq=2026-03-01"},
+		"social_security": {map[string]any{"pension.status": "SUSPENDED", "medical.scheme": "RESIDENT"},
+			"aac002=" + id + " aae036=20260601090203 pension.aac008=2 medical.aae140=390"},
+		"urban_management": {map[string]any{"cases.category": "占道经营", "cases.lon": 117.81},
+			"partyIdNo=" + id + " reportTime=2026/06/01 09:02:03 category=占道经营 location.lng=117.81"},
+		"party_building": {map[string]any{"membership.lastContact": day, "membership.outOfContact": true},
+			"身份证号=" + id + " 报送编号=k 报送时间=2026-06-01 09:02:03 最后联系时间=2026.03.01 是否失联=是"},
+	}
+	for code, d := range load(t) {
+		tc := cases[code]
+		vals, err := d.EncodeDelivery(connectors.Delivery{IdempotencyKey: "k", Entity: connectors.Person, Key: strings.ToLower(id), Fields: tc.fields, SubmittedAt: at})
+		if err != nil {
+			t.Errorf("%s: %v", code, err)
+			continue
+		}
+		var got []string
+		for _, v := range vals {
+			got = append(got, fmt.Sprintf("%s=%v", v.Target, v.Value))
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", code, g, tc.want)
+		}
+	}
+}
+
+func TestEveryRecordSetIsInTheFactFeed(t *testing.T) {
+	for code, d := range load(t) {
+		if len(d.FactSets()) != len(d.Records) {
+			t.Errorf("%s: %d of %d record sets in the fact feed", code, len(d.FactSets()), len(d.Records))
+		}
 	}
 }

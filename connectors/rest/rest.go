@@ -72,6 +72,8 @@ type Source struct {
 	backoff time.Duration
 	client  *http.Client
 	skipped atomic.Int64
+	// factsSkipped counts change items the fact feed left out.
+	factsSkipped atomic.Int64
 }
 
 var (
@@ -235,15 +237,24 @@ func (s *Source) readSet(ctx context.Context, rs *connectors.RecordSet, keys []s
 
 // call makes one request, retrying failures that may heal.
 func (s *Source) call(ctx context.Context, r *connectors.Request, keys []string, page int) (any, error) {
-	for attempt := 0; ; attempt++ {
-		doc, err := s.once(ctx, r, keys, page)
+	return s.retry(ctx, func() (any, error) { return s.once(ctx, r, keys, page) })
+}
+
+// retry runs attempt until it succeeds or fails in a way a retry does not
+// heal, at most 1+retries times, waiting between attempts with backoff (or
+// as long as a Retry-After asks) when the wait fits in the deadline. A write
+// is retried the same way: each attempt sends the same body with the same
+// idempotency key.
+func (s *Source) retry(ctx context.Context, attempt func() (any, error)) (any, error) {
+	for n := 0; ; n++ {
+		doc, err := attempt()
 		if err == nil {
 			return doc, nil
 		}
-		if ctx.Err() != nil || !connectors.Retryable(err) || attempt >= s.retries {
+		if ctx.Err() != nil || !connectors.Retryable(err) || n >= s.retries {
 			return nil, err
 		}
-		wait := s.backoffFor(attempt)
+		wait := s.backoffFor(n)
 		var ra *connectors.RetryAfterError
 		if errors.As(err, &ra) {
 			wait = max(wait, ra.Wait)
@@ -325,45 +336,78 @@ func (s *Source) endpoint(path string) *url.URL {
 // do sends req and returns the body of a 2xx answer, sorting every failure
 // into the connectors error taxonomy.
 func (s *Source) do(ctx context.Context, req *http.Request, op string) ([]byte, error) {
+	rep, err := s.exchange(ctx, req, op)
+	if err != nil {
+		return nil, err
+	}
+	if rep.status >= 200 && rep.status < 300 {
+		return rep.body, nil
+	}
+	return nil, s.statusError(rep, op)
+}
+
+// reply is an answer's status, headers and, for a 2xx, body.
+type reply struct {
+	status   int
+	header   http.Header
+	body     []byte
+	redirect string // where a 3xx points
+}
+
+// exchange sends req with the API key and reads the answer: the body of a
+// 2xx within maxBody; of any other answer nothing, since error pages are not
+// data. Only a failure to get an answer is an error.
+func (s *Source) exchange(ctx context.Context, req *http.Request, op string) (reply, error) {
 	req.Header.Set("Accept", "application/json")
 	if s.apiKey != "" {
 		req.Header.Set(s.header, s.apiKey)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, op, err)
+		return reply{}, transportError(ctx, op, err)
 	}
 	defer resp.Body.Close()
+	rep := reply{status: resp.StatusCode, header: resp.Header}
 	if code := resp.StatusCode; code >= 200 && code < 300 {
 		// At most maxBody+1 bytes, so a hostile body can hold neither the
 		// connection nor the memory.
 		b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 		if err != nil {
-			return nil, transportError(ctx, op, err)
+			return reply{}, transportError(ctx, op, err)
 		}
 		if len(b) > maxBody {
-			return nil, connectors.Permanentf("%s: the answer is larger than %d MiB", op, maxBody>>20)
+			return reply{}, connectors.Permanentf("%s: the answer is larger than %d MiB", op, maxBody>>20)
 		}
-		return b, nil
+		rep.body = b
+		return rep, nil
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		rep.redirect = redirectHost(resp)
 	}
 	// An error page is not read, only drained a little so that the
 	// connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	status := fmt.Errorf("%s: HTTP %d", op, resp.StatusCode)
-	switch code := resp.StatusCode; {
+	return rep, nil
+}
+
+// statusError sorts an answer that is not a 2xx into the connectors error
+// taxonomy.
+func (s *Source) statusError(rep reply, op string) error {
+	status := fmt.Errorf("%s: HTTP %d", op, rep.status)
+	switch code := rep.status; {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return nil, connectors.Permanentf("%w: the department rejected the API key (source.rest.api_key, sent in header %s)", status, s.header)
+		return connectors.Permanentf("%w: the department rejected the API key (source.rest.api_key, sent in header %s)", status, s.header)
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		if wait, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
-			return nil, &connectors.RetryAfterError{Wait: wait, Err: status}
+		if wait, ok := retryAfter(rep.header.Get("Retry-After")); ok {
+			return &connectors.RetryAfterError{Wait: wait, Err: status}
 		}
-		return nil, status
+		return status
 	case code >= 500:
-		return nil, status
+		return status
 	case code >= 300 && code < 400:
-		return nil, connectors.Permanentf("%w: the API redirects (to %s); set base_url to where it points", status, redirectHost(resp))
+		return connectors.Permanentf("%w: the API redirects (to %s); set base_url to where it points", status, rep.redirect)
 	default:
-		return nil, connectors.Permanent(status)
+		return connectors.Permanent(status)
 	}
 }
 

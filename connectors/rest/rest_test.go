@@ -96,26 +96,9 @@ func (f *fakeDept) assistance(w http.ResponseWriter, r *http.Request) {
 	rs, _ := f.dept.Set(connectortest.Assistance)
 	var rows []any
 	for i, row := range f.fx.RowsOf(connectortest.Assistance) {
-		if !slices.Contains(keys, normalised(row.SourceKey)) {
-			continue
+		if slices.Contains(keys, normalised(row.SourceKey)) {
+			rows = append(rows, assistanceItem(rs, row, i))
 		}
-		rec := row.Record
-		item := map[string]any{
-			"sfzh": row.SourceKey,
-			"bzxx": map[string]any{
-				"lb":   connectortest.SourceText(rs.Fields[0], rec["level"]),
-				"je":   rec["amount"],
-				"ksrq": connectortest.SourceText(rs.Fields[2], rec["since"]),
-			},
-			"zt":  rec["active"],
-			"rks": rec["members"],
-		}
-		if note, ok := rec["note"]; ok {
-			item["bz"] = note
-		} else if i%2 == 0 {
-			item["bz"] = nil // some absent notes are null, others missing
-		}
-		rows = append(rows, item)
 	}
 	total := len(rows)
 	from, to := min((page-1)*size, total), min(page*size, total)
@@ -132,21 +115,47 @@ func (f *fakeDept) visits(w http.ResponseWriter, r *http.Request) {
 	}
 	result := []any{}
 	for _, row := range f.fx.RowsOf(connectortest.Visits) {
-		if !slices.Contains(body.IDList, normalised(row.SourceKey)) {
-			continue
+		if slices.Contains(body.IDList, normalised(row.SourceKey)) {
+			result = append(result, visitItem(row))
 		}
-		rec := row.Record
-		item := map[string]any{
-			"person":  map[string]any{"idNo": row.SourceKey, "name": "张三"},
-			"date":    rec["visitedOn"].(time.Time).Format("2006-01-02"),
-			"content": rec["topic"],
-		}
-		if m, ok := rec["minutes"]; ok {
-			item["minutes"] = strconv.FormatInt(m.(int64), 10) // a number in a string
-		}
-		result = append(result, item)
 	}
 	writeJSON(w, map[string]any{"success": true, "result": result})
+}
+
+// assistanceItem is a 低保 row as the department's API writes it; i is its
+// place, which decides whether an absent note is null or missing.
+func assistanceItem(rs *connectors.RecordSet, row connectortest.Row, i int) map[string]any {
+	rec := row.Record
+	item := map[string]any{
+		"sfzh": row.SourceKey,
+		"bzxx": map[string]any{
+			"lb":   connectortest.SourceText(rs.Fields[0], rec["level"]),
+			"je":   rec["amount"],
+			"ksrq": connectortest.SourceText(rs.Fields[2], rec["since"]),
+		},
+		"zt":  rec["active"],
+		"rks": rec["members"],
+	}
+	if note, ok := rec["note"]; ok {
+		item["bz"] = note
+	} else if i%2 == 0 {
+		item["bz"] = nil // some absent notes are null, others missing
+	}
+	return item
+}
+
+// visitItem is a visit as the department's API writes it.
+func visitItem(row connectortest.Row) map[string]any {
+	rec := row.Record
+	item := map[string]any{
+		"person":  map[string]any{"idNo": row.SourceKey, "name": "张三"},
+		"date":    rec["visitedOn"].(time.Time).Format("2006-01-02"),
+		"content": rec["topic"],
+	}
+	if m, ok := rec["minutes"]; ok {
+		item["minutes"] = strconv.FormatInt(m.(int64), 10) // a number in a string
+	}
+	return item
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

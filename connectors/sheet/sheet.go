@@ -20,7 +20,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +69,18 @@ type Source struct {
 	tried   stamp     // the file version last loaded, or attempted
 	idx     *index    // the last good index, nil before the first
 	loadErr error     // why the last attempt failed; nil when it worked
+	// versions are the fact identities of recently loaded versions, by
+	// content hash, so that the fact feed can tell which records went away.
+	versions map[string][]connectors.Fact
+	recent   []string // the hashes in versions, oldest first
+
+	// wmu serialises writes to the inbox within the process; a lock file
+	// serialises them across processes.
+	wmu sync.Mutex
+	// beforeRename, when set, runs between writing the new inbox to its
+	// temporary file and renaming it into place: tests simulate a crash
+	// there.
+	beforeRename func(tmp string) error
 }
 
 var (
@@ -86,6 +100,12 @@ type stamp struct {
 type index struct {
 	records connectors.Result
 	bad     []RowError
+	// hash is the SHA-256 of the file's content, mod its modification time.
+	hash string
+	mod  time.Time
+	// facts are the records of the sets in the fact feed, in set and row
+	// order, each with the ID the feed gives it.
+	facts []connectors.Fact
 }
 
 // RowError is a ledger row that could not be read; it names the worksheet (the
@@ -215,12 +235,7 @@ func (s *Source) current(force bool) (*index, error) {
 func (s *Source) refresh() {
 	st, err := os.Stat(s.path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("ledger %s is missing: %w", filepath.Base(s.path), connectors.ErrNotConnected)
-		} else {
-			err = fmt.Errorf("ledger %s: %w: %w", filepath.Base(s.path), connectors.ErrNotConnected, err)
-		}
-		s.loadErr, s.tried = err, stamp{}
+		s.fail(err)
 		return
 	}
 	v := stamp{st.ModTime(), st.Size()}
@@ -228,12 +243,64 @@ func (s *Source) refresh() {
 		return
 	}
 	s.tried = v
-	idx, err := s.load()
+	s.loadFile(st.ModTime())
+}
+
+// fail records why the file could not be looked at. Callers hold mu.
+func (s *Source) fail(err error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("ledger %s is missing: %w", filepath.Base(s.path), connectors.ErrNotConnected)
+	} else {
+		err = fmt.Errorf("ledger %s: %w: %w", filepath.Base(s.path), connectors.ErrNotConnected, err)
+	}
+	s.loadErr, s.tried = err, stamp{}
+}
+
+// loadFile reads the file and, unless its content is that of the index
+// served, loads it. Callers hold mu.
+func (s *Source) loadFile(mod time.Time) {
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:])
+	if s.idx != nil && s.idx.hash == hash {
+		s.loadErr = nil
+		return
+	}
+	idx, err := s.load(b)
 	if err != nil {
 		s.loadErr = err
 		return
 	}
+	idx.hash, idx.mod = hash, mod
 	s.idx, s.loadErr = idx, nil
+	s.remember(idx)
+}
+
+// maxVersions bounds the versions kept for the fact feed's deletions.
+const maxVersions = 8
+
+// remember keeps the fact identities of a loaded version. Callers hold mu.
+func (s *Source) remember(idx *index) {
+	if _, ok := s.versions[idx.hash]; ok {
+		return
+	}
+	if s.versions == nil {
+		s.versions = map[string][]connectors.Fact{}
+	}
+	ids := make([]connectors.Fact, len(idx.facts))
+	for i, f := range idx.facts {
+		ids[i] = connectors.Fact{Entity: f.Entity, Key: f.Key, Set: f.Set, ID: f.ID, Deleted: true}
+	}
+	s.versions[idx.hash] = ids
+	s.recent = append(s.recent, idx.hash)
+	if len(s.recent) > maxVersions {
+		delete(s.versions, s.recent[0])
+		s.recent = s.recent[1:]
+	}
 }
 
 // table is a worksheet or CSV file as rows of text cells.
@@ -254,8 +321,8 @@ type row struct {
 	err   string // a CSV row that did not parse
 }
 
-// load reads the whole ledger into a new index.
-func (s *Source) load() (idx *index, err error) {
+// load reads the whole ledger, the file's content b, into a new index.
+func (s *Source) load(b []byte) (idx *index, err error) {
 	name := filepath.Base(s.path)
 	// excelize parses untrusted files; a panic in it must cost this reload,
 	// not the hub.
@@ -266,17 +333,14 @@ func (s *Source) load() (idx *index, err error) {
 	}()
 	var tables func(rs *connectors.RecordSet) (*table, error)
 	if strings.EqualFold(filepath.Ext(s.path), ".csv") {
-		t, err := readCSV(s.path)
+		t, err := readCSV(name, b)
 		if err != nil {
 			return nil, err
 		}
 		tables = func(*connectors.RecordSet) (*table, error) { return t, nil }
 	} else {
-		f, err := excelize.OpenFile(s.path, excelize.Options{UnzipSizeLimit: maxUnzip})
+		f, err := excelize.OpenReader(bytes.NewReader(b), excelize.Options{UnzipSizeLimit: maxUnzip})
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("ledger %s is missing: %w", name, connectors.ErrNotConnected)
-			}
 			return nil, connectors.Permanentf("ledger %s is not a readable .xlsx workbook: %w", name, err)
 		}
 		defer f.Close()
@@ -304,7 +368,7 @@ func (s *Source) load() (idx *index, err error) {
 		if err != nil {
 			return nil, err
 		}
-		bad, err := indexSet(idx.records, rs, t)
+		bad, err := indexSet(idx, rs, t)
 		if err != nil {
 			return nil, connectors.Permanentf("ledger %s: %w", name, err)
 		}
@@ -341,17 +405,9 @@ func readSheet(f *excelize.File, sheet string) (*table, error) {
 	return t, nil
 }
 
-// readCSV reads a UTF-8 CSV file, with or without the byte order mark that
-// Excel writes.
-func readCSV(path string) (*table, error) {
-	name := filepath.Base(path)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("ledger %s is missing: %w", name, connectors.ErrNotConnected)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("ledger %s: %w: %w", name, connectors.ErrNotConnected, err)
-	}
+// readCSV reads a UTF-8 CSV file's content b, with or without the byte order
+// mark that Excel writes; name is the file's.
+func readCSV(name string, b []byte) (*table, error) {
 	b = bytes.TrimPrefix(b, []byte("\uFEFF"))
 	r := csv.NewReader(bytes.NewReader(b))
 	r.FieldsPerRecord = -1
@@ -376,10 +432,12 @@ func readCSV(path string) (*table, error) {
 	return t, nil
 }
 
-// indexSet maps the rows of t below rs's header row into res. A missing
-// header row or column is an error for the whole ledger, as the mapping and
-// the file disagree; a bad row is only listed.
-func indexSet(res connectors.Result, rs *connectors.RecordSet, t *table) ([]RowError, error) {
+// indexSet maps the rows of t below rs's header row into idx, and into its
+// facts when rs is in the fact feed. A missing header row or column is an
+// error for the whole ledger, as the mapping and the file disagree; a bad row
+// is only listed.
+func indexSet(idx *index, rs *connectors.RecordSet, t *table) ([]RowError, error) {
+	res := idx.records
 	headerRow := rs.Sheet.HeaderRow
 	if headerRow == 0 {
 		headerRow = 1
@@ -407,7 +465,11 @@ func indexSet(res connectors.Result, rs *connectors.RecordSet, t *table) ([]RowE
 		return nil, fmt.Errorf("%s: header row %d of record set %s is empty", t.name, headerRow, rs.Name)
 	}
 	var missing []string
-	for _, from := range append([]string{rs.Key}, fromsOf(rs)...) {
+	need := append([]string{rs.Key}, fromsOf(rs)...)
+	if rs.Facts != nil && rs.Facts.ID != "" {
+		need = append(need, rs.Facts.ID)
+	}
+	for _, from := range need {
 		if _, ok := cols[from]; !ok {
 			missing = append(missing, strconv.Quote(from))
 		}
@@ -469,9 +531,29 @@ func indexSet(res connectors.Result, rs *connectors.RecordSet, t *table) ([]RowE
 			fail(err.Error())
 			continue
 		}
+		before := len(res[key][rs.Name])
 		rs.AddTo(res, key, rec)
+		if n := len(res[key][rs.Name]); rs.Facts != nil && n > before {
+			idx.facts = append(idx.facts, connectors.Fact{Entity: rs.Entity, Key: key, Set: rs.Name, ID: factID(rs, key, n, cell), Record: rec})
+		}
 	}
 	return bad, nil
+}
+
+// factID identifies a ledger record for the fact feed: the row number column
+// when the mapping names one; else the key, and for a many set the key and
+// the record's place among the key's (n, from 1), which is as stable as the
+// ledger's order.
+func factID(rs *connectors.RecordSet, key string, n int, cell func(string) string) string {
+	if rs.Facts.ID != "" {
+		if id := cell(rs.Facts.ID); id != "" {
+			return id
+		}
+	}
+	if !rs.Many {
+		return key
+	}
+	return key + "#" + strconv.Itoa(n)
 }
 
 // serialDate reads a date cell that holds an Excel serial day number rather

@@ -56,7 +56,9 @@ type Source struct {
 	dept    *connectors.Department
 	pool    *pgxpool.Pool
 	skipped atomic.Int64
-	closed  atomic.Bool
+	// factsSkipped counts rows the fact feed left out.
+	factsSkipped atomic.Int64
+	closed       atomic.Bool
 }
 
 // errClosed is a read after Close; pgxpool's own error for it does not say
@@ -207,12 +209,18 @@ func (s *Source) readSet(ctx context.Context, rs *connectors.RecordSet, args []s
 // columns maps the query's column names to their positions, and fails when
 // the mapping names a column the query does not return.
 func columns(rs *connectors.RecordSet, fds []pgconn.FieldDescription) (map[string]int, error) {
+	return columnsNamed(fds, append([]string{rs.Key}, fromsOf(rs)...))
+}
+
+// columnsNamed maps the query's column names to their positions, and fails
+// when one of names is not among them.
+func columnsNamed(fds []pgconn.FieldDescription, names []string) (map[string]int, error) {
 	cols := map[string]int{}
 	for i, fd := range fds {
 		cols[fd.Name] = i
 	}
 	var missing []string
-	for _, from := range append([]string{rs.Key}, fromsOf(rs)...) {
+	for _, from := range names {
 		if _, ok := cols[from]; !ok {
 			missing = append(missing, fmt.Sprintf("%q", from))
 		}
@@ -285,9 +293,10 @@ func (s *Source) Close() error {
 }
 
 // classify sorts a pgx error into the connectors error taxonomy: the caller's
-// cancellation as is, an unreachable server as ErrNotConnected, a query the
-// database rejects (undefined table or column, syntax, privileges, wrong
-// types, a login refused) as permanent, the rest as retryable.
+// cancellation as is, an unreachable server as ErrNotConnected, a statement
+// the database rejects (undefined table or column, syntax, privileges, wrong
+// types, a constraint a delivery breaks, a login refused) as permanent, the
+// rest as retryable.
 func classify(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		// The caller gave up; say so in a form errors.Is recognises, whatever
@@ -302,7 +311,7 @@ func classify(ctx context.Context, err error) error {
 		switch class := pgErr.Code[:2]; class {
 		case "08", "57": // connection exception; operator intervention (shutdown)
 			return fmt.Errorf("%w: %w", connectors.ErrNotConnected, err)
-		case "42", "22", "28", "3D", "0A": // syntax/access; data; auth; no database; unsupported
+		case "42", "22", "23", "28", "3D", "0A": // syntax/access; data; integrity (a code the inbox refuses); auth; no database; unsupported
 			return connectors.Permanent(err)
 		}
 		return err

@@ -33,14 +33,30 @@ CREATE TABLE dibao (
 	qsrq date,
 	zt   smallint,
 	jtrk integer,
-	bz   text
+	bz   text,
+	scbz char(1) NOT NULL DEFAULT '0',
+	gxsj timestamp NOT NULL DEFAULT localtimestamp
 );
 CREATE TABLE zfjl (
 	id   serial PRIMARY KEY,
 	zjhm text,
 	zfrq date,
 	zfnr varchar(50),
-	sc   bigint
+	sc   bigint,
+	gxsj timestamp NOT NULL DEFAULT localtimestamp
+);
+CREATE TABLE sb_inbox (
+	idempotency_key varchar(100) PRIMARY KEY,
+	sfzh        varchar(18) NOT NULL,
+	dblx        smallint,
+	bzje        numeric(10, 2),
+	qsrq        date,
+	zt          smallint,
+	jtrk        integer,
+	bz          text,
+	zfqk        text,
+	tbsj        timestamp,
+	received_at timestamptz NOT NULL DEFAULT now()
 );`
 
 // queryCounter counts the queries a pool runs.
@@ -113,14 +129,20 @@ func insertFixture(t *testing.T, pool *pgxpool.Pool, d *connectors.Department, f
 		if rec["active"].(bool) {
 			zt = 1
 		}
-		exec(t, pool, `INSERT INTO dibao (sfzh, dblx, bzje, qsrq, zt, jtrk, bz) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			r.SourceKey, code, rec["amount"], rec["since"], zt, rec["members"], rec["note"])
+		exec(t, pool, `INSERT INTO dibao (sfzh, dblx, bzje, qsrq, zt, jtrk, bz, gxsj) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			r.SourceKey, code, rec["amount"], rec["since"], zt, rec["members"], rec["note"], wall(r.Updated))
 	}
 	for _, r := range fx.RowsOf(connectortest.Visits) {
 		rec := r.Record
-		exec(t, pool, `INSERT INTO zfjl (zjhm, zfrq, zfnr, sc) VALUES ($1, $2, $3, $4)`,
-			r.SourceKey, rec["visitedOn"], rec["topic"], rec["minutes"])
+		exec(t, pool, `INSERT INTO zfjl (zjhm, zfrq, zfnr, sc, gxsj) VALUES ($1, $2, $3, $4, $5)`,
+			r.SourceKey, rec["visitedOn"], rec["topic"], rec["minutes"], wall(r.Updated))
 	}
+}
+
+// wall is t as a timestamp-without-time-zone value: its wall clock, as legacy
+// schemas keep local time.
+func wall(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }
 
 func TestConformance(t *testing.T) {

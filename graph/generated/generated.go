@@ -16,7 +16,9 @@ import (
 	"github.com/gridhub/gridhub/graph/model"
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
+	"github.com/gridhub/gridhub/internal/report"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -36,6 +38,8 @@ type ResolverRoot interface {
 	Building() BuildingResolver
 	Grid() GridResolver
 	Household() HouseholdResolver
+	IndicatorTable() IndicatorTableResolver
+	Mutation() MutationResolver
 	Organization() OrganizationResolver
 	Person() PersonResolver
 	PersonConnection() PersonConnectionResolver
@@ -99,17 +103,33 @@ type ComplexityRoot struct {
 		Tekun            func(childComplexity int) int
 	}
 
+	Delivery struct {
+		Attempts    func(childComplexity int) int
+		DeliveredAt func(childComplexity int) int
+		Department  func(childComplexity int) int
+		Fields      func(childComplexity int) int
+		LastError   func(childComplexity int) int
+		Status      func(childComplexity int) int
+	}
+
 	Department struct {
-		Breaker       func(childComplexity int) int
-		Code          func(childComplexity int) int
-		Healthy       func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		LastError     func(childComplexity int) int
-		LastErrorAt   func(childComplexity int) int
-		LastSuccessAt func(childComplexity int) int
-		LatencyMs     func(childComplexity int) int
-		Name          func(childComplexity int) int
-		RecordSets    func(childComplexity int) int
+		Breaker        func(childComplexity int) int
+		Code           func(childComplexity int) int
+		Healthy        func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		LastErrorAt    func(childComplexity int) int
+		LastSuccessAt  func(childComplexity int) int
+		LastSyncAt     func(childComplexity int) int
+		LatencyMs      func(childComplexity int) int
+		Name           func(childComplexity int) int
+		RecordSets     func(childComplexity int) int
+		SyncLagSeconds func(childComplexity int) int
+	}
+
+	DepartmentAsOf struct {
+		At         func(childComplexity int) int
+		Department func(childComplexity int) int
 	}
 
 	Dibao struct {
@@ -126,6 +146,24 @@ type ComplexityRoot struct {
 		CertificateNumber func(childComplexity int) int
 		Grade             func(childComplexity int) int
 		IssuedOn          func(childComplexity int) int
+	}
+
+	DraftDepartmentError struct {
+		Department func(childComplexity int) int
+		Message    func(childComplexity int) int
+	}
+
+	DraftField struct {
+		AsOf       func(childComplexity int) int
+		Department func(childComplexity int) int
+		Field      func(childComplexity int) int
+		Label      func(childComplexity int) int
+		Options    func(childComplexity int) int
+		Required   func(childComplexity int) int
+		Section    func(childComplexity int) int
+		Source     func(childComplexity int) int
+		Type       func(childComplexity int) int
+		Value      func(childComplexity int) int
 	}
 
 	ElderlyAllowance struct {
@@ -207,6 +245,40 @@ type ComplexityRoot struct {
 		Members  func(childComplexity int) int
 	}
 
+	Indicator struct {
+		Definition func(childComplexity int) int
+		Department func(childComplexity int) int
+		Label      func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Unit       func(childComplexity int) int
+	}
+
+	IndicatorRow struct {
+		Unit   func(childComplexity int) int
+		Values func(childComplexity int) int
+	}
+
+	IndicatorTable struct {
+		AsOf   func(childComplexity int) int
+		Level  func(childComplexity int) int
+		Names  func(childComplexity int) int
+		Rows   func(childComplexity int) int
+		Totals func(childComplexity int) int
+		Within func(childComplexity int) int
+	}
+
+	IndicatorUnit struct {
+		Code  func(childComplexity int) int
+		Level func(childComplexity int) int
+		Name  func(childComplexity int) int
+	}
+
+	IndicatorValue struct {
+		Name       func(childComplexity int) int
+		Suppressed func(childComplexity int) int
+		Value      func(childComplexity int) int
+	}
+
 	Marriage struct {
 		ChildbearingAge func(childComplexity int) int
 		Children        func(childComplexity int) int
@@ -218,6 +290,11 @@ type ComplexityRoot struct {
 		Scheme func(childComplexity int) int
 		Since  func(childComplexity int) int
 		Status func(childComplexity int) int
+	}
+
+	Mutation struct {
+		Redeliver    func(childComplexity int, submission string, department string) int
+		SubmitReport func(childComplexity int, input model.SubmitReportInput) int
 	}
 
 	Organization struct {
@@ -293,22 +370,60 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditLog     func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
-		Departments  func(childComplexity int) int
-		Grid         func(childComplexity int, code string) int
-		Grids        func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
-		Household    func(childComplexity int, id string) int
-		Locate       func(childComplexity int, lon float64, lat float64) int
-		Organization func(childComplexity int, creditCode string) int
-		People       func(childComplexity int, within string, first *int, after *string) int
-		Person       func(childComplexity int, idNumber string) int
-		Version      func(childComplexity int) int
+		AuditLog           func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
+		Departments        func(childComplexity int) int
+		Grid               func(childComplexity int, code string) int
+		Grids              func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
+		Household          func(childComplexity int, id string) int
+		IndicatorCatalogue func(childComplexity int) int
+		Indicators         func(childComplexity int, level grid.Level, within *string, names []string) int
+		Locate             func(childComplexity int, lon float64, lat float64) int
+		Organization       func(childComplexity int, creditCode string) int
+		People             func(childComplexity int, within string, first *int, after *string) int
+		Person             func(childComplexity int, idNumber string) int
+		ReportDraft        func(childComplexity int, template string, subject string) int
+		ReportTemplates    func(childComplexity int) int
+		Submission         func(childComplexity int, id string) int
+		Version            func(childComplexity int) int
 	}
 
 	RecordSetInfo struct {
 		Entity func(childComplexity int) int
 		Label  func(childComplexity int) int
 		Name   func(childComplexity int) int
+	}
+
+	ReportDraft struct {
+		Fields      func(childComplexity int) int
+		Subject     func(childComplexity int) int
+		Template    func(childComplexity int) int
+		Title       func(childComplexity int) int
+		Unavailable func(childComplexity int) int
+		Version     func(childComplexity int) int
+	}
+
+	ReportField struct {
+		Department  func(childComplexity int) int
+		Field       func(childComplexity int) int
+		Label       func(childComplexity int) int
+		Options     func(childComplexity int) int
+		Required    func(childComplexity int) int
+		Section     func(childComplexity int) int
+		Sensitivity func(childComplexity int) int
+		Type        func(childComplexity int) int
+	}
+
+	ReportOption struct {
+		Label func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
+	ReportTemplate struct {
+		Fields  func(childComplexity int) int
+		ID      func(childComplexity int) int
+		Subject func(childComplexity int) int
+		Title   func(childComplexity int) int
+		Version func(childComplexity int) int
 	}
 
 	SectionSource struct {
@@ -321,6 +436,16 @@ type ComplexityRoot struct {
 		Medical func(childComplexity int) int
 		Pension func(childComplexity int) int
 		Source  func(childComplexity int) int
+	}
+
+	Submission struct {
+		CreatedAt  func(childComplexity int) int
+		Deliveries func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Subject    func(childComplexity int) int
+		Template   func(childComplexity int) int
+		Version    func(childComplexity int) int
 	}
 
 	Tekun struct {
@@ -386,6 +511,13 @@ type HouseholdResolver interface {
 	Head(ctx context.Context, obj *people.Household) (*people.Person, error)
 	Members(ctx context.Context, obj *people.Household) ([]*people.Person, error)
 }
+type IndicatorTableResolver interface {
+	Within(ctx context.Context, obj *indicators.Table) (*string, error)
+}
+type MutationResolver interface {
+	SubmitReport(ctx context.Context, input model.SubmitReportInput) (*model.Submission, error)
+	Redeliver(ctx context.Context, submission string, department string) (*model.Delivery, error)
+}
 type OrganizationResolver interface {
 	Grid(ctx context.Context, obj *people.Organization) (*grid.Unit, error)
 
@@ -411,10 +543,15 @@ type QueryResolver interface {
 	Grid(ctx context.Context, code string) (*grid.Unit, error)
 	Grids(ctx context.Context, level grid.Level, within *string, first *int, after *string) (*model.GridConnection, error)
 	Locate(ctx context.Context, lon float64, lat float64) (*grid.Unit, error)
+	IndicatorCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
+	Indicators(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error)
 	Person(ctx context.Context, idNumber string) (*people.Person, error)
 	People(ctx context.Context, within string, first *int, after *string) (*model.PersonConnection, error)
 	Household(ctx context.Context, id string) (*people.Household, error)
 	Organization(ctx context.Context, creditCode string) (*people.Organization, error)
+	ReportTemplates(ctx context.Context) ([]*model.ReportTemplate, error)
+	ReportDraft(ctx context.Context, template string, subject string) (*model.ReportDraft, error)
+	Submission(ctx context.Context, id string) (*model.Submission, error)
 }
 type UrbanCaseResolver interface {
 	Grid(ctx context.Context, obj *model.UrbanCase) (*grid.Unit, error)
@@ -648,6 +785,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CivilAffairs.Tekun(childComplexity), true
 
+	case "Delivery.attempts":
+		if e.ComplexityRoot.Delivery.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.Attempts(childComplexity), true
+	case "Delivery.deliveredAt":
+		if e.ComplexityRoot.Delivery.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.DeliveredAt(childComplexity), true
+	case "Delivery.department":
+		if e.ComplexityRoot.Delivery.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.Department(childComplexity), true
+	case "Delivery.fields":
+		if e.ComplexityRoot.Delivery.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.Fields(childComplexity), true
+	case "Delivery.lastError":
+		if e.ComplexityRoot.Delivery.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.LastError(childComplexity), true
+	case "Delivery.status":
+		if e.ComplexityRoot.Delivery.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.Status(childComplexity), true
+
 	case "Department.breaker":
 		if e.ComplexityRoot.Department.Breaker == nil {
 			break
@@ -690,6 +864,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Department.LastSuccessAt(childComplexity), true
+	case "Department.lastSyncAt":
+		if e.ComplexityRoot.Department.LastSyncAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.LastSyncAt(childComplexity), true
 	case "Department.latencyMs":
 		if e.ComplexityRoot.Department.LatencyMs == nil {
 			break
@@ -708,6 +888,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Department.RecordSets(childComplexity), true
+	case "Department.syncLagSeconds":
+		if e.ComplexityRoot.Department.SyncLagSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.SyncLagSeconds(childComplexity), true
+
+	case "DepartmentAsOf.at":
+		if e.ComplexityRoot.DepartmentAsOf.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentAsOf.At(childComplexity), true
+	case "DepartmentAsOf.department":
+		if e.ComplexityRoot.DepartmentAsOf.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentAsOf.Department(childComplexity), true
 
 	case "Dibao.amount":
 		if e.ComplexityRoot.Dibao.Amount == nil {
@@ -770,6 +969,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Disability.IssuedOn(childComplexity), true
+
+	case "DraftDepartmentError.department":
+		if e.ComplexityRoot.DraftDepartmentError.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftDepartmentError.Department(childComplexity), true
+	case "DraftDepartmentError.message":
+		if e.ComplexityRoot.DraftDepartmentError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftDepartmentError.Message(childComplexity), true
+
+	case "DraftField.asOf":
+		if e.ComplexityRoot.DraftField.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.AsOf(childComplexity), true
+	case "DraftField.department":
+		if e.ComplexityRoot.DraftField.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.Department(childComplexity), true
+	case "DraftField.field":
+		if e.ComplexityRoot.DraftField.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.Field(childComplexity), true
+	case "DraftField.label":
+		if e.ComplexityRoot.DraftField.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.Label(childComplexity), true
+	case "DraftField.options":
+		if e.ComplexityRoot.DraftField.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.Options(childComplexity), true
+	case "DraftField.required":
+		if e.ComplexityRoot.DraftField.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.Required(childComplexity), true
+	case "DraftField.section":
+		if e.ComplexityRoot.DraftField.Section == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.Section(childComplexity), true
+	case "DraftField.source":
+		if e.ComplexityRoot.DraftField.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.Source(childComplexity), true
+	case "DraftField.type":
+		if e.ComplexityRoot.DraftField.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.Type(childComplexity), true
+	case "DraftField.value":
+		if e.ComplexityRoot.DraftField.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DraftField.Value(childComplexity), true
 
 	case "ElderlyAllowance.band":
 		if e.ComplexityRoot.ElderlyAllowance.Band == nil {
@@ -1063,6 +1336,125 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Household.Members(childComplexity), true
 
+	case "Indicator.definition":
+		if e.ComplexityRoot.Indicator.Definition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Indicator.Definition(childComplexity), true
+	case "Indicator.department":
+		if e.ComplexityRoot.Indicator.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Indicator.Department(childComplexity), true
+	case "Indicator.label":
+		if e.ComplexityRoot.Indicator.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Indicator.Label(childComplexity), true
+	case "Indicator.name":
+		if e.ComplexityRoot.Indicator.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Indicator.Name(childComplexity), true
+	case "Indicator.unit":
+		if e.ComplexityRoot.Indicator.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Indicator.Unit(childComplexity), true
+
+	case "IndicatorRow.unit":
+		if e.ComplexityRoot.IndicatorRow.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.Unit(childComplexity), true
+	case "IndicatorRow.values":
+		if e.ComplexityRoot.IndicatorRow.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorRow.Values(childComplexity), true
+
+	case "IndicatorTable.asOf":
+		if e.ComplexityRoot.IndicatorTable.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorTable.AsOf(childComplexity), true
+	case "IndicatorTable.level":
+		if e.ComplexityRoot.IndicatorTable.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorTable.Level(childComplexity), true
+	case "IndicatorTable.names":
+		if e.ComplexityRoot.IndicatorTable.Names == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorTable.Names(childComplexity), true
+	case "IndicatorTable.rows":
+		if e.ComplexityRoot.IndicatorTable.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorTable.Rows(childComplexity), true
+	case "IndicatorTable.totals":
+		if e.ComplexityRoot.IndicatorTable.Totals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorTable.Totals(childComplexity), true
+	case "IndicatorTable.within":
+		if e.ComplexityRoot.IndicatorTable.Within == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorTable.Within(childComplexity), true
+
+	case "IndicatorUnit.code":
+		if e.ComplexityRoot.IndicatorUnit.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorUnit.Code(childComplexity), true
+	case "IndicatorUnit.level":
+		if e.ComplexityRoot.IndicatorUnit.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorUnit.Level(childComplexity), true
+	case "IndicatorUnit.name":
+		if e.ComplexityRoot.IndicatorUnit.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorUnit.Name(childComplexity), true
+
+	case "IndicatorValue.name":
+		if e.ComplexityRoot.IndicatorValue.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorValue.Name(childComplexity), true
+	case "IndicatorValue.suppressed":
+		if e.ComplexityRoot.IndicatorValue.Suppressed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorValue.Suppressed(childComplexity), true
+	case "IndicatorValue.value":
+		if e.ComplexityRoot.IndicatorValue.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorValue.Value(childComplexity), true
+
 	case "Marriage.childbearingAge":
 		if e.ComplexityRoot.Marriage.ChildbearingAge == nil {
 			break
@@ -1106,6 +1498,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MedicalInsurance.Status(childComplexity), true
+
+	case "Mutation.redeliver":
+		if e.ComplexityRoot.Mutation.Redeliver == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliver_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Redeliver(childComplexity, args["submission"].(string), args["department"].(string)), true
+	case "Mutation.submitReport":
+		if e.ComplexityRoot.Mutation.SubmitReport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitReport(childComplexity, args["input"].(model.SubmitReportInput)), true
 
 	case "Organization.address":
 		if e.ComplexityRoot.Organization.Address == nil {
@@ -1453,6 +1868,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Household(childComplexity, args["id"].(string)), true
+	case "Query.indicatorCatalogue":
+		if e.ComplexityRoot.Query.IndicatorCatalogue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.IndicatorCatalogue(childComplexity), true
+	case "Query.indicators":
+		if e.ComplexityRoot.Query.Indicators == nil {
+			break
+		}
+
+		args, err := ec.field_Query_indicators_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Indicators(childComplexity, args["level"].(grid.Level), args["within"].(*string), args["names"].([]string)), true
 
 	case "Query.locate":
 		if e.ComplexityRoot.Query.Locate == nil {
@@ -1498,6 +1930,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Person(childComplexity, args["idNumber"].(string)), true
+	case "Query.reportDraft":
+		if e.ComplexityRoot.Query.ReportDraft == nil {
+			break
+		}
+
+		args, err := ec.field_Query_reportDraft_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ReportDraft(childComplexity, args["template"].(string), args["subject"].(string)), true
+	case "Query.reportTemplates":
+		if e.ComplexityRoot.Query.ReportTemplates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ReportTemplates(childComplexity), true
+	case "Query.submission":
+		if e.ComplexityRoot.Query.Submission == nil {
+			break
+		}
+
+		args, err := ec.field_Query_submission_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Submission(childComplexity, args["id"].(string)), true
 	case "Query.version":
 		if e.ComplexityRoot.Query.Version == nil {
 			break
@@ -1523,6 +1983,136 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RecordSetInfo.Name(childComplexity), true
+
+	case "ReportDraft.fields":
+		if e.ComplexityRoot.ReportDraft.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDraft.Fields(childComplexity), true
+	case "ReportDraft.subject":
+		if e.ComplexityRoot.ReportDraft.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDraft.Subject(childComplexity), true
+	case "ReportDraft.template":
+		if e.ComplexityRoot.ReportDraft.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDraft.Template(childComplexity), true
+	case "ReportDraft.title":
+		if e.ComplexityRoot.ReportDraft.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDraft.Title(childComplexity), true
+	case "ReportDraft.unavailable":
+		if e.ComplexityRoot.ReportDraft.Unavailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDraft.Unavailable(childComplexity), true
+	case "ReportDraft.version":
+		if e.ComplexityRoot.ReportDraft.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDraft.Version(childComplexity), true
+
+	case "ReportField.department":
+		if e.ComplexityRoot.ReportField.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportField.Department(childComplexity), true
+	case "ReportField.field":
+		if e.ComplexityRoot.ReportField.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportField.Field(childComplexity), true
+	case "ReportField.label":
+		if e.ComplexityRoot.ReportField.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportField.Label(childComplexity), true
+	case "ReportField.options":
+		if e.ComplexityRoot.ReportField.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportField.Options(childComplexity), true
+	case "ReportField.required":
+		if e.ComplexityRoot.ReportField.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportField.Required(childComplexity), true
+	case "ReportField.section":
+		if e.ComplexityRoot.ReportField.Section == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportField.Section(childComplexity), true
+	case "ReportField.sensitivity":
+		if e.ComplexityRoot.ReportField.Sensitivity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportField.Sensitivity(childComplexity), true
+	case "ReportField.type":
+		if e.ComplexityRoot.ReportField.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportField.Type(childComplexity), true
+
+	case "ReportOption.label":
+		if e.ComplexityRoot.ReportOption.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportOption.Label(childComplexity), true
+	case "ReportOption.value":
+		if e.ComplexityRoot.ReportOption.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportOption.Value(childComplexity), true
+
+	case "ReportTemplate.fields":
+		if e.ComplexityRoot.ReportTemplate.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplate.Fields(childComplexity), true
+	case "ReportTemplate.id":
+		if e.ComplexityRoot.ReportTemplate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplate.ID(childComplexity), true
+	case "ReportTemplate.subject":
+		if e.ComplexityRoot.ReportTemplate.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplate.Subject(childComplexity), true
+	case "ReportTemplate.title":
+		if e.ComplexityRoot.ReportTemplate.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplate.Title(childComplexity), true
+	case "ReportTemplate.version":
+		if e.ComplexityRoot.ReportTemplate.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplate.Version(childComplexity), true
 
 	case "SectionSource.asOf":
 		if e.ComplexityRoot.SectionSource.AsOf == nil {
@@ -1561,6 +2151,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SocialSecurity.Source(childComplexity), true
+
+	case "Submission.createdAt":
+		if e.ComplexityRoot.Submission.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Submission.CreatedAt(childComplexity), true
+	case "Submission.deliveries":
+		if e.ComplexityRoot.Submission.Deliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Submission.Deliveries(childComplexity), true
+	case "Submission.id":
+		if e.ComplexityRoot.Submission.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Submission.ID(childComplexity), true
+	case "Submission.status":
+		if e.ComplexityRoot.Submission.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Submission.Status(childComplexity), true
+	case "Submission.subject":
+		if e.ComplexityRoot.Submission.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Submission.Subject(childComplexity), true
+	case "Submission.template":
+		if e.ComplexityRoot.Submission.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Submission.Template(childComplexity), true
+	case "Submission.version":
+		if e.ComplexityRoot.Submission.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Submission.Version(childComplexity), true
 
 	case "Tekun.careMode":
 		if e.ComplexityRoot.Tekun.CareMode == nil {
@@ -1700,7 +2333,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
-		return graphql.NewInputUnmarshalerIndex()
+		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("FieldValueInput", ec.unmarshalInputFieldValueInput),
+			graphql.NewInputUnmarshaler("SubmitReportInput", ec.unmarshalInputSubmitReportInput),
+		)
 	}
 	first := true
 
@@ -1734,6 +2370,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 
 			return &response
+		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
 		}
 
 	default:
@@ -2134,6 +2785,73 @@ extend type Query {
   locate(lon: Float!, lat: Float!): Grid
 }
 `, BuiltIn: false},
+	{Name: "../../schema/indicators.graphqls", Input: `# Figures for BI: indicators by street, community and grid, from the facts the
+# hub syncs from every department, with small counts suppressed.
+
+"An indicator of the catalogue."
+type Indicator {
+  name: String!
+  "Chinese label, e.g. 低保人数."
+  label: String!
+  "The department whose data it counts (core: the hub's master index)."
+  department: String!
+  "人, 户, 件 or %"
+  unit: String!
+  definition: String!
+}
+
+"One published value. A suppressed value is null: a count below the threshold, a cell that would let one be recomputed, or a rate over either."
+type IndicatorValue {
+  name: String!
+  value: Float
+  suppressed: Boolean!
+}
+
+type IndicatorUnit {
+  code: ID!
+  name: String!
+  level: GridLevel!
+}
+
+type IndicatorRow {
+  unit: IndicatorUnit!
+  values: [IndicatorValue!]!
+}
+
+"When a department's data was last synced (core: when the master index was loaded)."
+type DepartmentAsOf {
+  department: String!
+  at: Time
+}
+
+"Indicators for every unit of a level within an ancestor, with totals."
+type IndicatorTable {
+  level: GridLevel!
+  within: ID
+  names: [String!]!
+  rows: [IndicatorRow!]!
+  "The indicators over within (or the whole area)."
+  totals: [IndicatorValue!]!
+  asOf: [DepartmentAsOf!]!
+}
+
+extend type Query {
+  "The indicator catalogue."
+  indicatorCatalogue: [Indicator!]!
+  """
+  One row per unit of level within an ancestor code (all of the area without
+  within), for the named indicators (all without names).
+  """
+  indicators(level: GridLevel!, within: ID, names: [String!]): IndicatorTable!
+}
+
+extend type Department {
+  "When the department's facts were last synced into the hub."
+  lastSyncAt: Time
+  "How far the synced facts lag behind the department, seconds."
+  syncLagSeconds: Float
+}
+`, BuiltIn: false},
 	{Name: "../../schema/people.graphqls", Input: `"A registered resident in the hub's master index."
 type Person {
   id: ID!
@@ -2208,6 +2926,136 @@ extend type Query {
   people(within: ID!, first: Int, after: String): PersonConnection!
   household(id: ID!): Household
   organization(creditCode: String!): Organization
+}
+`, BuiltIn: false},
+	{Name: "../../schema/report.graphqls", Input: `# The unified report (一表通): one form, pre-filled from the departments,
+# submitted once, delivered to every department whose fields changed.
+
+"A versioned report template."
+type ReportTemplate {
+  id: ID!
+  version: Int!
+  title: String!
+  "What a report is about: person."
+  subject: String!
+  fields: [ReportField!]!
+}
+
+"A field of a template, drawn from the field catalogue."
+type ReportField {
+  "Catalogue key: department.set.field, or core.* for the hub's own record."
+  field: ID!
+  label: String!
+  "The owning department (core for the hub's master index)."
+  department: String!
+  "The section of the form (基本情况, 民政, ...)."
+  section: String!
+  "string, int, decimal, date, bool, enum or idnumber"
+  type: String!
+  required: Boolean!
+  "An enum's values in display order."
+  options: [ReportOption!]!
+  "public, personal or sensitive"
+  sensitivity: String!
+}
+
+type ReportOption {
+  value: String!
+  label: String!
+}
+
+"A form pre-filled with what the departments hold now."
+type ReportDraft {
+  template: ID!
+  version: Int!
+  title: String!
+  "The person the report is about (surrogate id)."
+  subject: ID!
+  fields: [DraftField!]!
+  "Departments that could not be read: their fields are empty."
+  unavailable: [DraftDepartmentError!]!
+}
+
+type DraftField {
+  field: ID!
+  label: String!
+  department: String!
+  section: String!
+  type: String!
+  required: Boolean!
+  options: [ReportOption!]!
+  "The current value as text (dates YYYY-MM-DD), null when the department holds none."
+  value: String
+  "The department the value came from."
+  source: String
+  "When the department's answer was read."
+  asOf: Time
+}
+
+type DraftDepartmentError {
+  department: String!
+  message: String!
+}
+
+enum DeliveryStatus {
+  PENDING
+  RETRYING
+  DELIVERED
+  FAILED
+}
+
+"One department's delivery of a submission."
+type Delivery {
+  department: String!
+  status: DeliveryStatus!
+  attempts: Int!
+  lastError: String
+  deliveredAt: Time
+  "The fields delivered (catalogue keys): only this department's, only the changed ones."
+  fields: [String!]!
+}
+
+"A stored submission and its deliveries."
+type Submission {
+  id: ID!
+  "FAILED if any delivery failed, else RETRYING, PENDING, or DELIVERED."
+  status: DeliveryStatus!
+  template: ID!
+  version: Int!
+  subject: ID!
+  createdAt: Time!
+  deliveries: [Delivery!]!
+}
+
+input SubmitReportInput {
+  template: ID!
+  version: Int!
+  subject: ID!
+  "A key the client makes once per form: the same key again returns the same submission."
+  idempotencyKey: String!
+  values: [FieldValueInput!]!
+}
+
+input FieldValueInput {
+  field: ID!
+  "The value as text (dates YYYY-MM-DD); null or empty clears it."
+  value: String
+}
+
+extend type Query {
+  "The report templates staff can fill."
+  reportTemplates: [ReportTemplate!]!
+  "A form for a person, pre-filled from the departments (latest template version)."
+  reportDraft(template: ID!, subject: ID!): ReportDraft!
+  "A submission with each department's delivery."
+  submission(id: ID!): Submission
+}
+
+type Mutation {
+  "Validate, store and deliver a filled report."
+  submitReport(input: SubmitReportInput!): Submission!
+  "Send a failed delivery again (admin)."
+  redeliver(submission: ID!, department: String!): Delivery!
 }
 `, BuiltIn: false},
 }
@@ -2321,6 +3169,24 @@ func (ec *executionContext) childFields_CivilAffairs(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CivilAffairs", field.Name)
 }
 
+func (ec *executionContext) childFields_Delivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "department":
+		return ec.fieldContext_Delivery_department(ctx, field)
+	case "status":
+		return ec.fieldContext_Delivery_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_Delivery_attempts(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Delivery_lastError(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_Delivery_deliveredAt(ctx, field)
+	case "fields":
+		return ec.fieldContext_Delivery_fields(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Delivery", field.Name)
+}
+
 func (ec *executionContext) childFields_Department(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -2343,8 +3209,22 @@ func (ec *executionContext) childFields_Department(ctx context.Context, field gr
 		return ec.fieldContext_Department_lastSuccessAt(ctx, field)
 	case "recordSets":
 		return ec.fieldContext_Department_recordSets(ctx, field)
+	case "lastSyncAt":
+		return ec.fieldContext_Department_lastSyncAt(ctx, field)
+	case "syncLagSeconds":
+		return ec.fieldContext_Department_syncLagSeconds(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Department", field.Name)
+}
+
+func (ec *executionContext) childFields_DepartmentAsOf(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "department":
+		return ec.fieldContext_DepartmentAsOf_department(ctx, field)
+	case "at":
+		return ec.fieldContext_DepartmentAsOf_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DepartmentAsOf", field.Name)
 }
 
 func (ec *executionContext) childFields_Dibao(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2377,6 +3257,42 @@ func (ec *executionContext) childFields_Disability(ctx context.Context, field gr
 		return ec.fieldContext_Disability_issuedOn(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Disability", field.Name)
+}
+
+func (ec *executionContext) childFields_DraftDepartmentError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "department":
+		return ec.fieldContext_DraftDepartmentError_department(ctx, field)
+	case "message":
+		return ec.fieldContext_DraftDepartmentError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DraftDepartmentError", field.Name)
+}
+
+func (ec *executionContext) childFields_DraftField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_DraftField_field(ctx, field)
+	case "label":
+		return ec.fieldContext_DraftField_label(ctx, field)
+	case "department":
+		return ec.fieldContext_DraftField_department(ctx, field)
+	case "section":
+		return ec.fieldContext_DraftField_section(ctx, field)
+	case "type":
+		return ec.fieldContext_DraftField_type(ctx, field)
+	case "required":
+		return ec.fieldContext_DraftField_required(ctx, field)
+	case "options":
+		return ec.fieldContext_DraftField_options(ctx, field)
+	case "value":
+		return ec.fieldContext_DraftField_value(ctx, field)
+	case "source":
+		return ec.fieldContext_DraftField_source(ctx, field)
+	case "asOf":
+		return ec.fieldContext_DraftField_asOf(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DraftField", field.Name)
 }
 
 func (ec *executionContext) childFields_ElderlyAllowance(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2535,6 +3451,74 @@ func (ec *executionContext) childFields_Household(ctx context.Context, field gra
 		return ec.fieldContext_Household_members(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Household", field.Name)
+}
+
+func (ec *executionContext) childFields_Indicator(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Indicator_name(ctx, field)
+	case "label":
+		return ec.fieldContext_Indicator_label(ctx, field)
+	case "department":
+		return ec.fieldContext_Indicator_department(ctx, field)
+	case "unit":
+		return ec.fieldContext_Indicator_unit(ctx, field)
+	case "definition":
+		return ec.fieldContext_Indicator_definition(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Indicator", field.Name)
+}
+
+func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unit":
+		return ec.fieldContext_IndicatorRow_unit(ctx, field)
+	case "values":
+		return ec.fieldContext_IndicatorRow_values(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IndicatorRow", field.Name)
+}
+
+func (ec *executionContext) childFields_IndicatorTable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "level":
+		return ec.fieldContext_IndicatorTable_level(ctx, field)
+	case "within":
+		return ec.fieldContext_IndicatorTable_within(ctx, field)
+	case "names":
+		return ec.fieldContext_IndicatorTable_names(ctx, field)
+	case "rows":
+		return ec.fieldContext_IndicatorTable_rows(ctx, field)
+	case "totals":
+		return ec.fieldContext_IndicatorTable_totals(ctx, field)
+	case "asOf":
+		return ec.fieldContext_IndicatorTable_asOf(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IndicatorTable", field.Name)
+}
+
+func (ec *executionContext) childFields_IndicatorUnit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_IndicatorUnit_code(ctx, field)
+	case "name":
+		return ec.fieldContext_IndicatorUnit_name(ctx, field)
+	case "level":
+		return ec.fieldContext_IndicatorUnit_level(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IndicatorUnit", field.Name)
+}
+
+func (ec *executionContext) childFields_IndicatorValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_IndicatorValue_name(ctx, field)
+	case "value":
+		return ec.fieldContext_IndicatorValue_value(ctx, field)
+	case "suppressed":
+		return ec.fieldContext_IndicatorValue_suppressed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IndicatorValue", field.Name)
 }
 
 func (ec *executionContext) childFields_Marriage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2719,6 +3703,72 @@ func (ec *executionContext) childFields_RecordSetInfo(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type RecordSetInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_ReportDraft(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "template":
+		return ec.fieldContext_ReportDraft_template(ctx, field)
+	case "version":
+		return ec.fieldContext_ReportDraft_version(ctx, field)
+	case "title":
+		return ec.fieldContext_ReportDraft_title(ctx, field)
+	case "subject":
+		return ec.fieldContext_ReportDraft_subject(ctx, field)
+	case "fields":
+		return ec.fieldContext_ReportDraft_fields(ctx, field)
+	case "unavailable":
+		return ec.fieldContext_ReportDraft_unavailable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportDraft", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_ReportField_field(ctx, field)
+	case "label":
+		return ec.fieldContext_ReportField_label(ctx, field)
+	case "department":
+		return ec.fieldContext_ReportField_department(ctx, field)
+	case "section":
+		return ec.fieldContext_ReportField_section(ctx, field)
+	case "type":
+		return ec.fieldContext_ReportField_type(ctx, field)
+	case "required":
+		return ec.fieldContext_ReportField_required(ctx, field)
+	case "options":
+		return ec.fieldContext_ReportField_options(ctx, field)
+	case "sensitivity":
+		return ec.fieldContext_ReportField_sensitivity(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportField", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportOption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_ReportOption_value(ctx, field)
+	case "label":
+		return ec.fieldContext_ReportOption_label(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportOption", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReportTemplate_id(ctx, field)
+	case "version":
+		return ec.fieldContext_ReportTemplate_version(ctx, field)
+	case "title":
+		return ec.fieldContext_ReportTemplate_title(ctx, field)
+	case "subject":
+		return ec.fieldContext_ReportTemplate_subject(ctx, field)
+	case "fields":
+		return ec.fieldContext_ReportTemplate_fields(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportTemplate", field.Name)
+}
+
 func (ec *executionContext) childFields_SectionSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "department":
@@ -2741,6 +3791,26 @@ func (ec *executionContext) childFields_SocialSecurity(ctx context.Context, fiel
 		return ec.fieldContext_SocialSecurity_source(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SocialSecurity", field.Name)
+}
+
+func (ec *executionContext) childFields_Submission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Submission_id(ctx, field)
+	case "status":
+		return ec.fieldContext_Submission_status(ctx, field)
+	case "template":
+		return ec.fieldContext_Submission_template(ctx, field)
+	case "version":
+		return ec.fieldContext_Submission_version(ctx, field)
+	case "subject":
+		return ec.fieldContext_Submission_subject(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Submission_createdAt(ctx, field)
+	case "deliveries":
+		return ec.fieldContext_Submission_deliveries(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Submission", field.Name)
 }
 
 func (ec *executionContext) childFields_Tekun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2947,6 +4017,42 @@ func (ec *executionContext) field_Grid_children_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_redeliver_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "submission",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["submission"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "department",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["department"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_submitReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SubmitReportInput, error) {
+			return ec.unmarshalNSubmitReportInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSubmitReportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3081,6 +4187,36 @@ func (ec *executionContext) field_Query_household_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_indicators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "level",
+		func(ctx context.Context, v any) (grid.Level, error) {
+			return ec.unmarshalNGridLevel2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐLevel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["level"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "names",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["names"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_locate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3158,6 +4294,42 @@ func (ec *executionContext) field_Query_person_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["idNumber"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_reportDraft_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "template",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["template"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "subject",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["subject"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_submission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4107,6 +5279,144 @@ func (ec *executionContext) fieldContext_CivilAffairs_source(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Delivery_department(ctx context.Context, field graphql.CollectedField, obj *model.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _Delivery_status(ctx context.Context, field graphql.CollectedField, obj *model.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v report.Status) graphql.Marshaler {
+			return ec.marshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "DeliveryStatus")
+}
+
+func (ec *executionContext) _Delivery_attempts(ctx context.Context, field graphql.CollectedField, obj *model.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Delivery_lastError(ctx context.Context, field graphql.CollectedField, obj *model.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _Delivery_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *model.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Delivery_fields(ctx context.Context, field graphql.CollectedField, obj *model.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "String")
+}
+
 func (ec *executionContext) _Department_code(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4346,6 +5656,98 @@ func (ec *executionContext) fieldContext_Department_recordSets(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Department_lastSyncAt(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_lastSyncAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSyncAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_lastSyncAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Department_syncLagSeconds(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_syncLagSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SyncLagSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_syncLagSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "Float")
+}
+
+func (ec *executionContext) _DepartmentAsOf_department(ctx context.Context, field graphql.CollectedField, obj *indicators.AsOf) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentAsOf_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentAsOf_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentAsOf", field, false, false, "String")
+}
+
+func (ec *executionContext) _DepartmentAsOf_at(ctx context.Context, field graphql.CollectedField, obj *indicators.AsOf) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentAsOf_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentAsOf_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentAsOf", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Dibao_householdNumber(ctx context.Context, field graphql.CollectedField, obj *model.Dibao) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4574,6 +5976,291 @@ func (ec *executionContext) _Disability_issuedOn(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Disability_issuedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Disability", field, false, false, "Date")
+}
+
+func (ec *executionContext) _DraftDepartmentError_department(ctx context.Context, field graphql.CollectedField, obj *model.DraftDepartmentError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftDepartmentError_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DraftDepartmentError_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftDepartmentError", field, false, false, "String")
+}
+
+func (ec *executionContext) _DraftDepartmentError_message(ctx context.Context, field graphql.CollectedField, obj *model.DraftDepartmentError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftDepartmentError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DraftDepartmentError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftDepartmentError", field, false, false, "String")
+}
+
+func (ec *executionContext) _DraftField_field(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftField", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DraftField_label(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftField", field, false, false, "String")
+}
+
+func (ec *executionContext) _DraftField_department(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftField", field, false, false, "String")
+}
+
+func (ec *executionContext) _DraftField_section(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_section(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Section, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_section(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftField", field, false, false, "String")
+}
+
+func (ec *executionContext) _DraftField_type(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftField", field, false, false, "String")
+}
+
+func (ec *executionContext) _DraftField_required(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_required(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Required, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftField", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DraftField_options(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportOption) graphql.Marshaler {
+			return ec.marshalNReportOption2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DraftField",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportOption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DraftField_value(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftField", field, false, false, "String")
+}
+
+func (ec *executionContext) _DraftField_source(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftField", field, false, false, "String")
+}
+
+func (ec *executionContext) _DraftField_asOf(ctx context.Context, field graphql.CollectedField, obj *model.DraftField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DraftField_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DraftField_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DraftField", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ElderlyAllowance_band(ctx context.Context, field graphql.CollectedField, obj *model.ElderlyAllowance) (ret graphql.Marshaler) {
@@ -5817,6 +7504,488 @@ func (ec *executionContext) fieldContext_Household_members(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Indicator_name(ctx context.Context, field graphql.CollectedField, obj *indicators.Indicator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Indicator_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Indicator_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Indicator", field, false, false, "String")
+}
+
+func (ec *executionContext) _Indicator_label(ctx context.Context, field graphql.CollectedField, obj *indicators.Indicator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Indicator_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Indicator_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Indicator", field, false, false, "String")
+}
+
+func (ec *executionContext) _Indicator_department(ctx context.Context, field graphql.CollectedField, obj *indicators.Indicator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Indicator_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Indicator_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Indicator", field, false, false, "String")
+}
+
+func (ec *executionContext) _Indicator_unit(ctx context.Context, field graphql.CollectedField, obj *indicators.Indicator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Indicator_unit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Indicator_unit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Indicator", field, false, false, "String")
+}
+
+func (ec *executionContext) _Indicator_definition(ctx context.Context, field graphql.CollectedField, obj *indicators.Indicator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Indicator_definition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Definition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Indicator_definition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Indicator", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorRow_unit(ctx context.Context, field graphql.CollectedField, obj *indicators.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_unit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v indicators.Unit) graphql.Marshaler {
+			return ec.marshalNIndicatorUnit2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐUnit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_unit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorRow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorUnit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IndicatorRow_values(ctx context.Context, field graphql.CollectedField, obj *indicators.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorRow_values(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Values, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []indicators.Cell) graphql.Marshaler {
+			return ec.marshalNIndicatorValue2ᚕgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐCellᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorRow_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorRow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IndicatorTable_level(ctx context.Context, field graphql.CollectedField, obj *indicators.Table) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorTable_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v grid.Level) graphql.Marshaler {
+			return ec.marshalNGridLevel2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorTable_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorTable", field, false, false, "GridLevel")
+}
+
+func (ec *executionContext) _IndicatorTable_within(ctx context.Context, field graphql.CollectedField, obj *indicators.Table) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorTable_within(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IndicatorTable().Within(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorTable_within(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorTable", field, true, true, "ID")
+}
+
+func (ec *executionContext) _IndicatorTable_names(ctx context.Context, field graphql.CollectedField, obj *indicators.Table) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorTable_names(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Names, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorTable_names(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorTable", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorTable_rows(ctx context.Context, field graphql.CollectedField, obj *indicators.Table) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorTable_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []indicators.Row) graphql.Marshaler {
+			return ec.marshalNIndicatorRow2ᚕgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorTable_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorTable",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IndicatorTable_totals(ctx context.Context, field graphql.CollectedField, obj *indicators.Table) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorTable_totals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Totals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []indicators.Cell) graphql.Marshaler {
+			return ec.marshalNIndicatorValue2ᚕgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐCellᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorTable_totals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorTable",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IndicatorTable_asOf(ctx context.Context, field graphql.CollectedField, obj *indicators.Table) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorTable_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []indicators.AsOf) graphql.Marshaler {
+			return ec.marshalNDepartmentAsOf2ᚕgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐAsOfᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorTable_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorTable",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DepartmentAsOf(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IndicatorUnit_code(ctx context.Context, field graphql.CollectedField, obj *indicators.Unit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorUnit_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorUnit_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorUnit", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IndicatorUnit_name(ctx context.Context, field graphql.CollectedField, obj *indicators.Unit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorUnit_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorUnit_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorUnit", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorUnit_level(ctx context.Context, field graphql.CollectedField, obj *indicators.Unit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorUnit_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v grid.Level) graphql.Marshaler {
+			return ec.marshalNGridLevel2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorUnit_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorUnit", field, false, false, "GridLevel")
+}
+
+func (ec *executionContext) _IndicatorValue_name(ctx context.Context, field graphql.CollectedField, obj *indicators.Cell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorValue_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorValue", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorValue_value(ctx context.Context, field graphql.CollectedField, obj *indicators.Cell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorValue_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorValue_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorValue", field, false, false, "Float")
+}
+
+func (ec *executionContext) _IndicatorValue_suppressed(ctx context.Context, field graphql.CollectedField, obj *indicators.Cell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorValue_suppressed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suppressed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorValue_suppressed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorValue", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Marriage_maritalStatus(ctx context.Context, field graphql.CollectedField, obj *model.Marriage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5976,6 +8145,94 @@ func (ec *executionContext) _MedicalInsurance_since(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_MedicalInsurance_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MedicalInsurance", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Mutation_submitReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitReport(ctx, fc.Args["input"].(model.SubmitReportInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Submission) graphql.Marshaler {
+			return ec.marshalNSubmission2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSubmission(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redeliver(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeliver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().Redeliver(ctx, fc.Args["submission"].(string), fc.Args["department"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Delivery) graphql.Marshaler {
+			return ec.marshalNDelivery2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDelivery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeliver(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Delivery(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeliver_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *people.Organization) (ret graphql.Marshaler) {
@@ -7457,6 +9714,82 @@ func (ec *executionContext) fieldContext_Query_locate(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_indicatorCatalogue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_indicatorCatalogue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().IndicatorCatalogue(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*indicators.Indicator) graphql.Marshaler {
+			return ec.marshalNIndicator2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐIndicatorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_indicatorCatalogue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Indicator(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_indicators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_indicators(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Indicators(ctx, fc.Args["level"].(grid.Level), fc.Args["within"].(*string), fc.Args["names"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *indicators.Table) graphql.Marshaler {
+			return ec.marshalNIndicatorTable2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐTable(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_indicators(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorTable(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_indicators_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_person(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7633,6 +9966,126 @@ func (ec *executionContext) fieldContext_Query_organization(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_reportTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reportTemplates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ReportTemplates(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportTemplate) graphql.Marshaler {
+			return ec.marshalNReportTemplate2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportTemplateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reportTemplates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_reportDraft(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reportDraft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ReportDraft(ctx, fc.Args["template"].(string), fc.Args["subject"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportDraft) graphql.Marshaler {
+			return ec.marshalNReportDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportDraft(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reportDraft(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_reportDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_submission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_submission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Submission(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Submission) graphql.Marshaler {
+			return ec.marshalOSubmission2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSubmission(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_submission(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_submission_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7776,6 +10229,525 @@ func (ec *executionContext) _RecordSetInfo_entity(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_RecordSetInfo_entity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RecordSetInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportDraft_template(ctx context.Context, field graphql.CollectedField, obj *model.ReportDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDraft_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Template, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDraft_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDraft", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportDraft_version(ctx context.Context, field graphql.CollectedField, obj *model.ReportDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDraft_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDraft_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDraft", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportDraft_title(ctx context.Context, field graphql.CollectedField, obj *model.ReportDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDraft_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDraft_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDraft", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportDraft_subject(ctx context.Context, field graphql.CollectedField, obj *model.ReportDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDraft_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDraft_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDraft", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportDraft_fields(ctx context.Context, field graphql.CollectedField, obj *model.ReportDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDraft_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DraftField) graphql.Marshaler {
+			return ec.marshalNDraftField2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDraft_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportDraft",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DraftField(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportDraft_unavailable(ctx context.Context, field graphql.CollectedField, obj *model.ReportDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDraft_unavailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unavailable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DraftDepartmentError) graphql.Marshaler {
+			return ec.marshalNDraftDepartmentError2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftDepartmentErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDraft_unavailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportDraft",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DraftDepartmentError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportField_field(ctx context.Context, field graphql.CollectedField, obj *model.ReportField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportField_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportField_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportField", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportField_label(ctx context.Context, field graphql.CollectedField, obj *model.ReportField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportField_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportField_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportField", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportField_department(ctx context.Context, field graphql.CollectedField, obj *model.ReportField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportField_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportField_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportField", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportField_section(ctx context.Context, field graphql.CollectedField, obj *model.ReportField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportField_section(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Section, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportField_section(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportField", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportField_type(ctx context.Context, field graphql.CollectedField, obj *model.ReportField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportField_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportField_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportField", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportField_required(ctx context.Context, field graphql.CollectedField, obj *model.ReportField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportField_required(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Required, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportField_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportField", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ReportField_options(ctx context.Context, field graphql.CollectedField, obj *model.ReportField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportField_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportOption) graphql.Marshaler {
+			return ec.marshalNReportOption2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportField_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportField",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportOption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportField_sensitivity(ctx context.Context, field graphql.CollectedField, obj *model.ReportField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportField_sensitivity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sensitivity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportField_sensitivity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportField", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportOption_value(ctx context.Context, field graphql.CollectedField, obj *model.ReportOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportOption_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportOption_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportOption", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportOption_label(ctx context.Context, field graphql.CollectedField, obj *model.ReportOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportOption_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportOption_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportOption", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportTemplate_id(ctx context.Context, field graphql.CollectedField, obj *model.ReportTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplate_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplate", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportTemplate_version(ctx context.Context, field graphql.CollectedField, obj *model.ReportTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplate_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplate_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplate", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportTemplate_title(ctx context.Context, field graphql.CollectedField, obj *model.ReportTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplate_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplate_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportTemplate_subject(ctx context.Context, field graphql.CollectedField, obj *model.ReportTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplate_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplate_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportTemplate_fields(ctx context.Context, field graphql.CollectedField, obj *model.ReportTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplate_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportField) graphql.Marshaler {
+			return ec.marshalNReportField2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplate_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportTemplate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportField(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _SectionSource_department(ctx context.Context, field graphql.CollectedField, obj *model.SectionSource) (ret graphql.Marshaler) {
@@ -7938,6 +10910,176 @@ func (ec *executionContext) fieldContext_SocialSecurity_source(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SectionSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Submission_id(ctx context.Context, field graphql.CollectedField, obj *model.Submission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Submission_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Submission_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Submission", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Submission_status(ctx context.Context, field graphql.CollectedField, obj *model.Submission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Submission_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v report.Status) graphql.Marshaler {
+			return ec.marshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Submission_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Submission", field, false, false, "DeliveryStatus")
+}
+
+func (ec *executionContext) _Submission_template(ctx context.Context, field graphql.CollectedField, obj *model.Submission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Submission_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Template, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Submission_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Submission", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Submission_version(ctx context.Context, field graphql.CollectedField, obj *model.Submission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Submission_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Submission_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Submission", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Submission_subject(ctx context.Context, field graphql.CollectedField, obj *model.Submission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Submission_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Submission_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Submission", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Submission_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Submission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Submission_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Submission_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Submission", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Submission_deliveries(ctx context.Context, field graphql.CollectedField, obj *model.Submission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Submission_deliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deliveries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Delivery) graphql.Marshaler {
+			return ec.marshalNDelivery2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDeliveryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Submission_deliveries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Submission",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Delivery(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9526,6 +12668,125 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputFieldValueInput(ctx context.Context, obj any) (model.FieldValueInput, error) {
+	var it model.FieldValueInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFieldValueInput unmarshals raw into the FieldValueInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFieldValueInput(ctx context.Context, raw any) (model.FieldValueInput, error) {
+	var out model.FieldValueInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FieldValueInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSubmitReportInput(ctx context.Context, obj any) (model.SubmitReportInput, error) {
+	var it model.SubmitReportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"template", "version", "subject", "idempotencyKey", "values"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "template":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("template"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Template = data
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "values":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("values"))
+			data, err := ec.unmarshalNFieldValueInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValueInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Values = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSubmitReportInput unmarshals raw into the SubmitReportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSubmitReportInput(ctx context.Context, raw any) (model.SubmitReportInput, error) {
+	var out model.SubmitReportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmitReportInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -9877,6 +13138,64 @@ func (ec *executionContext) _CivilAffairs(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var deliveryImplementors = []string{"Delivery"}
+
+func (ec *executionContext) _Delivery(ctx context.Context, sel ast.SelectionSet, obj *model.Delivery) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deliveryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Delivery")
+		case "department":
+			out.Values[i] = ec._Delivery_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Delivery_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._Delivery_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._Delivery_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deliveredAt":
+			out.Values[i] = ec._Delivery_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._Delivery_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var departmentImplementors = []string{"Department"}
 
 func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSet, obj *model.Department) graphql.Marshaler {
@@ -9936,6 +13255,54 @@ func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSe
 		case "recordSets":
 			out.Values[i] = ec._Department_recordSets(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSyncAt":
+			out.Values[i] = ec._Department_lastSyncAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "syncLagSeconds":
+			out.Values[i] = ec._Department_syncLagSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var departmentAsOfImplementors = []string{"DepartmentAsOf"}
+
+func (ec *executionContext) _DepartmentAsOf(ctx context.Context, sel ast.SelectionSet, obj *indicators.AsOf) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, departmentAsOfImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DepartmentAsOf")
+		case "department":
+			out.Values[i] = ec._DepartmentAsOf_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._DepartmentAsOf_at(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -10041,6 +13408,122 @@ func (ec *executionContext) _Disability(ctx context.Context, sel ast.SelectionSe
 			}
 		case "issuedOn":
 			out.Values[i] = ec._Disability_issuedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var draftDepartmentErrorImplementors = []string{"DraftDepartmentError"}
+
+func (ec *executionContext) _DraftDepartmentError(ctx context.Context, sel ast.SelectionSet, obj *model.DraftDepartmentError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, draftDepartmentErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DraftDepartmentError")
+		case "department":
+			out.Values[i] = ec._DraftDepartmentError_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._DraftDepartmentError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var draftFieldImplementors = []string{"DraftField"}
+
+func (ec *executionContext) _DraftField(ctx context.Context, sel ast.SelectionSet, obj *model.DraftField) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, draftFieldImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DraftField")
+		case "field":
+			out.Values[i] = ec._DraftField_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._DraftField_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "department":
+			out.Values[i] = ec._DraftField_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "section":
+			out.Values[i] = ec._DraftField_section(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._DraftField_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "required":
+			out.Values[i] = ec._DraftField_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "options":
+			out.Values[i] = ec._DraftField_options(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._DraftField_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._DraftField_source(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "asOf":
+			out.Values[i] = ec._DraftField_asOf(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -10607,6 +14090,242 @@ func (ec *executionContext) _Household(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var indicatorImplementors = []string{"Indicator"}
+
+func (ec *executionContext) _Indicator(ctx context.Context, sel ast.SelectionSet, obj *indicators.Indicator) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Indicator")
+		case "name":
+			out.Values[i] = ec._Indicator_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._Indicator_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "department":
+			out.Values[i] = ec._Indicator_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unit":
+			out.Values[i] = ec._Indicator_unit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "definition":
+			out.Values[i] = ec._Indicator_definition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var indicatorRowImplementors = []string{"IndicatorRow"}
+
+func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.SelectionSet, obj *indicators.Row) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IndicatorRow")
+		case "unit":
+			out.Values[i] = ec._IndicatorRow_unit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "values":
+			out.Values[i] = ec._IndicatorRow_values(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var indicatorTableImplementors = []string{"IndicatorTable"}
+
+func (ec *executionContext) _IndicatorTable(ctx context.Context, sel ast.SelectionSet, obj *indicators.Table) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorTableImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IndicatorTable")
+		case "level":
+			out.Values[i] = ec._IndicatorTable_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "within":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IndicatorTable_within(ctx, field, obj)
+				})
+		case "names":
+			out.Values[i] = ec._IndicatorTable_names(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rows":
+			out.Values[i] = ec._IndicatorTable_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totals":
+			out.Values[i] = ec._IndicatorTable_totals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "asOf":
+			out.Values[i] = ec._IndicatorTable_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var indicatorUnitImplementors = []string{"IndicatorUnit"}
+
+func (ec *executionContext) _IndicatorUnit(ctx context.Context, sel ast.SelectionSet, obj *indicators.Unit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorUnitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IndicatorUnit")
+		case "code":
+			out.Values[i] = ec._IndicatorUnit_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._IndicatorUnit_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "level":
+			out.Values[i] = ec._IndicatorUnit_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var indicatorValueImplementors = []string{"IndicatorValue"}
+
+func (ec *executionContext) _IndicatorValue(ctx context.Context, sel ast.SelectionSet, obj *indicators.Cell) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorValueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IndicatorValue")
+		case "name":
+			out.Values[i] = ec._IndicatorValue_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._IndicatorValue_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "suppressed":
+			out.Values[i] = ec._IndicatorValue_suppressed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var marriageImplementors = []string{"Marriage"}
 
 func (ec *executionContext) _Marriage(ctx context.Context, sel ast.SelectionSet, obj *model.Marriage) graphql.Marshaler {
@@ -10679,6 +14398,56 @@ func (ec *executionContext) _MedicalInsurance(ctx context.Context, sel ast.Selec
 		case "since":
 			out.Values[i] = ec._MedicalInsurance_since(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mutationImplementors = []string{"Mutation"}
+
+func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Mutation",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mutation")
+		case "submitReport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitReport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeliver":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeliver(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -11228,6 +14997,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_locate(ctx, field)
 				})
+		case "indicatorCatalogue":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_indicatorCatalogue(ctx, field)
+				})
+		case "indicators":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_indicators(ctx, field)
+				})
 		case "person":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -11251,6 +15032,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_organization(ctx, field)
+				})
+		case "reportTemplates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reportTemplates(ctx, field)
+				})
+		case "reportDraft":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reportDraft(ctx, field)
+				})
+		case "submission":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_submission(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -11306,6 +15105,223 @@ func (ec *executionContext) _RecordSetInfo(ctx context.Context, sel ast.Selectio
 			}
 		case "entity":
 			out.Values[i] = ec._RecordSetInfo_entity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportDraftImplementors = []string{"ReportDraft"}
+
+func (ec *executionContext) _ReportDraft(ctx context.Context, sel ast.SelectionSet, obj *model.ReportDraft) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportDraftImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportDraft")
+		case "template":
+			out.Values[i] = ec._ReportDraft_template(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._ReportDraft_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._ReportDraft_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._ReportDraft_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._ReportDraft_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unavailable":
+			out.Values[i] = ec._ReportDraft_unavailable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportFieldImplementors = []string{"ReportField"}
+
+func (ec *executionContext) _ReportField(ctx context.Context, sel ast.SelectionSet, obj *model.ReportField) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportFieldImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportField")
+		case "field":
+			out.Values[i] = ec._ReportField_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._ReportField_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "department":
+			out.Values[i] = ec._ReportField_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "section":
+			out.Values[i] = ec._ReportField_section(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._ReportField_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "required":
+			out.Values[i] = ec._ReportField_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "options":
+			out.Values[i] = ec._ReportField_options(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sensitivity":
+			out.Values[i] = ec._ReportField_sensitivity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportOptionImplementors = []string{"ReportOption"}
+
+func (ec *executionContext) _ReportOption(ctx context.Context, sel ast.SelectionSet, obj *model.ReportOption) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportOptionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportOption")
+		case "value":
+			out.Values[i] = ec._ReportOption_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._ReportOption_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportTemplateImplementors = []string{"ReportTemplate"}
+
+func (ec *executionContext) _ReportTemplate(ctx context.Context, sel ast.SelectionSet, obj *model.ReportTemplate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportTemplateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportTemplate")
+		case "id":
+			out.Values[i] = ec._ReportTemplate_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._ReportTemplate_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._ReportTemplate_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._ReportTemplate_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._ReportTemplate_fields(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -11392,6 +15408,69 @@ func (ec *executionContext) _SocialSecurity(ctx context.Context, sel ast.Selecti
 			}
 		case "source":
 			out.Values[i] = ec._SocialSecurity_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var submissionImplementors = []string{"Submission"}
+
+func (ec *executionContext) _Submission(ctx context.Context, sel ast.SelectionSet, obj *model.Submission) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, submissionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Submission")
+		case "id":
+			out.Values[i] = ec._Submission_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Submission_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "template":
+			out.Values[i] = ec._Submission_template(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._Submission_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._Submission_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Submission_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deliveries":
+			out.Values[i] = ec._Submission_deliveries(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12108,6 +16187,60 @@ func (ec *executionContext) marshalNDate2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) marshalNDelivery2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Delivery) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDelivery2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDelivery(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDelivery2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDelivery(ctx context.Context, sel ast.SelectionSet, v *model.Delivery) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Delivery!")
+		return graphql.Null
+	}
+	return ec._Delivery(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus(ctx context.Context, v any) (report.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus(ctx context.Context, sel ast.SelectionSet, v report.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DeliveryStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus = map[string]report.Status{
+		"PENDING":   report.Pending,
+		"RETRYING":  report.Retrying,
+		"DELIVERED": report.Delivered,
+		"FAILED":    report.Failed,
+	}
+	marshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus = map[report.Status]string{
+		report.Pending:   "PENDING",
+		report.Retrying:  "RETRYING",
+		report.Delivered: "DELIVERED",
+		report.Failed:    "FAILED",
+	}
+)
+
 func (ec *executionContext) marshalNDepartment2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDepartmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Department) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -12132,6 +16265,74 @@ func (ec *executionContext) marshalNDepartment2ᚖgithubᚗcomᚋgridhubᚋgridh
 	return ec._Department(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDepartmentAsOf2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐAsOf(ctx context.Context, sel ast.SelectionSet, v indicators.AsOf) graphql.Marshaler {
+	return ec._DepartmentAsOf(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDepartmentAsOf2ᚕgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐAsOfᚄ(ctx context.Context, sel ast.SelectionSet, v []indicators.AsOf) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDepartmentAsOf2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐAsOf(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDraftDepartmentError2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftDepartmentErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DraftDepartmentError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDraftDepartmentError2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftDepartmentError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDraftDepartmentError2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftDepartmentError(ctx context.Context, sel ast.SelectionSet, v *model.DraftDepartmentError) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DraftDepartmentError!")
+		return graphql.Null
+	}
+	return ec._DraftDepartmentError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDraftField2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DraftField) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDraftField2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftField(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDraftField2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftField(ctx context.Context, sel ast.SelectionSet, v *model.DraftField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DraftField!")
+		return graphql.Null
+	}
+	return ec._DraftField(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEmploymentAssistance2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentAssistanceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EmploymentAssistance) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -12154,6 +16355,25 @@ func (ec *executionContext) marshalNEmploymentAssistance2ᚖgithubᚗcomᚋgridh
 		return graphql.Null
 	}
 	return ec._EmploymentAssistance(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFieldValueInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValueInputᚄ(ctx context.Context, v any) ([]*model.FieldValueInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.FieldValueInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFieldValueInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValueInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNFieldValueInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValueInput(ctx context.Context, v any) (*model.FieldValueInput, error) {
+	res, err := ec.unmarshalInputFieldValueInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -12321,6 +16541,82 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	return ret
 }
 
+func (ec *executionContext) marshalNIndicator2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐIndicatorᚄ(ctx context.Context, sel ast.SelectionSet, v []*indicators.Indicator) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIndicator2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐIndicator(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIndicator2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐIndicator(ctx context.Context, sel ast.SelectionSet, v *indicators.Indicator) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Indicator!")
+		return graphql.Null
+	}
+	return ec._Indicator(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIndicatorRow2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐRow(ctx context.Context, sel ast.SelectionSet, v indicators.Row) graphql.Marshaler {
+	return ec._IndicatorRow(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNIndicatorRow2ᚕgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐRowᚄ(ctx context.Context, sel ast.SelectionSet, v []indicators.Row) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIndicatorRow2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIndicatorTable2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐTable(ctx context.Context, sel ast.SelectionSet, v *indicators.Table) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IndicatorTable!")
+		return graphql.Null
+	}
+	return ec._IndicatorTable(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIndicatorUnit2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐUnit(ctx context.Context, sel ast.SelectionSet, v indicators.Unit) graphql.Marshaler {
+	return ec._IndicatorUnit(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNIndicatorValue2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐCell(ctx context.Context, sel ast.SelectionSet, v indicators.Cell) graphql.Marshaler {
+	return ec._IndicatorValue(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNIndicatorValue2ᚕgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐCellᚄ(ctx context.Context, sel ast.SelectionSet, v []indicators.Cell) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIndicatorValue2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐCell(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12423,6 +16719,86 @@ func (ec *executionContext) marshalNRecordSetInfo2ᚖgithubᚗcomᚋgridhubᚋgr
 	return ec._RecordSetInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNReportDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportDraft(ctx context.Context, sel ast.SelectionSet, v *model.ReportDraft) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportDraft!")
+		return graphql.Null
+	}
+	return ec._ReportDraft(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportField2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReportField) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportField2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportField(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReportField2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportField(ctx context.Context, sel ast.SelectionSet, v *model.ReportField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportField!")
+		return graphql.Null
+	}
+	return ec._ReportField(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportOption2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReportOption) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportOption2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportOption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReportOption2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportOption(ctx context.Context, sel ast.SelectionSet, v *model.ReportOption) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportOption!")
+		return graphql.Null
+	}
+	return ec._ReportOption(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportTemplate2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReportTemplate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportTemplate2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportTemplate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReportTemplate2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportTemplate(ctx context.Context, sel ast.SelectionSet, v *model.ReportTemplate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportTemplate!")
+		return graphql.Null
+	}
+	return ec._ReportTemplate(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx context.Context, sel ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SectionSource!")
@@ -12472,6 +16848,19 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNSubmission2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSubmission(ctx context.Context, sel ast.SelectionSet, v *model.Submission) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Submission!")
+		return graphql.Null
+	}
+	return ec._Submission(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSubmitReportInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSubmitReportInput(ctx context.Context, v any) (model.SubmitReportInput, error) {
+	res, err := ec.unmarshalInputSubmitReportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -12930,6 +17319,41 @@ func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -12946,6 +17370,13 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOSubmission2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSubmission(ctx context.Context, sel ast.SelectionSet, v *model.Submission) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Submission(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOTekun2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTekun(ctx context.Context, sel ast.SelectionSet, v *model.Tekun) graphql.Marshaler {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/report"
 )
 
 type Birth struct {
@@ -28,6 +29,17 @@ type CivilAffairs struct {
 	Source     *SectionSource `json:"source"`
 }
 
+// One department's delivery of a submission.
+type Delivery struct {
+	Department  string        `json:"department"`
+	Status      report.Status `json:"status"`
+	Attempts    int           `json:"attempts"`
+	LastError   *string       `json:"lastError,omitempty"`
+	DeliveredAt *time.Time    `json:"deliveredAt,omitempty"`
+	// The fields delivered (catalogue keys): only this department's, only the changed ones.
+	Fields []string `json:"fields"`
+}
+
 // A department the hub federates, and what the hub sees of it.
 type Department struct {
 	Code string `json:"code"`
@@ -44,6 +56,10 @@ type Department struct {
 	LastSuccessAt *time.Time `json:"lastSuccessAt,omitempty"`
 	// The record sets the department shares.
 	RecordSets []*RecordSetInfo `json:"recordSets"`
+	// When the department's facts were last synced into the hub.
+	LastSyncAt *time.Time `json:"lastSyncAt,omitempty"`
+	// How far the synced facts lag behind the department, seconds.
+	SyncLagSeconds *float64 `json:"syncLagSeconds,omitempty"`
 }
 
 type Dibao struct {
@@ -65,6 +81,27 @@ type Disability struct {
 	// 1 (most severe) to 4
 	Grade    *int       `json:"grade,omitempty"`
 	IssuedOn *time.Time `json:"issuedOn,omitempty"`
+}
+
+type DraftDepartmentError struct {
+	Department string `json:"department"`
+	Message    string `json:"message"`
+}
+
+type DraftField struct {
+	Field      string          `json:"field"`
+	Label      string          `json:"label"`
+	Department string          `json:"department"`
+	Section    string          `json:"section"`
+	Type       string          `json:"type"`
+	Required   bool            `json:"required"`
+	Options    []*ReportOption `json:"options"`
+	// The current value as text (dates YYYY-MM-DD), null when the department holds none.
+	Value *string `json:"value,omitempty"`
+	// The department the value came from.
+	Source *string `json:"source,omitempty"`
+	// When the department's answer was read.
+	AsOf *time.Time `json:"asOf,omitempty"`
 }
 
 type ElderlyAllowance struct {
@@ -105,6 +142,12 @@ type EmploymentHardship struct {
 	RecognizedOn *time.Time `json:"recognizedOn,omitempty"`
 }
 
+type FieldValueInput struct {
+	Field string `json:"field"`
+	// The value as text (dates YYYY-MM-DD); null or empty clears it.
+	Value *string `json:"value,omitempty"`
+}
+
 type FloatingPopulation struct {
 	InflowDate    *time.Time `json:"inflowDate,omitempty"`
 	OriginAddress *string    `json:"originAddress,omitempty"`
@@ -141,6 +184,9 @@ type MedicalInsurance struct {
 	// INSURED or LAPSED
 	Status *string    `json:"status,omitempty"`
 	Since  *time.Time `json:"since,omitempty"`
+}
+
+type Mutation struct {
 }
 
 // Relay page information.
@@ -186,6 +232,51 @@ type RecordSetInfo struct {
 	Entity string `json:"entity"`
 }
 
+// A form pre-filled with what the departments hold now.
+type ReportDraft struct {
+	Template string `json:"template"`
+	Version  int    `json:"version"`
+	Title    string `json:"title"`
+	// The person the report is about (surrogate id).
+	Subject string        `json:"subject"`
+	Fields  []*DraftField `json:"fields"`
+	// Departments that could not be read: their fields are empty.
+	Unavailable []*DraftDepartmentError `json:"unavailable"`
+}
+
+// A field of a template, drawn from the field catalogue.
+type ReportField struct {
+	// Catalogue key: department.set.field, or core.* for the hub's own record.
+	Field string `json:"field"`
+	Label string `json:"label"`
+	// The owning department (core for the hub's master index).
+	Department string `json:"department"`
+	// The section of the form (基本情况, 民政, ...).
+	Section string `json:"section"`
+	// string, int, decimal, date, bool, enum or idnumber
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+	// An enum's values in display order.
+	Options []*ReportOption `json:"options"`
+	// public, personal or sensitive
+	Sensitivity string `json:"sensitivity"`
+}
+
+type ReportOption struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+}
+
+// A versioned report template.
+type ReportTemplate struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+	Title   string `json:"title"`
+	// What a report is about: person.
+	Subject string         `json:"subject"`
+	Fields  []*ReportField `json:"fields"`
+}
+
 // Where a section's data came from and when.
 type SectionSource struct {
 	// Department code, e.g. civil_affairs.
@@ -201,6 +292,27 @@ type SocialSecurity struct {
 	Pension *Pension          `json:"pension,omitempty"`
 	Medical *MedicalInsurance `json:"medical,omitempty"`
 	Source  *SectionSource    `json:"source"`
+}
+
+// A stored submission and its deliveries.
+type Submission struct {
+	ID string `json:"id"`
+	// FAILED if any delivery failed, else RETRYING, PENDING, or DELIVERED.
+	Status     report.Status `json:"status"`
+	Template   string        `json:"template"`
+	Version    int           `json:"version"`
+	Subject    string        `json:"subject"`
+	CreatedAt  time.Time     `json:"createdAt"`
+	Deliveries []*Delivery   `json:"deliveries"`
+}
+
+type SubmitReportInput struct {
+	Template string `json:"template"`
+	Version  int    `json:"version"`
+	Subject  string `json:"subject"`
+	// A key the client makes once per form: the same key again returns the same submission.
+	IdempotencyKey string             `json:"idempotencyKey"`
+	Values         []*FieldValueInput `json:"values"`
 }
 
 type Tekun struct {

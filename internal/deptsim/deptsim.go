@@ -21,6 +21,12 @@
 // department's legacy database; WriteFiles writes what the HTTP simulators and
 // the ledger need, plus the ground truth; NewServer serves one HTTP department
 // from those files; Env gives the variables the mapping files read.
+//
+// For the unified report's write-back each department has an inbox: a table
+// in the SQL databases (InboxTable), an idempotent, durable POST <prefix>/inbox
+// in the HTTP simulators (inbox.go), a workbook beside the ledger
+// (LedgerInboxPath). For incremental fact-feed tests TouchSQL, Server.Touch and
+// TouchLedger change a department as its clerks would.
 package deptsim
 
 import (

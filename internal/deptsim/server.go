@@ -61,8 +61,13 @@ func APIKeyHeader(dept string) string { return conventions[dept].keyHeader }
 type record struct {
 	key     string // normalised: trimmed, upper case
 	updated int64  // Unix milliseconds
-	seq     int    // position in load order, the tie-breaker of the changes listing
-	raw     json.RawMessage
+	// seq is the record's place in the changes listing after updated: load
+	// order at first, a new number each time Touch changes the record.
+	seq int
+	raw json.RawMessage
+	// deleted is set by Touch: lookups no longer answer the record, and the
+	// changes listing marks it deleted.
+	deleted bool
 }
 
 type collection struct {
@@ -101,21 +106,32 @@ var faultModes = []string{"", "none", "error", "unavailable", "ratelimit", "slow
 //   - GET <prefix>/changes?since=W&limit=N: records changed after watermark W
 //     ("" for all; a "next" value of a previous page, or a timestamp such as
 //     2026-06-01T00:00:00+08:00 or 20260601), oldest first, for the fact feed;
+//     records updated in the same millisecond are ordered by a sequence
+//     number the watermark carries, so paging skips none; each item has the
+//     record's id and, for a record Touch deleted, "deleted": true;
+//   - POST <prefix>/inbox: report deliveries (see inbox.go), with an
+//     Idempotency-Key header; GET /_deptsim/inbox counts them;
+//   - POST /_deptsim/touch?n=N&delete=D&resource=R: change N records' status
+//     and delete D, all at one new update time (see Touch);
 //   - GET|POST /_deptsim/fault?mode=M&rate=R&delay=D: read or set the fault
 //     injected into every request (mode "" to stop); a single request can ask
 //     for one with ?_fault=M or the X-Deptsim-Fault header;
 //   - GET /_deptsim/stats: requests served and keys looked up, so tests can
 //     check that the hub batches its reads.
-//
-// Write endpoints for report delivery (with an Idempotency-Key header) are
-// added under <prefix>/inbox by a later change.
 type Server struct {
-	dept    string
-	apiKey  string
-	conv    convention
+	dept   string
+	apiKey string
+	conv   convention
+	mux    *http.ServeMux
+	inbox  *inbox
+
+	// mu guards the records, which Touch changes; lookups and listings
+	// share it.
+	mu      sync.RWMutex
 	colls   map[string]*collection
 	changes []changeRef
-	mux     *http.ServeMux
+	nextSeq int // the seq Touch gives the next record it changes
+	touches uint64
 
 	faultMu sync.Mutex
 	fault   Fault
@@ -181,6 +197,10 @@ func NewServer(dept, dir, apiKey string) (*Server, error) {
 		ra, rb := &a.coll.recs[a.i], &b.coll.recs[b.i]
 		return cmp.Or(cmp.Compare(ra.updated, rb.updated), cmp.Compare(ra.seq, rb.seq))
 	})
+	s.nextSeq = seq
+	if s.inbox, err = openInbox(filepath.Join(ddir, InboxFile)); err != nil {
+		return nil, fmt.Errorf("deptsim %s: %w", dept, err)
+	}
 	s.routes()
 	return s, nil
 }
@@ -201,9 +221,14 @@ func (s *Server) routes() {
 		mux.HandleFunc(method+s.conv.prefix+s.conv.resources[name], s.auth(func(w http.ResponseWriter, r *http.Request) { s.lookup(w, r, c) }))
 	}
 	mux.HandleFunc("GET "+s.conv.prefix+"/changes", s.auth(s.listChanges))
+	mux.HandleFunc("POST "+s.conv.prefix+"/inbox", s.auth(s.deliver))
 	mux.HandleFunc("/_deptsim/fault", s.auth(s.faultEndpoint))
+	mux.HandleFunc("POST /_deptsim/touch", s.auth(s.touchEndpoint))
 	mux.HandleFunc("GET /_deptsim/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	mux.HandleFunc("GET /_deptsim/inbox", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.InboxStats())
 	})
 	s.mux = mux
 }
@@ -438,17 +463,21 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, c *collection) {
 		}
 		size = min(size, s.conv.maxSize)
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var hits []int32
 	if len(keys) == 0 {
-		hits = make([]int32, len(c.recs))
-		for i := range hits {
-			hits[i] = int32(i)
+		hits = make([]int32, 0, len(c.recs))
+		for i := range c.recs {
+			if !c.recs[i].deleted {
+				hits = append(hits, int32(i))
+			}
 		}
 	} else {
 		s.lookups.Add(1)
 		s.keys.Add(int64(len(keys)))
 		for _, k := range keys {
-			idx := slices.Clone(c.byKey[k])
+			idx := slices.DeleteFunc(slices.Clone(c.byKey[k]), func(i int32) bool { return c.recs[i].deleted })
 			// Newest first: a client keeping one record per key keeps the newest.
 			slices.SortStableFunc(idx, func(a, b int32) int { return cmp.Compare(c.recs[b].updated, c.recs[a].updated) })
 			hits = append(hits, idx...)
@@ -494,9 +523,13 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 
 // change is one item of the changes listing.
 type change struct {
-	Resource  string          `json:"resource"`
+	Resource string `json:"resource"`
+	// ID identifies the record within its resource, across restarts (its
+	// place in the resource's file).
+	ID        string          `json:"id"`
 	Key       string          `json:"key"`
 	UpdatedAt time.Time       `json:"updatedAt"`
+	Deleted   bool            `json:"deleted,omitempty"`
 	Record    json.RawMessage `json:"record"`
 }
 
@@ -538,6 +571,8 @@ func (s *Server) listChanges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit = min(limit, 1000)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	// The records are sorted by (update time truncated to ms, seq); find the first after the watermark.
 	start := 0
 	if seq >= 0 {
@@ -557,7 +592,8 @@ func (s *Server) listChanges(w http.ResponseWriter, r *http.Request) {
 	next := r.URL.Query().Get("since")
 	for _, c := range s.changes[start:end] {
 		rec := &c.coll.recs[c.i]
-		items = append(items, change{Resource: c.coll.name, Key: rec.key, UpdatedAt: time.UnixMilli(rec.updated).In(cst), Record: rec.raw})
+		items = append(items, change{Resource: c.coll.name, ID: strconv.Itoa(int(c.i)), Key: rec.key, UpdatedAt: time.UnixMilli(rec.updated).In(cst),
+			Deleted: rec.deleted, Record: rec.raw})
 		next = fmt.Sprintf("%d-%d", rec.updated, rec.seq)
 	}
 	more := end < len(s.changes)

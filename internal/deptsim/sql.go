@@ -122,11 +122,39 @@ CREATE INDEX mz_dbjz_sfzh ON mz_dbjz (upper(trim(sfzh)));
 CREATE INDEX mz_tkry_sfzh ON mz_tkry (upper(trim(sfzh)));
 CREATE INDEX mz_glbt_sfzh ON mz_glbt (upper(trim(sfzh)));
 CREATE INDEX mz_cjr_sfzh ON mz_cjr (upper(trim(sfzh)));
-CREATE INDEX mz_jmxx_gxsj ON mz_jmxx (gxsj);
-CREATE INDEX mz_dbjz_gxsj ON mz_dbjz (gxsj);
-CREATE INDEX mz_tkry_gxsj ON mz_tkry (gxsj);
-CREATE INDEX mz_glbt_gxsj ON mz_glbt (gxsj);
-CREATE INDEX mz_cjr_gxsj ON mz_cjr (gxsj);
+CREATE INDEX mz_jmxx_gxsj ON mz_jmxx (gxsj, ryid);
+CREATE INDEX mz_dbjz_gxsj ON mz_dbjz (gxsj, id);
+CREATE INDEX mz_tkry_gxsj ON mz_tkry (gxsj, id);
+CREATE INDEX mz_glbt_gxsj ON mz_glbt (gxsj, id);
+CREATE INDEX mz_cjr_gxsj ON mz_cjr (gxsj, id);
+`
+
+// civilAffairsInbox is where 民政 takes the unified report's deliveries: one
+// row each, keyed by the delivery's idempotency key, in its own codes, for
+// clerks to verify and take over (clzt). IF NOT EXISTS, so that UpgradeSQL
+// can add it to a database loaded before it existed.
+const civilAffairsInbox = `
+CREATE TABLE IF NOT EXISTS sb_inbox (
+  idempotency_key varchar(200) PRIMARY KEY,
+  sfzh        varchar(18) NOT NULL,
+  dbzt        char(1) REFERENCES zd_bzzt (dm),
+  bzrs        smallint,
+  tkzt        char(1),
+  cjzh        varchar(22),
+  cjlb        char(1) REFERENCES zd_cjlb (dm),
+  cjdj        smallint CHECK (cjdj BETWEEN 1 AND 4),
+  zfqk        varchar(500),
+  tbsj        timestamp,
+  clzt        char(1) NOT NULL DEFAULT '0',
+  received_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE sb_inbox IS '社区报送收件箱 (一表通回写)';
+COMMENT ON COLUMN sb_inbox.dbzt IS '低保状态核查建议 (zd_bzzt)';
+COMMENT ON COLUMN sb_inbox.bzrs IS '保障人数';
+COMMENT ON COLUMN sb_inbox.tkzt IS '特困状态: 1 在册 2 终止';
+COMMENT ON COLUMN sb_inbox.zfqk IS '走访情况';
+COMMENT ON COLUMN sb_inbox.tbsj IS '填报时间';
+COMMENT ON COLUMN sb_inbox.clzt IS '处理状态: 0 待处理 1 已采纳 2 不采纳';
 `
 
 // healthDDL is 卫健/计生's legacy schema: dates as char(8) 'YYYYMMDD', two-digit
@@ -196,10 +224,42 @@ const healthIndexes = `
 CREATE INDEX t_ldrk_sfzh ON t_ldrk (upper(trim(sfzh)));
 CREATE INDEX t_hyxx_sfzh ON t_hyxx (upper(trim(sfzh)));
 CREATE INDEX t_csdj_mqsfzh ON t_csdj (upper(trim(mqsfzh)));
-CREATE INDEX t_ldrk_gxsj ON t_ldrk (gxsj);
-CREATE INDEX t_hyxx_gxsj ON t_hyxx (gxsj);
-CREATE INDEX t_csdj_gxsj ON t_csdj (gxsj);
+CREATE INDEX t_ldrk_gxsj ON t_ldrk (gxsj, id);
+CREATE INDEX t_hyxx_gxsj ON t_hyxx (gxsj, id);
+CREATE INDEX t_csdj_gxsj ON t_csdj (gxsj, id);
 `
+
+// healthInbox is where 卫健 takes deliveries (数据接收), in its char(8) dates
+// and two-digit codes.
+const healthInbox = `
+CREATE TABLE IF NOT EXISTS jk_sjjs (
+  idempotency_key varchar(200) PRIMARY KEY,
+  sfzh        varchar(18) NOT NULL,
+  lrrq        char(8),
+  hjdz        varchar(200),
+  hjdqdm      char(6),
+  lryy        char(2) REFERENCES dm_lryy (dm),
+  jzzbz       char(1) CHECK (jzzbz IN ('0', '1')),
+  hyzk        char(2) REFERENCES dm_hyzk (dm),
+  znsl        smallint CHECK (znsl >= 0),
+  tbsj        timestamp,
+  received_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE jk_sjjs IS '数据接收 (一表通回写)';
+COMMENT ON COLUMN jk_sjjs.lrrq IS '流入日期 YYYYMMDD';
+COMMENT ON COLUMN jk_sjjs.tbsj IS '填报时间';
+`
+
+// InboxTable is the table a SQL department takes report deliveries in.
+func InboxTable(dept string) string {
+	switch dept {
+	case CivilAffairs:
+		return "sb_inbox"
+	case Health:
+		return "jk_sjjs"
+	}
+	return ""
+}
 
 // Code tables, as the departments spell them.
 var (
@@ -373,9 +433,9 @@ func (ds *Dataset) LoadSQL(ctx context.Context, dept string, databaseURL string)
 	var tables []table
 	switch dept {
 	case CivilAffairs:
-		ddl, indexes, tables = civilAffairsDDL, civilAffairsIndexes, ds.civilAffairsTables()
+		ddl, indexes, tables = civilAffairsDDL+civilAffairsInbox, civilAffairsIndexes, ds.civilAffairsTables()
 	case Health:
-		ddl, indexes, tables = healthDDL, healthIndexes, ds.healthTables()
+		ddl, indexes, tables = healthDDL+healthInbox, healthIndexes, ds.healthTables()
 	}
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {

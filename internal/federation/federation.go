@@ -341,3 +341,60 @@ func (d *Dept) Status(ctx context.Context, check bool) Status {
 	}
 	return st
 }
+
+// Write delivers report fields to a department through its connector, within
+// the department's timeout. Writes do not go through the read breaker: the
+// report's job queue retries them on its own schedule, and a department that
+// cannot take writes must not stop its reads.
+func (f *Federation) Write(ctx context.Context, code string, d connectors.Delivery) error {
+	dept, ok := f.byCode[code]
+	if !ok {
+		return connectors.Permanentf("federation: unknown department %q", code)
+	}
+	w, ok := dept.conn.(connectors.Writer)
+	if !ok {
+		return connectors.Permanentf("federation: department %s takes no write-back", code)
+	}
+	ctx, span := f.tracer.Start(ctx, "connector.write", trace.WithAttributes(
+		attribute.String("department", code),
+		attribute.String("connector.kind", dept.Config.Kind),
+		attribute.Int("fields", len(d.Fields)),
+	))
+	defer span.End()
+	cctx, cancel := context.WithTimeout(ctx, dept.Config.Timeout.Std())
+	defer cancel()
+	start := time.Now()
+	err := w.Write(cctx, d)
+	f.metrics.observe(code, time.Since(start), err)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "write failed")
+		return fmt.Errorf("write to %s: %w", code, err)
+	}
+	return nil
+}
+
+// Codes lists the department codes in mapping-file order.
+func (f *Federation) Codes() []string {
+	out := make([]string, len(f.depts))
+	for i, d := range f.depts {
+		out[i] = d.Config.Code
+	}
+	return out
+}
+
+// Feed is a department's fact feed, for the hub's synced aggregates.
+func (f *Federation) Feed(code string) (connectors.FactFeed, bool) {
+	d, ok := f.byCode[code]
+	if !ok {
+		return nil, false
+	}
+	feed, ok := d.conn.(connectors.FactFeed)
+	return feed, ok && len(d.Config.FactSets()) > 0
+}
+
+// Feeds is the federation seen as the fact sync's source of feeds.
+type Feeds struct{ *Federation }
+
+// Departments lists the department codes to sync.
+func (f Feeds) Departments() []string { return f.Codes() }

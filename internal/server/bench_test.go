@@ -5,6 +5,12 @@ package server_test
 // straight through pgx (no HTTP, no GraphQL) on the same pool at the same
 // concurrency. scripts/bench.sh runs them and BENCHMARKS.md reports the medians.
 //
+// The hub is the one `gridhub serve` builds: bearer tokens, the purpose
+// catalogue and field policy, an audit ledger entry per request that reads a
+// person. The caller is an admin stating the home_visit purpose (identifiers
+// in clear). The ...Unguarded variants switch the field policy and the ledger
+// off (server.Options.Unguarded, no Ledger) to show what they cost.
+//
 // Every benchmark reports, besides ns/op (wall time per request at concurrency
 // 16, i.e. 1/throughput):
 //
@@ -31,9 +37,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gridhub/gridhub/connectors"
+	"github.com/gridhub/gridhub/connectors/departments"
+	"github.com/gridhub/gridhub/internal/audit"
+	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/people"
+	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/store"
@@ -73,6 +84,7 @@ type benchFixture struct {
 	city   *synth.City
 	srv    *httptest.Server
 	client *http.Client
+	token  string // the caller's bearer token
 	// pages are the starts of every people page of every community, found by
 	// paging through the hub once.
 	pages []benchPage
@@ -88,9 +100,18 @@ type benchPage struct {
 	rows      int // rows on the page
 }
 
+// benchPurpose is the purpose the benchmark caller states.
+const benchPurpose = "home_visit"
+
+// benchHub says which hub to build.
+type benchHub struct {
+	pages     bool // find the starts of every people page
+	unguarded bool // no field policy, no audit ledger
+}
+
 // newBenchFixture builds the fixture. It runs once per benchmark run (b.Loop
 // runs the benchmark function once per -count), not once per round.
-func newBenchFixture(b *testing.B, withPages bool) *benchFixture {
+func newBenchFixture(b *testing.B, how benchHub) *benchFixture {
 	b.Helper()
 	ctx := context.Background()
 	benchCityOnce.Do(func() {
@@ -114,14 +135,40 @@ func newBenchFixture(b *testing.B, withPages bool) *benchFixture {
 	if _, err := st.LoadCity(ctx, benchCityVal, keys); err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Options{Store: st, People: people.NewService(st.Pool, keys), Version: "bench"}))
+	verifier, err := auth.NewVerifier(auth.Config{Dev: true, DevKey: testKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { verifier.Close() })
+	token, err := auth.DevToken(testKey, auth.Principal{Subject: "bench-admin", Roles: []auth.Role{auth.Admin}}, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol, err := policy.Load("", depts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := server.Options{
+		Store: st, People: people.NewService(st.Pool, keys), Version: "bench",
+		Auth: verifier, Policy: pol, Unguarded: how.unguarded,
+	}
+	if !how.unguarded {
+		ledger := audit.New(st.Pool)
+		b.Cleanup(func() { ledger.Close(context.Background()) })
+		opts.Ledger = ledger
+	}
+	srv := httptest.NewServer(server.New(opts))
 	b.Cleanup(srv.Close)
 	// The default transport keeps only 2 idle connections per host: with 16
 	// clients most requests would dial anew.
 	tr := &http.Transport{MaxIdleConns: 2 * benchConcurrency, MaxIdleConnsPerHost: 2 * benchConcurrency}
 	b.Cleanup(tr.CloseIdleConnections)
-	fx := &benchFixture{st: st, keys: keys, city: benchCityVal, srv: srv, client: &http.Client{Transport: tr}}
-	if withPages {
+	fx := &benchFixture{st: st, keys: keys, city: benchCityVal, srv: srv, client: &http.Client{Transport: tr}, token: token}
+	if how.pages {
 		fx.pages = fx.walkPages(b)
 	}
 	return fx
@@ -204,7 +251,14 @@ func (fx *benchFixture) do(query string, vars map[string]any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := fx.client.Post(fx.srv.URL+"/graphql", "application/json", bytes.NewReader(req))
+	r, err := http.NewRequest(http.MethodPost, fx.srv.URL+"/graphql", bytes.NewReader(req))
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+fx.token)
+	r.Header.Set("X-Purpose", benchPurpose)
+	resp, err := fx.client.Do(r)
 	if err != nil {
 		return nil, err
 	}
@@ -319,8 +373,13 @@ type benchPerson struct {
 
 // BenchmarkPerson is `person(idNumber)` with its grid and household (with
 // members), for random residents of the city, over HTTP.
-func BenchmarkPerson(b *testing.B) {
-	fx := newBenchFixture(b, false)
+func BenchmarkPerson(b *testing.B) { benchmarkPerson(b, benchHub{}) }
+
+// BenchmarkPersonUnguarded is BenchmarkPerson without field policy and audit.
+func BenchmarkPersonUnguarded(b *testing.B) { benchmarkPerson(b, benchHub{unguarded: true}) }
+
+func benchmarkPerson(b *testing.B, how benchHub) {
+	fx := newBenchFixture(b, how)
 	persons := fx.city.Persons
 	runConcurrent(b, 20, func(r *rand.Rand) error {
 		want := &persons[r.IntN(len(persons))]
@@ -344,7 +403,7 @@ func BenchmarkPerson(b *testing.B) {
 // and household (found by the blind index, ID number opened), then the
 // household's members.
 func BenchmarkPersonBaselineSQL(b *testing.B) {
-	fx := newBenchFixture(b, false)
+	fx := newBenchFixture(b, benchHub{unguarded: true})
 	persons := fx.city.Persons
 	ctx := context.Background()
 	runConcurrent(b, 20, func(r *rand.Rand) error {
@@ -387,8 +446,16 @@ func BenchmarkPersonBaselineSQL(b *testing.B) {
 // BenchmarkPeoplePage100 is a 100-row `people` page (with totalCount, each
 // resident's grid and household address) of a random community at a random
 // page, over HTTP.
-func BenchmarkPeoplePage100(b *testing.B) {
-	fx := newBenchFixture(b, true)
+func BenchmarkPeoplePage100(b *testing.B) { benchmarkPeoplePage(b, benchHub{pages: true}) }
+
+// BenchmarkPeoplePage100Unguarded is BenchmarkPeoplePage100 without field
+// policy and audit.
+func BenchmarkPeoplePage100Unguarded(b *testing.B) {
+	benchmarkPeoplePage(b, benchHub{pages: true, unguarded: true})
+}
+
+func benchmarkPeoplePage(b *testing.B, how benchHub) {
+	fx := newBenchFixture(b, how)
 	runConcurrent(b, 10, func(r *rand.Rand) error {
 		pg := &fx.pages[r.IntN(len(fx.pages))]
 		body, err := fx.do(benchPeopleQuery, map[string]any{"w": pg.community, "after": pg.after})
@@ -411,7 +478,7 @@ func BenchmarkPeoplePage100(b *testing.B) {
 // page (keyset on grid code and id, one row more to tell whether a next page
 // exists) joined to the households.
 func BenchmarkPeoplePageBaselineSQL(b *testing.B) {
-	fx := newBenchFixture(b, true)
+	fx := newBenchFixture(b, benchHub{pages: true, unguarded: true})
 	ctx := context.Background()
 	type row struct {
 		ID        int64

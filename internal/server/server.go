@@ -26,11 +26,14 @@ import (
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/cache"
+	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/ratelimit"
+	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/store"
 )
 
@@ -63,6 +66,11 @@ type Options struct {
 	// Ledger records every read of a person's record; nil records nothing
 	// (benchmarks measure the hub with and without it).
 	Ledger *audit.Ledger
+	// Reports is the unified report (一表通); nil serves no reports.
+	Reports *report.Service
+	// Figures serves indicator tables; Freshness each department's sync state.
+	Figures   *indicators.Service
+	Freshness func(ctx context.Context) ([]factsync.Freshness, error)
 	// Unguarded turns off the field policy: for the benchmark that measures
 	// what policy and audit cost, never for serving.
 	Unguarded bool
@@ -114,6 +122,10 @@ func New(opts Options) *Handler {
 		Master:     opts.People,
 		Federation: opts.Federation,
 		Ledger:     opts.Ledger,
+		Reports:    opts.Reports,
+		Policy:     opts.Policy,
+		Figures:    opts.Figures,
+		Freshness:  opts.Freshness,
 		Version:    opts.Version,
 	}
 	gql := newGraphQL(resolver, opts)
@@ -127,6 +139,10 @@ func New(opts Options) *Handler {
 	api := limitBody(opts.Auth.Middleware(rateLimit(opts.Limiter,
 		withPurpose(opts.Policy, timeout(opts.RequestTimeout, resolver.WithLoaders(gql))))))
 	route("/graphql", "graphql", otelhttp.NewHandler(api, "graphql"))
+	if opts.Figures != nil {
+		route("GET /export/indicators.csv", "export", otelhttp.NewHandler(
+			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportIndicators(resolver)))), "export"))
+	}
 	route("GET /healthz", "healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	}))

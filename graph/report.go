@@ -1,0 +1,149 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/gridhub/gridhub/graph/model"
+	"github.com/gridhub/gridhub/internal/apperr"
+	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/policy"
+	"github.com/gridhub/gridhub/internal/report"
+)
+
+// reportSubject checks that the caller may report on a person: a row reader,
+// with the person in scope. Out of scope answers as a person that does not exist.
+func (r *Resolver) reportSubject(ctx context.Context, personID string) (*auth.Principal, *report.Subject, error) {
+	pr, err := rowReader(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sub, err := r.Reports.Subject(ctx, personID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sub == nil || !pr.InScope(sub.GridCode) {
+		return nil, nil, &apperr.Error{Code: apperr.NotFound, Field: "subject", Message: "no person with this id"}
+	}
+	return pr, sub, nil
+}
+
+func options(f *report.Field) []*model.ReportOption {
+	out := make([]*model.ReportOption, len(f.Values))
+	for i, v := range f.Values {
+		out[i] = &model.ReportOption{Value: v.Value, Label: v.Label}
+	}
+	return out
+}
+
+func templateModel(t *report.Template) *model.ReportTemplate {
+	m := &model.ReportTemplate{ID: t.ID, Version: t.Version, Title: t.Title, Subject: t.Subject}
+	for _, f := range t.Fields {
+		m.Fields = append(m.Fields, &model.ReportField{
+			Field: f.Key, Label: f.Label, Department: f.Department, Section: f.Section,
+			Type: string(f.Type), Required: f.Required, Options: options(f.Field), Sensitivity: f.Sensitivity,
+		})
+	}
+	return m
+}
+
+// draftModel shows a draft the way the caller may see it: a department value
+// the sharing policy withholds from the caller (for the stated purpose) is
+// left empty, and a phone is masked unless the purpose unmasks it. The form
+// can still be filled and submitted; it only does not show what it may not.
+func (r *Resolver) draftModel(ctx context.Context, pr *auth.Principal, d *report.Draft) *model.ReportDraft {
+	pu := PurposeFrom(ctx)
+	m := &model.ReportDraft{Template: d.Template, Version: d.Version, Title: d.Title, Subject: d.Subject}
+	for _, f := range d.Fields {
+		df := &model.DraftField{
+			Field: f.Key, Label: f.Label, Department: f.Department, Section: f.Section,
+			Type: string(f.Type), Required: f.Required, Options: options(f.Field),
+			Value: f.Value, AsOf: f.AsOf,
+		}
+		if f.Source != "" {
+			src := f.Source
+			df.Source = &src
+		}
+		if df.Value != nil && !r.mayShow(pr, pu, f.Key, f.Department) {
+			df.Value = nil
+		}
+		if f.Key == "core.person.phone" && df.Value != nil {
+			if dec := r.Policy.Identifier(pr, pu, "phone"); dec.Mask {
+				masked := maskValue("phone", *df.Value).(string)
+				df.Value = &masked
+			}
+		}
+		noteField(ctx, "Report."+d.Template+"."+f.Key)
+		m.Fields = append(m.Fields, df)
+	}
+	for _, u := range d.Unavailable {
+		m.Unavailable = append(m.Unavailable, &model.DraftDepartmentError{Department: u.Department, Message: u.Message})
+	}
+	if m.Unavailable == nil {
+		m.Unavailable = []*model.DraftDepartmentError{}
+	}
+	return m
+}
+
+// mayShow applies the department field policy to a draft value.
+func (r *Resolver) mayShow(pr *auth.Principal, pu *policy.Purpose, key, dept string) bool {
+	if dept == report.Core {
+		return true
+	}
+	set, field, ok := splitKey(key, dept)
+	if !ok {
+		return false
+	}
+	return r.Policy.DepartmentField(pr, pu, dept, set, field).Allow
+}
+
+// splitKey splits "dept.set.field" into set and field.
+func splitKey(key, dept string) (set, field string, ok bool) {
+	rest, found := strings.CutPrefix(key, dept+".")
+	if !found {
+		return "", "", false
+	}
+	return strings.Cut(rest, ".")
+}
+
+func deliveryModel(d *report.Delivery) *model.Delivery {
+	fields := d.Fields
+	if fields == nil {
+		fields = []string{}
+	}
+	return &model.Delivery{
+		Department: d.Department, Status: d.Status, Attempts: d.Attempts,
+		LastError: d.LastError, DeliveredAt: d.DeliveredAt, Fields: fields,
+	}
+}
+
+func submissionModel(s *report.Submission) *model.Submission {
+	m := &model.Submission{
+		ID: s.ID, Status: s.Status, Template: s.Template, Version: s.Version,
+		Subject: s.Subject, CreatedAt: s.CreatedAt, Deliveries: []*model.Delivery{},
+	}
+	for _, d := range s.Deliveries {
+		m.Deliveries = append(m.Deliveries, deliveryModel(d))
+	}
+	return m
+}
+
+// validationErrors reports every failed rule of a submission as its own
+// GraphQL error (each with its field path), returning the first as the field's.
+func validationErrors(ctx context.Context, err error) error {
+	var ve *report.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	errs := ve.AppErrors()
+	if len(errs) == 0 {
+		return err
+	}
+	for _, e := range errs[1:] {
+		graphql.AddError(ctx, e)
+	}
+	return errs[0]
+}

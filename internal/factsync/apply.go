@@ -1,0 +1,235 @@
+package factsync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gridhub/gridhub/connectors"
+	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/ident"
+)
+
+// applied counts what one batch did.
+type applied struct {
+	facts, deleted, changed, unlinked int
+}
+
+// stageDDL is the per-session staging table a batch is copied into.
+const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS fact_stage (
+	set       text  NOT NULL,
+	key_hmac  bytea NOT NULL,
+	id        text  NOT NULL,
+	entity    text  NOT NULL,
+	org_code  text,
+	record    jsonb NOT NULL,
+	grid_code text COLLATE "C", -- located from coordinates
+	deleted   boolean NOT NULL
+) ON COMMIT DELETE ROWS`
+
+// matchDDL holds each staged fact linked and matched to its stored row.
+const matchDDL = `CREATE TEMP TABLE IF NOT EXISTS fact_match (
+	set       text  NOT NULL,
+	key_hmac  bytea NOT NULL,
+	id        text  NOT NULL,
+	entity    text  NOT NULL,
+	org_code  text,
+	record    jsonb NOT NULL,
+	grid_code text COLLATE "C",
+	person_id bigint,
+	deleted   boolean NOT NULL,
+	old_grid  text COLLATE "C",
+	row_id    tid,
+	changed   boolean NOT NULL
+) ON COMMIT DELETE ROWS`
+
+var stageColumns = []string{"set", "key_hmac", "id", "entity", "org_code", "record", "grid_code", "deleted"}
+
+// apply stores one batch and its watermark in one transaction.
+func (s *Syncer) apply(ctx context.Context, dept string, ix *grid.Index, gen int64, full bool, b batch) (applied, error) {
+	var n applied
+	rows, err := s.stageRows(ix, b.facts, &n)
+	if err != nil {
+		return n, fmt.Errorf("factsync %s: %w", dept, err)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, int64(lockKey)); err != nil {
+			return err
+		}
+		var wm string
+		if err := tx.QueryRow(ctx, `SELECT watermark FROM sync_state WHERE department = $1 FOR UPDATE`, dept).Scan(&wm); err != nil {
+			return fmt.Errorf("read watermark: %w", err)
+		}
+		if wm != b.since {
+			return ErrConcurrentSync
+		}
+		if _, err := tx.Exec(ctx, stageDDL); err != nil {
+			return fmt.Errorf("staging table: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fact_stage"}, stageColumns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy facts: %w", err)
+		}
+		// One pass over the staged facts links each to the master index
+		// (persons by blind index, organisations by credit code; a located
+		// grid, set at staging, wins) and finds its stored row. Every lookup
+		// is a LATERAL ... LIMIT 1 through a unique index, which keeps the
+		// planner from any other join: during a department's first sync the
+		// statistics of facts say it has no rows, and a plan built on that
+		// is quadratic.
+		if _, err := tx.Exec(ctx, matchDDL); err != nil {
+			return fmt.Errorf("match table: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO fact_match
+			SELECT x.*, f.grid_code, f.ctid,
+			       f.ctid IS NULL OR f.record IS DISTINCT FROM x.record OR f.grid_code IS DISTINCT FROM x.grid_code
+			       OR f.person_id IS DISTINCT FROM x.person_id
+			FROM (
+				SELECT s.set, s.key_hmac, s.id, s.entity, s.org_code, s.record,
+				       coalesce(s.grid_code, p.grid_code, o.grid_code) AS grid_code, p.id AS person_id, s.deleted
+				FROM fact_stage s
+				LEFT JOIN LATERAL (SELECT id, grid_code FROM persons
+					WHERE s.entity = 'person' AND id_hmac = s.key_hmac LIMIT 1) p ON true
+				LEFT JOIN LATERAL (SELECT grid_code FROM organizations
+					WHERE s.entity = 'organization' AND credit_code = s.org_code LIMIT 1) o ON true
+			) x
+			LEFT JOIN LATERAL (SELECT ctid, record, grid_code, person_id FROM facts
+				WHERE department = $1 AND set = x.set AND key_hmac = x.key_hmac AND id = x.id LIMIT 1) f ON true`, dept); err != nil {
+			return fmt.Errorf("match facts: %w", err)
+		}
+		// The grids whose counts change: where a changed or removed fact was,
+		// and where a new or changed one goes.
+		if _, err := tx.Exec(ctx, `INSERT INTO indicator_dirty (department, grid_code)
+			SELECT DISTINCT $1::text, g FROM (
+				SELECT old_grid AS g FROM fact_match WHERE row_id IS NOT NULL AND (deleted OR changed)
+				UNION ALL
+				SELECT grid_code FROM fact_match WHERE NOT deleted AND changed
+			) x WHERE g IS NOT NULL
+			ON CONFLICT DO NOTHING`, dept); err != nil {
+			return fmt.Errorf("mark grids: %w", err)
+		}
+		// Rows of this department are written only under its watermark's
+		// lock, held since the match: their ctids are still theirs.
+		tag, err := tx.Exec(ctx, `DELETE FROM facts WHERE ctid = ANY(ARRAY(SELECT row_id FROM fact_match WHERE deleted AND row_id IS NOT NULL))`)
+		if err != nil {
+			return fmt.Errorf("delete facts: %w", err)
+		}
+		n.changed += int(tag.RowsAffected())
+		// Unchanged rows are not rewritten, except by a full sync, which
+		// stamps its generation on every row it sees (Changed does not
+		// count those).
+		if _, err := tx.Exec(ctx, `INSERT INTO facts AS f (department, set, key_hmac, id, entity, org_code, record, grid_code, person_id, gen, updated_at)
+			SELECT $1, set, key_hmac, id, entity, org_code, record, grid_code, person_id, $2, now() FROM fact_match
+			WHERE NOT deleted AND (changed OR $3)
+			ON CONFLICT (department, set, key_hmac, id) DO UPDATE SET
+				entity = excluded.entity, org_code = excluded.org_code, record = excluded.record, grid_code = excluded.grid_code,
+				person_id = excluded.person_id, gen = excluded.gen, updated_at = excluded.updated_at
+			WHERE f.record IS DISTINCT FROM excluded.record OR f.grid_code IS DISTINCT FROM excluded.grid_code
+			   OR f.person_id IS DISTINCT FROM excluded.person_id OR f.gen <> excluded.gen`, dept, gen, full); err != nil {
+			return fmt.Errorf("upsert facts: %w", err)
+		}
+		var upserted int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE grid_code IS NULL), count(*) FILTER (WHERE changed)
+			FROM fact_match WHERE NOT deleted`).Scan(&n.unlinked, &upserted); err != nil {
+			return err
+		}
+		n.changed += upserted
+		if _, err := tx.Exec(ctx, `UPDATE sync_state SET watermark = $2 WHERE department = $1`, dept, b.until); err != nil {
+			return fmt.Errorf("store watermark: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		if err == ErrConcurrentSync {
+			return n, fmt.Errorf("factsync %s: %w", dept, err)
+		}
+		return n, fmt.Errorf("factsync %s: apply batch after %q: %w", dept, b.since, err)
+	}
+	return n, nil
+}
+
+// factKey identifies a fact within a department.
+type factKey struct{ set, key, id string }
+
+// stageRows turns a batch into staging rows: the last fact of each record
+// wins (a batch may carry a record's update and then its deletion), keys are
+// normalised and blinded, and records with coordinates are located.
+func (s *Syncer) stageRows(ix *grid.Index, facts []connectors.Fact, n *applied) ([][]any, error) {
+	last := make(map[factKey]int, len(facts))
+	for i, f := range facts {
+		last[factKey{f.Set, f.Key, f.ID}] = i
+	}
+	rows := make([][]any, 0, len(last))
+	for i, f := range facts {
+		if last[factKey{f.Set, f.Key, f.ID}] != i {
+			continue
+		}
+		if f.Set == "" {
+			return nil, fmt.Errorf("fact with ID %q has no record set", f.ID)
+		}
+		key := NormalizeKey(f.Entity, f.Key)
+		var org any
+		if f.Entity == connectors.Organization && key != "" {
+			org = key
+		}
+		if f.Deleted {
+			n.deleted++
+			rows = append(rows, []any{f.Set, s.blind.Blind(key), f.ID, f.Entity, org, []byte("{}"), nil, true})
+			continue
+		}
+		n.facts++
+		rec, err := json.Marshal(f.Record)
+		if err != nil {
+			return nil, fmt.Errorf("fact %s/%s: encode record: %w", f.Set, f.ID, err)
+		}
+		var located any
+		if lon, lat, ok := coordinates(f.Record); ok {
+			if u, ok := ix.Locate(lon, lat); ok && u.Level == grid.Grid {
+				located = u.Code
+			}
+		}
+		rows = append(rows, []any{f.Set, s.blind.Blind(key), f.ID, f.Entity, org, rec, located, false})
+	}
+	return rows, nil
+}
+
+// NormalizeKey is the form of a fact's key the hub blinds and joins on: for a
+// person the 18-character ID number (trimmed, upper-case X, a 15-digit
+// first-generation number converted), for an organisation the upper-case
+// credit code. It does not validate: a number that is not a resident's simply
+// links to no one.
+func NormalizeKey(entity, key string) string {
+	key = strings.TrimSpace(key)
+	if entity == connectors.Person && len(key) == 15 {
+		if s, err := ident.ConvertResidentID15(key); err == nil {
+			return s
+		}
+	}
+	return strings.ToUpper(key)
+}
+
+// coordinates reads a record's lon and lat fields.
+func coordinates(r connectors.Record) (lon, lat float64, ok bool) {
+	lon, ok1 := number(r["lon"])
+	lat, ok2 := number(r["lat"])
+	return lon, lat, ok1 && ok2 && (lon != 0 || lat != 0)
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}

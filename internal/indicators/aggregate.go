@@ -1,0 +1,192 @@
+package indicators
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Aggregator keeps indicator_cells, the per-grid counts of the catalogue's
+// count indicators, up to date. It implements factsync.Aggregator: the syncer
+// calls it in the transaction that publishes a sync.
+type Aggregator struct {
+	cat    *Catalogue
+	byDept map[string]*deptQuery
+	core   []*Indicator
+}
+
+// deptQuery recomputes the counts over one department's facts in one pass:
+// one aggregate per indicator, each with its FILTER.
+type deptQuery struct {
+	names []string
+	sql   string
+	args  []any // from $3 on
+}
+
+// NewAggregator prepares the queries of cat's count indicators.
+func NewAggregator(cat *Catalogue) *Aggregator {
+	a := &Aggregator{cat: cat, byDept: map[string]*deptQuery{}}
+	byDept := map[string][]*Indicator{}
+	var order []string
+	for _, in := range cat.list {
+		if in.Count == nil {
+			continue
+		}
+		if in.Department == Core {
+			a.core = append(a.core, in)
+			continue
+		}
+		if byDept[in.Department] == nil {
+			order = append(order, in.Department)
+		}
+		byDept[in.Department] = append(byDept[in.Department], in)
+	}
+	for _, d := range order {
+		a.byDept[d] = factsQuery(byDept[d])
+	}
+	return a
+}
+
+// factsQuery builds the recomputation of a department's indicators. $1 is the
+// department, $2 the grids (NULL for all); field names, sets and values are
+// parameters too, never spliced into the text.
+func factsQuery(ins []*Indicator) *deptQuery {
+	q := &deptQuery{}
+	param := func(v any) string {
+		q.args = append(q.args, v)
+		return "$" + strconv.Itoa(len(q.args)+2)
+	}
+	var aggs, values []string
+	households := false
+	for i, in := range ins {
+		c := in.Count
+		conds := []string{"f.set = ANY(" + param(c.Sets) + "::text[])"}
+		for _, w := range c.Where {
+			field := param(w.Field) + "::text"
+			if len(w.In) > 0 {
+				conds = append(conds, "(f.record->>"+field+") = ANY("+param(w.In)+"::text[])")
+			} else {
+				conds = append(conds, "coalesce(f.record->>"+field+", '') <> ALL("+param(w.NotIn)+"::text[])")
+			}
+		}
+		filter := " FILTER (WHERE " + strings.Join(conds, " AND ") + ")"
+		switch c.Distinct {
+		case DistinctPerson:
+			aggs = append(aggs, "count(DISTINCT f.person_id)"+filter+" AS v"+strconv.Itoa(i))
+		case DistinctHousehold:
+			households = true
+			aggs = append(aggs, "count(DISTINCT p.household_id)"+filter+" AS v"+strconv.Itoa(i))
+		default:
+			aggs = append(aggs, "count(*)"+filter+" AS v"+strconv.Itoa(i))
+		}
+		values = append(values, "("+param(in.Name)+"::text, c.v"+strconv.Itoa(i)+")")
+		q.names = append(q.names, in.Name)
+	}
+	join := ""
+	if households {
+		join = " LEFT JOIN persons p ON p.id = f.person_id"
+	}
+	q.sql = `INSERT INTO indicator_cells (name, grid_code, value)
+SELECT x.name, c.g, x.v FROM (
+	SELECT f.grid_code AS g, ` + strings.Join(aggs, ",\n\t\t") + `
+	FROM facts f` + join + `
+	WHERE f.department = $1 AND f.grid_code IS NOT NULL AND ($2::text[] IS NULL OR f.grid_code = ANY($2::text[]))
+	GROUP BY f.grid_code
+) c CROSS JOIN LATERAL (VALUES ` + strings.Join(values, ", ") + `) AS x(name, v)
+WHERE x.v > 0`
+	return q
+}
+
+// Recompute implements factsync.Aggregator: it replaces the counts of dept's
+// indicators in grids (every grid when grids is nil). A department without
+// indicators is a no-op.
+func (a *Aggregator) Recompute(ctx context.Context, tx pgx.Tx, dept string, grids []string) error {
+	q := a.byDept[dept]
+	if q == nil {
+		return nil
+	}
+	var g any
+	if grids != nil {
+		g = grids
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM indicator_cells WHERE name = ANY($1) AND ($2::text[] IS NULL OR grid_code = ANY($2::text[]))`,
+		q.names, g); err != nil {
+		return fmt.Errorf("indicators %s: clear counts: %w", dept, err)
+	}
+	args := append([]any{dept, g}, q.args...)
+	if _, err := tx.Exec(ctx, q.sql, args...); err != nil {
+		return fmt.Errorf("indicators %s: count: %w", dept, err)
+	}
+	return nil
+}
+
+// RecomputeCore implements factsync.Aggregator: it replaces the counts over
+// the master index, ages taken on day (a person is n years old from the n-th
+// anniversary of their birth date).
+func (a *Aggregator) RecomputeCore(ctx context.Context, tx pgx.Tx, day time.Time) error {
+	if len(a.core) == 0 {
+		return nil
+	}
+	names := make([]string, len(a.core))
+	for i, in := range a.core {
+		names[i] = in.Name
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM indicator_cells WHERE name = ANY($1)`, names); err != nil {
+		return fmt.Errorf("indicators core: clear counts: %w", err)
+	}
+	for _, of := range []string{OfPersons, OfHouseholds} {
+		var aggs, values []string
+		var args []any
+		param := func(v any) string {
+			args = append(args, v)
+			return "$" + strconv.Itoa(len(args))
+		}
+		for i, in := range a.core {
+			c := in.Count
+			if c.Of != of {
+				continue
+			}
+			var conds []string
+			if c.MinAge != nil {
+				conds = append(conds, "birth_date <= "+param(AgeCutoff(day, *c.MinAge))+"::date")
+			}
+			if c.MaxAge != nil {
+				conds = append(conds, "birth_date > "+param(AgeCutoff(day, *c.MaxAge+1))+"::date")
+			}
+			agg := "count(*)"
+			if len(conds) > 0 {
+				agg += " FILTER (WHERE " + strings.Join(conds, " AND ") + ")"
+			}
+			aggs = append(aggs, agg+" AS v"+strconv.Itoa(i))
+			values = append(values, "("+param(in.Name)+"::text, c.v"+strconv.Itoa(i)+")")
+		}
+		if len(aggs) == 0 {
+			continue
+		}
+		sql := `INSERT INTO indicator_cells (name, grid_code, value)
+SELECT x.name, c.g, x.v FROM (
+	SELECT grid_code AS g, ` + strings.Join(aggs, ", ") + ` FROM ` + of + ` GROUP BY grid_code
+) c CROSS JOIN LATERAL (VALUES ` + strings.Join(values, ", ") + `) AS x(name, v)
+WHERE x.v > 0`
+		if _, err := tx.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("indicators core: count %s: %w", of, err)
+		}
+	}
+	return nil
+}
+
+// AgeCutoff is the latest birth date of a person aged at least years on day.
+// On 29 February of a leap year, years back may not be a leap year: the
+// cutoff is then 28 February, not the 1 March time.AddDate would give.
+func AgeCutoff(day time.Time, years int) time.Time {
+	y, m, d := day.Date()
+	c := time.Date(y-years, m, d, 0, 0, 0, 0, time.UTC)
+	if c.Month() != m {
+		c = time.Date(y-years, m+1, 0, 0, 0, 0, 0, time.UTC) // last day of m
+	}
+	return c
+}

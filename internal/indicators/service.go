@@ -1,0 +1,520 @@
+package indicators
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/gridhub/gridhub/internal/apperr"
+	"github.com/gridhub/gridhub/internal/cache"
+	"github.com/gridhub/gridhub/internal/disclosure"
+	"github.com/gridhub/gridhub/internal/grid"
+)
+
+// Table is an indicator table: one row per grid unit at a level under a unit,
+// the values of the requested indicators, their totals over that unit, and the
+// as-of time of each department's data. A Table is shared between callers (it
+// comes from a cache): do not modify it.
+type Table struct {
+	Level  grid.Level
+	Within string // the unit the rows are under; "" for the whole area
+	// WithinName is the name of Within ("" for the whole area).
+	WithinName string
+	Names      []string // the indicators, in column order
+	Rows       []Row
+	// Totals are the indicators over Within (over the whole area, the sum of
+	// its districts, when Within is ""), in Names order.
+	Totals []Cell
+	// AsOf is the time each department's data is as of: core (the master
+	// index) when it was seeded, the others when their last sync completed.
+	AsOf []AsOf
+	// DataVersion is the version of the data the table was computed from.
+	DataVersion int64
+	// FromCache says whether the table came from a cache.
+	FromCache bool
+}
+
+// Row is one unit's values, in Table.Names order.
+type Row struct {
+	Unit   Unit
+	Values []Cell
+}
+
+// Unit is the grid unit a row is about.
+type Unit struct {
+	Code  string
+	Name  string
+	Level grid.Level
+}
+
+// Cell is one published value. A withheld value has Value nil and Suppressed
+// set; a rate whose denominator is 0 is withheld too.
+type Cell struct {
+	Name       string
+	Value      *float64
+	Suppressed bool
+}
+
+// AsOf is a department's as-of time; At is nil when it was never synced.
+type AsOf struct {
+	Department string
+	At         *time.Time
+}
+
+// Units gives the current grid index (a *grid.Registry).
+type Units interface {
+	Index(ctx context.Context) (*grid.Index, error)
+}
+
+// Options configure a Service; the zero value is usable.
+type Options struct {
+	// Cache is the shared cache (Redis) tables are kept in besides the
+	// in-process one; nil keeps them in process only.
+	Cache cache.Cache
+	// TTL bounds how long a table stays in the shared cache (default 10
+	// minutes). Staleness is ruled out by the data version in the key.
+	TTL time.Duration
+	// Rule is the disclosure rule of counts that do not set their own
+	// threshold (zero: counts below disclosure.DefaultThreshold withheld).
+	Rule disclosure.Rule
+	// LocalTables is how many tables are kept decoded in process (default 256).
+	LocalTables int
+	Logger      *slog.Logger
+}
+
+// Service serves indicator tables. It is safe for concurrent use.
+type Service struct {
+	pool  *pgxpool.Pool
+	cat   *Catalogue
+	units Units
+	opts  Options
+
+	local  *lru.Cache[string, *Table]
+	flight singleflight.Group
+
+	mu   sync.Mutex // guards snap and computing it
+	snap *snapshot
+
+	hits, misses atomic.Int64
+}
+
+// NewService returns a Service over the database's indicator cells.
+func NewService(pool *pgxpool.Pool, cat *Catalogue, units Units, opts Options) *Service {
+	if opts.TTL <= 0 {
+		opts.TTL = 10 * time.Minute
+	}
+	if opts.LocalTables <= 0 {
+		opts.LocalTables = 256
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	local, _ := lru.New[string, *Table](opts.LocalTables)
+	return &Service{pool: pool, cat: cat, units: units, opts: opts, local: local}
+}
+
+// Catalogue is the service's catalogue.
+func (s *Service) Catalogue() *Catalogue { return s.cat }
+
+// CacheStats counts table requests answered from a cache and computed.
+func (s *Service) CacheStats() (hits, misses int64) { return s.hits.Load(), s.misses.Load() }
+
+// versions are what a table depends on.
+type versions struct {
+	data, cells, registry int64
+}
+
+// Table returns the indicators names (every indicator of the catalogue when
+// names is empty) for each unit of level whose code starts with within ("":
+// the whole area). within must be a unit at level or above it. Errors are
+// *apperr.Error for bad arguments (BAD_USER_INPUT) and an unknown within
+// (NOT_FOUND).
+func (s *Service) Table(ctx context.Context, level grid.Level, within string, names []string) (*Table, error) {
+	if level.CodeLen() == 0 {
+		return nil, apperr.BadInput("level", "grid_level", "unknown grid level %d", int(level))
+	}
+	if within != "" {
+		wl, ok := grid.LevelOf(within)
+		if !ok {
+			return nil, apperr.BadInput("within", "grid_code", "%q is not a grid unit code", within)
+		}
+		if wl > level {
+			return nil, apperr.BadInput("within", "within_level", "%s %s is below the level %s of the rows", wl, within, level)
+		}
+	}
+	names, err := s.resolveNames(names)
+	if err != nil {
+		return nil, err
+	}
+	var v versions
+	if err := s.pool.QueryRow(ctx, `SELECT data_version, cells_version, (SELECT coalesce(max(version), 0) FROM seeds) FROM fact_meta`).
+		Scan(&v.data, &v.cells, &v.registry); err != nil {
+		return nil, fmt.Errorf("indicators: read data version: %w", err)
+	}
+	key := cacheKey(level, within, names, v)
+	if t, ok := s.local.Get(key); ok {
+		s.hits.Add(1)
+		return cached(t), nil
+	}
+	res, err, _ := s.flight.Do(key, func() (any, error) {
+		if s.opts.Cache != nil {
+			got, err := s.opts.Cache.GetMulti(ctx, []string{key})
+			if err != nil {
+				s.opts.Logger.Warn("indicators: shared cache get", "err", err)
+			} else if b, ok := got[key]; ok {
+				t, err := decodeTable(b)
+				if err == nil {
+					s.hits.Add(1)
+					s.local.Add(key, t)
+					return cached(t), nil
+				}
+				s.opts.Logger.Warn("indicators: undecodable cached table", "err", err)
+			}
+		}
+		s.misses.Add(1)
+		t, err := s.compute(ctx, level, within, names, v)
+		if err != nil {
+			return nil, err
+		}
+		s.local.Add(key, t)
+		if s.opts.Cache != nil {
+			if err := s.opts.Cache.SetMulti(ctx, map[string][]byte{key: encodeTable(t)}, s.opts.TTL); err != nil {
+				s.opts.Logger.Warn("indicators: shared cache set", "err", err)
+			}
+		}
+		return t, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*Table), nil
+}
+
+func cached(t *Table) *Table {
+	c := *t
+	c.FromCache = true
+	return &c
+}
+
+// resolveNames checks names against the catalogue and drops repeats.
+func (s *Service) resolveNames(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return s.cat.Names(), nil
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if _, ok := s.cat.Lookup(n); !ok {
+			return nil, apperr.BadInput("names", "unknown_indicator", "unknown indicator %q", n)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func cacheKey(level grid.Level, within string, names []string, v versions) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%d\x00%d\x00%d", level, within, strings.Join(names, ","), v.data, v.cells, v.registry)
+	return "indicators:v1:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// snapshot is the published state of count indicators over every unit of the
+// registry, for one version of the counts: what every table is cut from.
+type snapshot struct {
+	cells, registry int64
+	ix              *grid.Index
+	units           []grid.Unit // every level, sorted by level then code
+	pos             map[string]int32
+	parent          []int32 // index into units, -1 for a district
+	levelStart      [grid.Grid + 2]int
+	counts          map[string]*published
+}
+
+// published is one count indicator at every unit.
+type published struct {
+	value    []int64
+	sup      []bool
+	total    int64 // the grand total over the districts
+	totalSup bool
+}
+
+func newSnapshot(ix *grid.Index, v versions) *snapshot {
+	sn := &snapshot{cells: v.cells, registry: v.registry, ix: ix, counts: map[string]*published{}}
+	for l := grid.District; l <= grid.Grid; l++ {
+		sn.levelStart[l] = len(sn.units)
+		sn.units = append(sn.units, ix.Units(l)...)
+	}
+	sn.levelStart[grid.Grid+1] = len(sn.units)
+	sn.pos = make(map[string]int32, len(sn.units))
+	for i, u := range sn.units {
+		sn.pos[u.Code] = int32(i)
+	}
+	sn.parent = make([]int32, len(sn.units))
+	for i, u := range sn.units {
+		p, ok := sn.pos[u.Parent]
+		if !ok || u.Parent == "" {
+			p = -1
+		}
+		sn.parent[i] = p
+	}
+	return sn
+}
+
+// published returns the published state of the count indicators names,
+// computing (and keeping, for this version) those not known yet.
+func (s *Service) published(ctx context.Context, v versions, names []string) (*snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ix, err := s.units.Index(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("indicators: grid index: %w", err)
+	}
+	sn := s.snap
+	if sn == nil || sn.cells != v.cells || sn.registry != v.registry || sn.ix != ix {
+		sn = newSnapshot(ix, v)
+	}
+	var missing []string
+	for _, n := range names {
+		if sn.counts[n] == nil {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		if err := s.load(ctx, sn, missing); err != nil {
+			return nil, err
+		}
+	}
+	s.snap = sn
+	return sn, nil
+}
+
+// load reads the grid counts of names, rolls them up by code prefix (each unit
+// is the sum of its children) and decides their suppression over the whole
+// hierarchy.
+func (s *Service) load(ctx context.Context, sn *snapshot, names []string) error {
+	vals := make(map[string][]int64, len(names))
+	for _, n := range names {
+		vals[n] = make([]int64, len(sn.units))
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT name, grid_code, value FROM indicator_cells WHERE name = ANY($1)`, names)
+	var (
+		name, code string
+		value      int64
+		unknown    int
+	)
+	_, err := pgx.ForEachRow(rows, []any{&name, &code, &value}, func() error {
+		i, ok := sn.pos[code]
+		if !ok || sn.units[i].Level != grid.Grid {
+			unknown++
+			return nil
+		}
+		vals[name][i] += value
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indicators: read counts: %w", err)
+	}
+	if unknown > 0 {
+		s.opts.Logger.Warn("indicators: counts of grids not in the registry ignored", "cells", unknown)
+	}
+	nodes := make([]disclosure.Node, len(sn.units))
+	for i, u := range sn.units {
+		nodes[i] = disclosure.Node{Code: u.Code, Parent: u.Parent}
+		if sn.parent[i] < 0 {
+			nodes[i].Parent = disclosure.GrandTotal
+		}
+	}
+	for _, n := range names {
+		val := vals[n]
+		// Children come after their parents: summing from the end rolls
+		// grids up to the districts.
+		var total int64
+		for i := len(val) - 1; i >= 0; i-- {
+			if p := sn.parent[i]; p >= 0 {
+				val[p] += val[i]
+			} else {
+				total += val[i]
+			}
+		}
+		for i := range nodes {
+			nodes[i].Value = val[i]
+		}
+		in, _ := s.cat.Lookup(n)
+		sup, err := disclosure.Suppress(nodes, s.rule(in))
+		if err != nil {
+			return fmt.Errorf("indicators: suppress %s: %w", n, err)
+		}
+		p := &published{value: val, sup: make([]bool, len(val)), total: total, totalSup: sup[disclosure.GrandTotal]}
+		for code := range sup {
+			if i, ok := sn.pos[code]; ok {
+				p.sup[i] = true
+			}
+		}
+		sn.counts[n] = p
+	}
+	return nil
+}
+
+func (s *Service) rule(in *Indicator) disclosure.Rule {
+	r := s.opts.Rule
+	if in.Threshold > 0 {
+		r.Threshold = in.Threshold
+	}
+	if in.SuppressZero {
+		r.SuppressZero = true
+	}
+	return r
+}
+
+// compute builds a table from the published state.
+func (s *Service) compute(ctx context.Context, level grid.Level, within string, names []string, v versions) (*Table, error) {
+	var counts []string
+	for _, n := range names {
+		in, _ := s.cat.Lookup(n)
+		if in.Rate != nil {
+			counts = append(counts, in.Rate.Numerator, in.Rate.Denominator)
+		} else {
+			counts = append(counts, n)
+		}
+	}
+	slices.Sort(counts)
+	counts = slices.Compact(counts)
+	sn, err := s.published(ctx, v, counts)
+	if err != nil {
+		return nil, err
+	}
+	w := int32(-1)
+	if within != "" {
+		i, ok := sn.pos[within]
+		if !ok {
+			return nil, &apperr.Error{Code: apperr.NotFound, Field: "within", Message: fmt.Sprintf("no grid unit %s", within)}
+		}
+		w = i
+	}
+	// The rows: units of level, in code order, whose code starts with within.
+	lv := sn.units[sn.levelStart[level]:sn.levelStart[level+1]]
+	lo, _ := slices.BinarySearchFunc(lv, within, func(u grid.Unit, p string) int { return strings.Compare(u.Code, p) })
+	hi := lo
+	for hi < len(lv) && strings.HasPrefix(lv[hi].Code, within) {
+		hi++
+	}
+	first := int32(sn.levelStart[level] + lo)
+
+	t := &Table{Level: level, Within: within, Names: names, DataVersion: v.data, Rows: make([]Row, hi-lo)}
+	if w >= 0 {
+		t.WithinName = sn.units[w].Name
+	}
+	// One backing array for every cell and every value of the table.
+	cells := make([]Cell, (hi-lo+1)*len(names))
+	vals := make([]float64, len(cells))
+	cell := func(k int, name string, value float64, sup bool) Cell {
+		if sup {
+			return Cell{Name: name, Suppressed: true}
+		}
+		vals[k] = value
+		return Cell{Name: name, Value: &vals[k]}
+	}
+	at := func(k int, i int32) {
+		for j, n := range names {
+			in, _ := s.cat.Lookup(n)
+			idx := k*len(names) + j
+			if in.Rate == nil {
+				p := sn.counts[n]
+				value, sup := p.total, p.totalSup
+				if i >= 0 {
+					value, sup = p.value[i], p.sup[i]
+				}
+				cells[idx] = cell(idx, n, float64(value), sup)
+				continue
+			}
+			num, den := sn.counts[in.Rate.Numerator], sn.counts[in.Rate.Denominator]
+			nv, ns, dv, ds := num.total, num.totalSup, den.total, den.totalSup
+			if i >= 0 {
+				nv, ns, dv, ds = num.value[i], num.sup[i], den.value[i], den.sup[i]
+			}
+			numIn, _ := s.cat.Lookup(in.Rate.Numerator)
+			sup := s.rule(numIn).RateSuppressed(dv, ns, ds)
+			var rate float64
+			if !sup {
+				rate = math.Round(1000*float64(nv)/float64(dv)) / 10
+			}
+			cells[idx] = cell(idx, n, rate, sup)
+		}
+	}
+	for r := range t.Rows {
+		i := first + int32(r)
+		u := sn.units[i]
+		at(r, i)
+		t.Rows[r] = Row{Unit: Unit{Code: u.Code, Name: u.Name, Level: u.Level}, Values: cells[r*len(names) : (r+1)*len(names)]}
+	}
+	k := len(t.Rows)
+	at(k, w)
+	t.Totals = cells[k*len(names):]
+
+	if t.AsOf, err = s.asOf(ctx, names); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// asOf reads the as-of time of every department names depend on, in the
+// order they first appear.
+func (s *Service) asOf(ctx context.Context, names []string) ([]AsOf, error) {
+	var depts []string
+	for _, n := range names {
+		in, _ := s.cat.Lookup(n)
+		for _, d := range s.cat.Departments(in) {
+			if !slices.Contains(depts, d) {
+				depts = append(depts, d)
+			}
+		}
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT $1::text, (SELECT loaded_at FROM seeds ORDER BY version DESC LIMIT 1)
+		UNION ALL SELECT department, last_sync_at FROM sync_state WHERE department = ANY($2)`, Core, depts)
+	at := map[string]*time.Time{}
+	var (
+		d string
+		t *time.Time
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&d, &t}, func() error {
+		if t != nil {
+			tt := t.UTC()
+			at[d] = &tt
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("indicators: read as-of times: %w", err)
+	}
+	out := make([]AsOf, len(depts))
+	for i, d := range depts {
+		out[i] = AsOf{Department: d, At: at[d]}
+	}
+	return out, nil
+}
+
+// FormatValue writes a cell's value as the CSV export does: counts as integers,
+// rates with one decimal; "" when withheld.
+func FormatValue(c Cell) string {
+	if c.Value == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*c.Value, 'f', -1, 64)
+}
+
+var errCorrupt = errors.New("indicators: corrupt cached table")

@@ -1,0 +1,233 @@
+package report
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed templates/*.yaml
+var defaultTemplates embed.FS
+
+// SubjectPerson is the only subject kind so far: a report about one resident.
+const SubjectPerson = "person"
+
+// Template is one version of a report template.
+type Template struct {
+	ID      string `yaml:"id"`
+	Version int    `yaml:"version"`
+	Title   string `yaml:"title"`
+	// Subject is the kind of entity the report is about (SubjectPerson).
+	Subject string `yaml:"subject"`
+	// Retired versions stay loadable (old submissions name them) but accept
+	// no new submissions and are not listed.
+	Retired  bool      `yaml:"retired"`
+	Sections []Section `yaml:"sections"`
+
+	// Fields are the sections' fields in order, resolved against the catalogue.
+	Fields []*TemplateField `yaml:"-"`
+	// Departments are the departments whose fields the template holds, in
+	// order of first appearance, Core included when it has core fields.
+	Departments []string `yaml:"-"`
+	byKey       map[string]*TemplateField
+}
+
+// Section is a titled group of fields (基本情况, 民政, ...).
+type Section struct {
+	Title  string         `yaml:"title"`
+	Fields []SectionField `yaml:"fields"`
+}
+
+// SectionField names a catalogue field, optionally overriding whether it is
+// required in this template.
+type SectionField struct {
+	Field    string `yaml:"field"`
+	Required *bool  `yaml:"required"`
+}
+
+// TemplateField is a catalogue field as one template asks for it.
+type TemplateField struct {
+	*Field
+	// Section is the title of the section holding it.
+	Section string
+	// Required is the catalogue's required, or the template's override.
+	Required bool
+}
+
+// Field returns the template's field with key, or nil.
+func (t *Template) Field(key string) *TemplateField { return t.byKey[key] }
+
+// Templates is every loaded version of every template.
+type Templates struct {
+	byID map[string][]*Template // versions ascending
+	ids  []string               // sorted
+}
+
+// Latest returns the newest version of id that is not retired, or nil.
+func (ts *Templates) Latest(id string) *Template {
+	vs := ts.byID[id]
+	for i := len(vs) - 1; i >= 0; i-- {
+		if !vs[i].Retired {
+			return vs[i]
+		}
+	}
+	return nil
+}
+
+// Version returns version v of id (retired or not), or nil.
+func (ts *Templates) Version(id string, v int) *Template {
+	for _, t := range ts.byID[id] {
+		if t.Version == v {
+			return t
+		}
+	}
+	return nil
+}
+
+// List returns the newest version of each template that is not retired, by id.
+func (ts *Templates) List() []*Template {
+	var out []*Template
+	for _, id := range ts.ids {
+		if t := ts.Latest(id); t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// DefaultTemplates are the templates the hub ships with (templates/*.yaml),
+// resolved against cat.
+func DefaultTemplates(cat *Catalogue) (*Templates, error) {
+	sub, err := fs.Sub(defaultTemplates, "templates")
+	if err != nil {
+		return nil, err
+	}
+	return LoadTemplatesFS(sub, "internal/report/templates", cat)
+}
+
+// LoadTemplatesDir reads every *.yaml template in dir, in place of the defaults.
+func LoadTemplatesDir(dir string, cat *Catalogue) (*Templates, error) {
+	return LoadTemplatesFS(os.DirFS(dir), dir, cat)
+}
+
+var templateFile = regexp.MustCompile(`^([a-z][a-z0-9_]*)\.v([1-9][0-9]*)\.yaml$`)
+
+// LoadTemplatesFS reads every *.yaml template at the root of fsys (named in
+// errors as under dir). A file is named <id>.v<version>.yaml and says the
+// same inside; every field must be in cat; a template may hold a field once.
+func LoadTemplatesFS(fsys fs.FS, dir string, cat *Catalogue) (*Templates, error) {
+	files, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no report templates (*.yaml) in %s", dir)
+	}
+	slices.Sort(files)
+	ts := &Templates{byID: map[string][]*Template{}}
+	var errs []error
+	for _, name := range files {
+		raw, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		t, err := parseTemplate(path.Join(dir, name), raw, cat)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		m := templateFile.FindStringSubmatch(name)
+		if m == nil || m[1] != t.ID || m[2] != strconv.Itoa(t.Version) {
+			errs = append(errs, fmt.Errorf("%s: a template file is named <id>.v<version>.yaml: want %s.v%d.yaml", path.Join(dir, name), t.ID, t.Version))
+			continue
+		}
+		ts.byID[t.ID] = append(ts.byID[t.ID], t)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for id, vs := range ts.byID {
+		slices.SortFunc(vs, func(a, b *Template) int { return a.Version - b.Version })
+		ts.ids = append(ts.ids, id)
+	}
+	slices.Sort(ts.ids)
+	return ts, nil
+}
+
+func parseTemplate(file string, raw []byte, cat *Catalogue) (*Template, error) {
+	t := &Template{}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(t); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", file, fmt.Sprintf(format, args...)))
+	}
+	if !templateID.MatchString(t.ID) {
+		fail("id %q must be lower_snake_case", t.ID)
+	}
+	if t.Version < 1 {
+		fail("version must be a positive integer")
+	}
+	if t.Title == "" {
+		fail("title is required")
+	}
+	if t.Subject != SubjectPerson {
+		fail("subject %q: only person reports are supported", t.Subject)
+	}
+	if len(t.Sections) == 0 {
+		fail("at least one section is required")
+	}
+	t.byKey = map[string]*TemplateField{}
+	for i, s := range t.Sections {
+		if s.Title == "" {
+			fail("sections[%d]: title is required", i)
+		}
+		if len(s.Fields) == 0 {
+			fail("sections[%d] (%s): at least one field is required", i, s.Title)
+		}
+		for j, sf := range s.Fields {
+			f := cat.Field(sf.Field)
+			if f == nil {
+				fail("sections[%d].fields[%d]: %q is not in the field catalogue", i, j, sf.Field)
+				continue
+			}
+			if t.byKey[f.Key] != nil {
+				fail("sections[%d].fields[%d]: %s is in the template twice", i, j, f.Key)
+				continue
+			}
+			tf := &TemplateField{Field: f, Section: s.Title, Required: f.Required}
+			if sf.Required != nil {
+				tf.Required = *sf.Required
+			}
+			t.Fields = append(t.Fields, tf)
+			t.byKey[f.Key] = tf
+			if !slices.Contains(t.Departments, f.Department) {
+				t.Departments = append(t.Departments, f.Department)
+			}
+		}
+	}
+	// A required_if must be decidable within the template.
+	for _, tf := range t.Fields {
+		if rif := tf.RequiredIf; rif != nil && t.byKey[rif.Field] == nil {
+			fail("%s is required_if %s, which the template does not hold", tf.Key, rif.Field)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+var templateID = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
