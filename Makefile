@@ -5,14 +5,14 @@ BIN   := bin/gridhub
 # Generated files whose freshness `make test` checks.
 GENERATED := graph/generated graph/model/models_gen.go $(wildcard graph/*.resolvers.go)
 
-.PHONY: demo test build deps generate generate-check tidy-check lint bench bench-city clean
+.PHONY: demo test build deps deps-test generate generate-check tidy-check lint bench bench-city clean
 
 ## demo: install Postgres and Redis when missing, build, run the hub with the demo city.
 demo: deps build
 	./$(BIN) dev $(ARGS)
 
 ## test: install what the tests need, check generated code and go.mod, run every test.
-test: deps generate-check tidy-check
+test: deps-test generate-check tidy-check
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
@@ -21,6 +21,10 @@ build:
 
 deps:
 	bash scripts/install-deps.sh
+
+# The tests also drive the pages in headless Chromium.
+deps-test:
+	bash scripts/install-deps.sh --browser
 
 generate:
 	$(GO) generate ./...
