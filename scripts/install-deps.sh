@@ -51,6 +51,9 @@ have_redis || missing+=(redis-server)
 if [ "$browser" = 1 ]; then
 	have chromium || missing+=(chromium)
 	have chromedriver || missing+=(chromium-driver)
+	# The pages are in Chinese: without a CJK font screenshots show boxes.
+	[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
+		|| missing+=(fonts-noto-cjk)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -25,6 +25,7 @@ Usage:
   gridhub serve   [--addr HOST:PORT]          (GRIDHUB_DATABASE_URL, GRIDHUB_SECRET_KEY, ...)
   gridhub migrate [--data-dir DIR]
   gridhub seed    [--data-dir DIR] [--scale demo|city] [--residents N] [--seed N] [--truth DIR]
+  gridhub sync    [--data-dir DIR] [--full] [--department D]   (pull the departments' fact feeds once)
   gridhub deptsim --department D [--data-dir DIR] [--port N]   (one simulated department system)
   gridhub token   --role R [--department D] [--scope CODE,...] [--data-dir DIR]
   gridhub verify-audit [--data-dir DIR]
@@ -62,6 +63,8 @@ func run(args []string) error {
 		return runMigrate(ctx, rest)
 	case "seed":
 		return runSeed(ctx, rest)
+	case "sync":
+		return runSync(ctx, rest)
 	case "deptsim":
 		return runDeptsim(ctx, rest)
 	case "token":

@@ -35,6 +35,7 @@ import (
 	"github.com/gridhub/gridhub/internal/ratelimit"
 	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/store"
+	"github.com/gridhub/gridhub/internal/web"
 )
 
 // Limits on what one request may ask.
@@ -152,6 +153,8 @@ func New(opts Options) *Handler {
 		h.mux.Handle("GET /graphiql", playground.Handler("gridhub GraphiQL", "/graphql"))
 	}
 	h.mux.Handle("GET /{$}", landing(opts.Dev))
+	h.mux.Handle("GET /report", web.Report())
+	h.mux.Handle("GET /map", web.Map())
 	return h
 }
 
