@@ -5,7 +5,7 @@ BIN   := bin/gridhub
 # Generated files whose freshness `make test` checks.
 GENERATED := graph/generated graph/model/models_gen.go $(wildcard graph/*.resolvers.go)
 
-.PHONY: demo test build deps deps-test generate generate-check tidy-check lint bench bench-city clean
+.PHONY: demo test build deps deps-test generate generate-check tidy-check lint bench bench-crash clean
 
 ## demo: install Postgres and Redis when missing, build, run the hub with the demo city.
 demo: deps build
@@ -48,6 +48,11 @@ lint:
 ## bench: the benchmarks whose medians BENCHMARKS.md reports (long; not part of test).
 bench: deps
 	bash scripts/bench.sh
+
+## bench-crash: the crash test at full size (1,000 submissions, a 2-minute outage,
+## a hub killed with SIGKILL); `make test` runs it small.
+bench-crash: deps
+	bash scripts/crash.sh
 
 ## conformance: the GraphQL over HTTP audit (npm graphql-http auditServer) against
 ## `gridhub dev`; fails on any warning or error. Needs Node.js and npm.

@@ -102,6 +102,11 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	// backoff, coordinated through Postgres with every other replica.
 	deliveries, err := report.NewClient(reports, report.WritersFunc(fed.Write), report.ClientConfig{
 		Departments: reports.Catalogue().Departments(),
+		// A delivery a killed hub left running is taken up again by another
+		// replica after RESCUE_AFTER (River's own default is an hour, too long
+		// for a report staff are watching); it must exceed JOB_TIMEOUT.
+		JobTimeout:           envDuration("GRIDHUB_DELIVERY_JOB_TIMEOUT", time.Minute),
+		RescueStuckJobsAfter: envDuration("GRIDHUB_DELIVERY_RESCUE_AFTER", 2*time.Minute),
 	})
 	if err != nil {
 		return err
