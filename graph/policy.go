@@ -27,6 +27,8 @@ type fieldKey struct{ owner, object, field string }
 type fieldRule struct {
 	dept, set, field string
 	identifier       bool
+	// path is the field's name in the audit ledger, built once.
+	path string
 }
 
 // Enforcer is the one boundary where field policy is enforced: a gqlgen field
@@ -38,6 +40,11 @@ type fieldRule struct {
 type Enforcer struct {
 	Policy *policy.Policy
 	rules  map[fieldKey]fieldRule
+	// guarded are the object types that hold guarded fields: any other field
+	// passes straight through, which is most fields of most answers.
+	guarded map[string]bool
+	// personPaths are the ledger names of Person's fields ("Person.name").
+	personPaths map[string]string
 }
 
 var _ interface {
@@ -52,10 +59,15 @@ func (*Enforcer) ExtensionName() string { return "Policy" }
 // of Person (and Organization.urbanCases), every field of every record set type.
 func (e *Enforcer) Validate(es graphql.ExecutableSchema) error {
 	e.rules = map[fieldKey]fieldRule{
-		{"Person", "Person", "idNumber"}: {field: "idNumber", identifier: true},
-		{"Person", "Person", "phone"}:    {field: "phone", identifier: true},
+		{"Person", "Person", "idNumber"}: {field: "idNumber", identifier: true, path: "Person.idNumber:masked"},
+		{"Person", "Person", "phone"}:    {field: "phone", identifier: true, path: "Person.phone:masked"},
 	}
+	e.guarded = map[string]bool{"Person": true}
+	e.personPaths = map[string]string{}
 	schema := es.Schema()
+	for _, f := range schema.Types["Person"].Fields {
+		e.personPaths[f.Name] = "Person." + f.Name
+	}
 	sections := map[string]map[string]string{
 		"Person":       personSections,
 		"Organization": {"urbanCases": "urban_management"},
@@ -83,7 +95,9 @@ func (e *Enforcer) Validate(es graphql.ExecutableSchema) error {
 					if e.Policy.Class(dept, set, f.Name) == "" {
 						return fmt.Errorf("policy: %s.%s (%s.%s.%s) has no sharing class in the mapping files", recordType.Name, f.Name, dept, set, f.Name)
 					}
-					e.rules[fieldKey{object, recordType.Name, f.Name}] = fieldRule{dept: dept, set: set, field: f.Name}
+					e.rules[fieldKey{object, recordType.Name, f.Name}] = fieldRule{
+						dept: dept, set: set, field: f.Name, path: dept + "." + set + "." + f.Name}
+					e.guarded[recordType.Name] = true
 				}
 			}
 		}
@@ -94,13 +108,13 @@ func (e *Enforcer) Validate(es graphql.ExecutableSchema) error {
 // InterceptField decides each guarded field before it is resolved.
 func (e *Enforcer) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil {
+	if fc == nil || !e.guarded[fc.Object] {
 		return next(ctx)
 	}
-	rule, guarded := e.rules[fieldKey{owner(fc), fc.Object, fc.Field.Name}]
 	if fc.Object == "Person" {
-		noteField(ctx, "Person."+fc.Field.Name)
+		noteField(ctx, e.personPaths[fc.Field.Name])
 	}
+	rule, guarded := e.rules[fieldKey{owner(fc), fc.Object, fc.Field.Name}]
 	if !guarded {
 		return next(ctx)
 	}
@@ -111,7 +125,7 @@ func (e *Enforcer) InterceptField(ctx context.Context, next graphql.Resolver) (a
 		d = e.Policy.Identifier(pr, pu, rule.field)
 	} else {
 		d = e.Policy.DepartmentField(pr, pu, rule.dept, rule.set, rule.field)
-		noteField(ctx, rule.dept+"."+rule.set+"."+rule.field)
+		noteField(ctx, rule.path)
 	}
 	if !d.Allow {
 		graphql.AddError(ctx, &apperr.Error{Code: d.Code, Message: d.Why, Department: rule.dept})
@@ -121,7 +135,7 @@ func (e *Enforcer) InterceptField(ctx context.Context, next graphql.Resolver) (a
 	if err != nil || !d.Mask {
 		return res, err
 	}
-	noteField(ctx, "Person."+rule.field+":masked")
+	noteField(ctx, rule.path)
 	return maskValue(rule.field, res), nil
 }
 
