@@ -147,7 +147,7 @@ func TestCrash(t *testing.T) {
 		case deptsim.KindSheet:
 			e.Ledger = deptsim.LedgerPath(deptDir)
 		case deptsim.KindREST:
-			port, err := freePort()
+			port, err := devenv.FreePort()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +178,7 @@ func TestCrash(t *testing.T) {
 	)
 	var hubs []*crashHub
 	for i := range 2 {
-		port, err := freePort()
+		port, err := devenv.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -104,7 +103,7 @@ func startSimulators(ctx context.Context, d dataDir, pg *devenv.Postgres) ([]*si
 }
 
 func startSimulator(ctx context.Context, self string, d dataDir, dept string) (*simulator, error) {
-	port, err := freePort()
+	port, err := devenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -192,14 +191,4 @@ func stopSimulators(sims []*simulator) {
 	for _, s := range sims {
 		s.stop()
 	}
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -42,10 +42,10 @@ const defaultStopTimeout = 30 * time.Second
 // deadline, for the same reason.
 const defaultStartTimeout = 2 * time.Minute
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1. The port is
+// FreePort asks the kernel for a free TCP port on 127.0.0.1. The port is
 // released before the server binds it, so another process may grab it in
 // between; callers retry with a new port when the server fails to bind.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("devenv: finding a free port: %w", err)

@@ -182,7 +182,7 @@ var (
 )
 
 func startPostmaster(ctx context.Context, bin, dir string, ru *runUser, log io.Writer, opts Options) (*Postgres, error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}

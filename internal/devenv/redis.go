@@ -74,7 +74,7 @@ func StartRedis(ctx context.Context, dir string, log io.Writer) (*Redis, error) 
 }
 
 func startRedis(ctx context.Context, bin, dir string, log io.Writer) (*Redis, error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
