@@ -3,12 +3,12 @@
 # `gridhub seed --scale city` on a durable dev cluster, and prints a summary of
 # medians. Raw output goes to bench-results/<UTC time>/.
 #
-#   bash scripts/bench.sh            # everything (about 15 minutes on 2 cores)
+#   bash scripts/bench.sh            # everything (about 12 minutes on an idle 2-core machine)
 #   BENCH_COUNT=3 bash scripts/bench.sh
 #   BENCH_ONLY="server seed" bash scripts/bench.sh   # some parts: server store grid synth seed
 #
 # Environment:
-#   BENCH_COUNT       runs per benchmark (-count), default 5
+#   BENCH_COUNT       rounds: each benchmark runs once per round, default 5
 #   BENCH_TIME        -benchtime of the hub latency benchmarks, default 3s
 #   BENCH_SEED_RUNS   runs of the real city seed, default 3
 #   BENCH_ONLY        parts to run, default all
@@ -60,23 +60,29 @@ done
 wants seed && $GO build -o "$OUT/bin/gridhub" ./cmd/gridhub
 
 # gobench PART ARGS... runs one package's benchmarks (in the package's
-# directory, as go test does) into $OUT/PART.txt.
+# directory, as go test does) into $OUT/PART.txt: COUNT rounds of -count 1,
+# so that a hub benchmark and its baseline alternate, and a change in what
+# else the machine is doing hits both alike.
 gobench() {
-	local part=$1
+	local part=$1 round
 	shift
-	echo "bench: $part (${PKG[$part]} $*)"
-	noteload "$part start"
-	(cd "${PKG[$part]}" && "$OUT/bin/$part.test" -test.run '^$' -test.count "$COUNT" -test.timeout 60m "$@") 2>&1 |
-		tee "$OUT/$part.txt" | grep -E '^(Benchmark|PASS|FAIL|---|panic)' || true
+	echo "bench: $part (${PKG[$part]} $*, $COUNT rounds)"
+	: >"$OUT/$part.txt"
+	for round in $(seq 1 "$COUNT"); do
+		noteload "$part round $round"
+		(cd "${PKG[$part]}" && "$OUT/bin/$part.test" -test.run '^$' -test.count 1 -test.timeout 60m "$@") >>"$OUT/$part.txt" 2>&1 || true
+	done
 	noteload "$part end"
+	grep -E '^Benchmark' "$OUT/$part.txt" || true
 	if grep -qE '^(FAIL|--- FAIL|panic)' "$OUT/$part.txt"; then
 		echo "bench: $part failed, see $OUT/$part.txt" >&2
 		exit 1
 	fi
 }
 
-# Hub latency at concurrency 16, and its raw-SQL baselines, on a 50,000-resident city.
-wants server && gobench server -test.bench . -test.benchtime "$HUB_TIME"
+# Hub latency at concurrency 16, and its raw-SQL baselines, on a 50,000-resident
+# city. (The federated benchmarks in the same package are scripts/bench-issues.sh's.)
+wants server && gobench server -test.bench '^Benchmark(Person|PeoplePage)' -test.benchtime "$HUB_TIME"
 # Seeding rate, generate + load of the whole city (~1.3 million residents) into
 # the test cluster (fsync off): one op is one city. Its baseline is the same
 # COPY with constraints and secondary indexes dropped and re-created.
@@ -165,8 +171,6 @@ summary() {
 		echo "== medians of $COUNT runs"
 		medians "${files[@]}" >"$OUT/medians.txt"
 		awk '{ printf "%-40s %12s %14.6g  (n=%d)\n", $1, $2, $3, $4 }' "$OUT/medians.txt"
-		echo
-		echo "== hub / baseline (medians, same run)"
 		awk '
 		{ v[$1 " " $2] = $3 }
 		END {
@@ -174,12 +178,14 @@ summary() {
 			for (i = 1; i < n; i += 2) {
 				hub = b[i]; base = b[i + 1]
 				if (!((hub " p50-ms") in v) || !((base " p50-ms") in v)) continue
+				if (!head++) print "\n== hub / baseline (medians, same run)"
 				printf "%-32s p50 %7.3f ms / %7.3f ms = %5.2fx   p99 %7.3f ms / %7.3f ms = %5.2fx   req/s %7.0f / %7.0f = %5.2fx\n", hub,
 					v[hub " p50-ms"], v[base " p50-ms"], v[hub " p50-ms"] / v[base " p50-ms"],
 					v[hub " p99-ms"], v[base " p99-ms"], v[hub " p99-ms"] / v[base " p99-ms"],
 					v[hub " req/s"], v[base " req/s"], v[hub " req/s"] / v[base " req/s"]
 			}
 			hub = "BenchmarkLoadCity"; base = "BenchmarkLoadCityBaselineCOPY"
+			if (((hub " load-s") in v) && ((base " load-s") in v) && !head++) print "\n== hub / baseline (medians, same run)"
 			if (((hub " load-s") in v) && ((base " load-s") in v))
 				printf "%-32s load %6.1f s / %6.1f s = %5.2fx   total %6.1f s / %6.1f s = %5.2fx   rows/s %7.0f / %7.0f = %5.2fx\n", hub,
 					v[hub " load-s"], v[base " load-s"], v[hub " load-s"] / v[base " load-s"],
