@@ -25,14 +25,15 @@ import (
 //   - Full/<dept>: one op is a full sync of the department into an empty copy
 //     (its facts, state and dirty grids removed untimed): every fact copied,
 //     merged, placed, and every grid's aggregates computed.
-//   - Incremental/<dept>: one op is an incremental sync of
-//     GRIDHUB_BENCH_CHANGES (default 1000) changed records, 1% of them
+//   - Incremental/<dept>/<n>: one op is an incremental sync of n changed
+//     records (100 and 1000, or GRIDHUB_BENCH_CHANGES), 1% of them
 //     deletions, spread over the department's records at random; the grids
-//     they touch are recomputed.
+//     they touch are recomputed (all of the department's, when they are
+//     most grids).
 //
-// The feed answers at once (pages of 5000), so this is the hub's side: the
-// department's own answer time adds to it. The database is devenv's test
-// cluster (fsync off).
+// The feed answers at once (pages of 5000, batches of 50000), so this is the
+// hub's side: the department's own answer time adds to it. The database is
+// devenv's test cluster (fsync off, shared_buffers 128MB).
 func BenchmarkSync(b *testing.B) {
 	ctx := context.Background()
 	bc := factsynctest.LoadBenchCity(b)
@@ -86,53 +87,56 @@ func BenchmarkSync(b *testing.B) {
 		})
 	}
 
-	changes := 1000
-	if s := os.Getenv("GRIDHUB_BENCH_CHANGES"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			changes = n
+	sizes := []int{100, 1000}
+	if v := os.Getenv("GRIDHUB_BENCH_CHANGES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("GRIDHUB_BENCH_CHANGES=%q: want a number of changes", v)
 		}
+		sizes = []int{n}
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, d := range depts {
-		b.Run("Incremental/"+d, func(b *testing.B) {
-			if _, err := syncer.SyncDepartment(ctx, d, false); err != nil { // level with the feed
-				b.Fatal(err)
-			}
-			base := facts[d]
-			var grids int
-			var elapsed time.Duration
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				batch := make([]connectors.Fact, 0, changes)
-				for k := range changes {
-					f := base[r.IntN(len(base))]
-					if k%100 == 99 {
-						f.Deleted, f.Record = true, nil
-					} else {
-						rec := make(connectors.Record, len(f.Record)+1)
-						for key, v := range f.Record {
-							rec[key] = v
-						}
-						rec["rev"] = int64(i*changes + k)
-						f.Record = rec
-					}
-					batch = append(batch, f)
-				}
-				feeds[d].Append(batch...)
-				b.StartTimer()
-				t0 := time.Now()
-				st, err := syncer.SyncDepartment(ctx, d, false)
-				if err != nil {
+		for _, changes := range sizes {
+			b.Run("Incremental/"+d+"/"+strconv.Itoa(changes), func(b *testing.B) {
+				if _, err := syncer.SyncDepartment(ctx, d, false); err != nil { // level with the feed
 					b.Fatal(err)
 				}
-				elapsed += time.Since(t0)
-				grids += st.Grids
-			}
-			b.ReportMetric(float64(changes), "changes")
-			b.ReportMetric(float64(changes)*float64(b.N)/elapsed.Seconds(), "changes/s")
-			b.ReportMetric(float64(elapsed.Milliseconds())/float64(b.N), "ms/sync")
-			b.ReportMetric(float64(grids)/float64(b.N), "grids")
-		})
+				base := facts[d]
+				var grids int
+				var elapsed time.Duration
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					batch := make([]connectors.Fact, 0, changes)
+					for k := range changes {
+						f := base[r.IntN(len(base))]
+						if k%100 == 99 {
+							f.Deleted, f.Record = true, nil
+						} else {
+							rec := make(connectors.Record, len(f.Record)+1)
+							for key, v := range f.Record {
+								rec[key] = v
+							}
+							rec["rev"] = r.Int64()
+							f.Record = rec
+						}
+						batch = append(batch, f)
+					}
+					feeds[d].Append(batch...)
+					b.StartTimer()
+					t0 := time.Now()
+					st, err := syncer.SyncDepartment(ctx, d, false)
+					if err != nil {
+						b.Fatal(err)
+					}
+					elapsed += time.Since(t0)
+					grids += st.Grids
+				}
+				b.ReportMetric(float64(changes)*float64(b.N)/elapsed.Seconds(), "changes/s")
+				b.ReportMetric(float64(elapsed.Milliseconds())/float64(b.N), "ms/sync")
+				b.ReportMetric(float64(grids)/float64(b.N), "grids")
+			})
+		}
 	}
 	fr, err := syncer.Freshness(ctx)
 	if err != nil {

@@ -10,9 +10,16 @@
 // watermark never runs ahead of the facts, so a sync that fails or crashes
 // midway resumes where the last committed batch ended, and a batch replayed
 // after a crash is applied again harmlessly (facts are upserted by department,
-// set, key and ID). A batch is copied into a temporary table with COPY, then
-// merged into facts with one INSERT ... ON CONFLICT and one DELETE (for facts
-// marked Deleted); rows that did not change are not rewritten.
+// set, key and ID). A batch is deduplicated, blinded, encoded, located and
+// sorted by key in Go while the previous one is written (the sort makes the
+// index lookups and inserts walk the B-trees in order), copied into a
+// temporary table with COPY, matched in one pass to the master index and to
+// its stored rows (lookups by unique index only: during a department's first
+// sync the statistics say it has no facts, and a plan built on that would be
+// quadratic), then merged into facts with one INSERT ... ON CONFLICT and one
+// DELETE (for facts marked Deleted); rows that did not change are not
+// rewritten. Each department's facts are a partition of their own
+// (PartitionName), created by its first sync.
 //
 // Each fact is placed in a responsibility grid as it is stored: the grid its
 // record's lon/lat fall in, when it has them (a 城管 case is about a place),
@@ -56,10 +63,13 @@ package factsync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,7 +139,7 @@ type Options struct {
 	// PageSize is the limit asked of the feed per call (default 5000; a
 	// connector may return fewer).
 	PageSize int
-	// BatchSize is how many facts are applied per transaction (default 20000):
+	// BatchSize is how many facts are applied per transaction (default 50000):
 	// small feed pages are gathered so that the per-transaction cost is paid
 	// once per batch.
 	BatchSize int
@@ -149,7 +159,7 @@ func (o Options) withDefaults() Options {
 		o.PageSize = 5000
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 20000
+		o.BatchSize = 50000
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 2
@@ -287,7 +297,8 @@ func (s *Syncer) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := s.SyncAll(ctx, false); err != nil && ctx.Err() == nil {
+		// Each department's failure is logged where it happens.
+		if res, err := s.SyncAll(ctx, false); res == nil && err != nil && ctx.Err() == nil {
 			s.opts.Logger.Warn("fact sync", "err", err)
 		}
 		select {
@@ -323,13 +334,21 @@ func (s *Syncer) syncDepartment(ctx context.Context, dept string, full bool) (St
 		err = errors.Join(err, ferr)
 	}
 	st.Elapsed = time.Since(start)
+	if errors.Is(err, ErrConcurrentSync) {
+		s.opts.Logger.Info("fact sync: another sync of the department is under way", "department", dept)
+		return st, err
+	}
 	if err != nil {
 		s.recordError(dept, err)
 		s.opts.Logger.Warn("fact sync failed", "department", dept, "full", st.Full, "facts", st.Facts,
 			"batches", st.Batches, "elapsed", st.Elapsed.Round(time.Millisecond), "err", err)
 		return st, err
 	}
-	s.opts.Logger.Info("fact sync", "department", dept, "full", st.Full, "facts", st.Facts, "deleted", st.Deleted,
+	level := slog.LevelDebug // an idle tick of Run
+	if st.Full || st.Changed > 0 {
+		level = slog.LevelInfo
+	}
+	s.opts.Logger.Log(ctx, level, "fact sync", "department", dept, "full", st.Full, "facts", st.Facts, "deleted", st.Deleted,
 		"changed", st.Changed, "unlinked", st.Unlinked, "swept", st.Swept, "pages", st.Pages, "grids", st.Grids,
 		"elapsed", st.Elapsed.Round(time.Millisecond))
 	return st, nil
@@ -340,6 +359,9 @@ type run struct {
 	watermark string
 	gen       int64
 	full      bool
+	// sweep says whether a full sync may leave facts of an older generation
+	// to remove: not when the department had none when it began.
+	sweep bool
 }
 
 // begin reads (creating it when missing) the department's state and, for a
@@ -347,14 +369,19 @@ type run struct {
 // sync that did not complete is resumed from its watermark, still full.
 func (s *Syncer) begin(ctx context.Context, dept string, full bool) (run, error) {
 	var r run
+	if err := ensurePartition(ctx, s.pool, dept); err != nil {
+		return r, fmt.Errorf("factsync %s: %w", dept, err)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sync_state (department) VALUES ($1) ON CONFLICT DO NOTHING`, dept); err != nil {
 			return err
 		}
-		var pending bool
+		var pending, any bool
 		var lastFull *time.Time
-		if err := tx.QueryRow(ctx, `SELECT watermark, gen, full_pending, last_full_at FROM sync_state WHERE department = $1 FOR UPDATE`, dept).
-			Scan(&r.watermark, &r.gen, &pending, &lastFull); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT watermark, gen, full_pending, last_full_at,
+				EXISTS (SELECT 1 FROM facts WHERE department = $1)
+			FROM sync_state WHERE department = $1 FOR UPDATE`, dept).
+			Scan(&r.watermark, &r.gen, &pending, &lastFull, &any); err != nil {
 			return err
 		}
 		// Never completed a full sync: this one reads everything anyway.
@@ -363,9 +390,9 @@ func (s *Syncer) begin(ctx context.Context, dept string, full bool) (run, error)
 		}
 		switch {
 		case pending:
-			r.full = true
+			r.full, r.sweep = true, true
 		case full:
-			r.full, r.gen, r.watermark = true, r.gen+1, ""
+			r.full, r.gen, r.watermark, r.sweep = true, r.gen+1, "", any
 		}
 		_, err := tx.Exec(ctx, `UPDATE sync_state SET watermark = $2, gen = $3, full_pending = $4, last_attempt_at = now() WHERE department = $1`,
 			dept, r.watermark, r.gen, r.full)
@@ -377,15 +404,18 @@ func (s *Syncer) begin(ctx context.Context, dept string, full bool) (run, error)
 	return r, nil
 }
 
-// batch is facts read from the feed from one watermark to the next.
+// batch is facts read from the feed from one watermark to the next, staged:
+// deduplicated, keys blinded, records encoded and located.
 type batch struct {
 	since, until string
 	facts        []connectors.Fact
 	pages        int
+	rows         [][]any
+	counts       applied
 }
 
-// pull reads the feed and applies it batch by batch. Reading the next batch
-// overlaps with applying the current one.
+// pull reads the feed and applies it batch by batch. Reading and staging the
+// next batch overlaps with applying the current one.
 func (s *Syncer) pull(ctx context.Context, dept string, feed connectors.FactFeed, ix *grid.Index, r run, st *Stats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -393,10 +423,10 @@ func (s *Syncer) pull(ctx context.Context, dept string, feed connectors.FactFeed
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		readErr <- s.read(ctx, dept, feed, r.watermark, batches)
+		readErr <- s.read(ctx, dept, feed, ix, r.watermark, batches)
 	}()
 	for b := range batches {
-		n, err := s.apply(ctx, dept, ix, r.gen, r.full, b)
+		n, err := s.apply(ctx, dept, r.gen, r.full, b)
 		if err != nil {
 			cancel()
 			for range batches {
@@ -414,8 +444,9 @@ func (s *Syncer) pull(ctx context.Context, dept string, feed connectors.FactFeed
 	return <-readErr
 }
 
-// read pulls pages from since and sends them in batches of about BatchSize.
-func (s *Syncer) read(ctx context.Context, dept string, feed connectors.FactFeed, since string, out chan<- batch) error {
+// read pulls pages from since and sends them, staged, in batches of about
+// BatchSize.
+func (s *Syncer) read(ctx context.Context, dept string, feed connectors.FactFeed, ix *grid.Index, since string, out chan<- batch) error {
 	b := batch{since: since, until: since}
 	for {
 		page, err := feed.Facts(ctx, b.until, s.opts.PageSize)
@@ -430,6 +461,11 @@ func (s *Syncer) read(ctx context.Context, dept string, feed connectors.FactFeed
 		b.until = page.Watermark
 		if len(b.facts) >= s.opts.BatchSize || !page.More {
 			if len(b.facts) > 0 || b.until != b.since {
+				var err error
+				if b.rows, err = s.stageRows(ix, b.facts, &b.counts); err != nil {
+					return fmt.Errorf("factsync %s: %w", dept, err)
+				}
+				b.facts = nil
 				select {
 				case out <- b:
 				case <-ctx.Done():
@@ -537,4 +573,48 @@ func deref(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return *t
+}
+
+// PartitionName is the name of dept's partition of facts: facts_<code> for a
+// code of lower-case letters, digits and underscores, with a hash of the code
+// appended for any other.
+func PartitionName(dept string) string {
+	var b strings.Builder
+	for _, r := range dept {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	name := b.String()
+	if name != dept || len(name) > 40 {
+		sum := sha256.Sum256([]byte(dept))
+		name = name[:min(len(name), 40)] + "_" + hex.EncodeToString(sum[:6])
+	}
+	return "facts_" + name
+}
+
+// ensurePartition creates dept's partition of facts unless it exists.
+func ensurePartition(ctx context.Context, pool *pgxpool.Pool, dept string) error {
+	name := PartitionName(dept)
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up partition: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	// DDL takes no parameters: the value is a quoted literal.
+	literal := "'" + strings.ReplaceAll(dept, "'", "''") + "'"
+	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()+
+		` PARTITION OF facts FOR VALUES IN (`+literal+`)`); err != nil {
+		// Another syncer creating it at the same moment can make IF NOT
+		// EXISTS fail: what matters is that it exists now.
+		if e := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); e == nil && exists {
+			return nil
+		}
+		return fmt.Errorf("create partition %s: %w", name, err)
+	}
+	return nil
 }

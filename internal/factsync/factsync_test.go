@@ -214,14 +214,20 @@ func TestIncrementalSyncAppliesChangesAndDeletions(t *testing.T) {
 	}
 	ended := active
 	ended.Record = connectors.Record{"status": "ENDED", "householdNumber": "X"}
+	onDibao := map[string]bool{}
+	for _, f := range e.facts[dept] {
+		if f.Set == "dibao" {
+			onDibao[f.Key] = true
+		}
+	}
 	var newcomer string
 	for _, p := range e.fx.City.Persons {
-		if _, ok := before["dibao/"+keyHex(e, p.IDNumber)+"/"+p.IDNumber]; !ok {
+		if !onDibao[p.IDNumber] {
 			newcomer = p.IDNumber
 			break
 		}
 	}
-	added := connectors.Fact{Entity: connectors.Person, Key: newcomer, Set: "dibao", ID: newcomer,
+	added := connectors.Fact{Entity: connectors.Person, Key: newcomer, Set: "dibao", ID: "900000001",
 		Record: connectors.Record{"status": "ACTIVE", "householdNumber": "NEW"}}
 	removed.Deleted, removed.Record = true, nil
 	feed.Append(active, ended, added, removed)
@@ -236,6 +242,9 @@ func TestIncrementalSyncAppliesChangesAndDeletions(t *testing.T) {
 	after := e.stored(t, dept)
 	if len(after) != len(before) {
 		t.Errorf("%d facts after one addition and one deletion, want %d", len(after), len(before))
+	}
+	if _, rows := e.state(t, dept); rows != int64(len(after)) {
+		t.Errorf("sync_state.rows %d, want %d", rows, len(after))
 	}
 	if r := after["dibao/"+keyHex(e, active.Key)+"/"+active.ID]; r == "" || !contains(r, `"ENDED"`) {
 		t.Errorf("ended record stored as %q", r)
@@ -557,5 +566,35 @@ func TestNormalizeKey(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("NormalizeKey(%q, %q) = %q, want %q", tc.entity, tc.in, got, tc.want)
 		}
+	}
+}
+
+// One record written two ways in one batch (a lower-case x, blanks) is one
+// fact: the later one wins.
+func TestOneRecordTwoWaysInOneBatch(t *testing.T) {
+	e := newEnv(t, factsync.Options{})
+	var id string
+	for _, p := range e.fx.City.Persons {
+		if p.IDNumber[17] == 'X' {
+			id = p.IDNumber
+			break
+		}
+	}
+	if id == "" {
+		t.Skip("no ID number with an X in the test city")
+	}
+	const dept = deptsim.PartyBuilding
+	e.feeds[dept] = factsynctest.NewFeed([]connectors.Fact{
+		{Entity: connectors.Person, Key: id, Set: "membership", ID: "1", Record: connectors.Record{"category": "FULL"}},
+		{Entity: connectors.Person, Key: " " + id[:17] + "x", Set: "membership", ID: "1", Record: connectors.Record{"category": "PROBATIONARY"}},
+	})
+	e.syncer = e.newSyncer(factsync.Options{})
+	st, err := e.syncer.SyncDepartment(context.Background(), dept, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.stored(t, dept)
+	if st.Facts != 1 || len(got) != 1 || !contains(got["membership/"+keyHex(e, id)+"/1"], "PROBATIONARY") {
+		t.Errorf("stats %+v, stored %v: want the later version only", st, got)
 	}
 }

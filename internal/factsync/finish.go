@@ -26,7 +26,7 @@ func (s *Syncer) finish(ctx context.Context, dept string, r run, ok bool, st *St
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(lockKey)); err != nil {
 			return err
 		}
-		if ok && r.full {
+		if ok && r.full && r.sweep {
 			if _, err := tx.Exec(ctx, `INSERT INTO indicator_dirty (department, grid_code)
 				SELECT DISTINCT department, grid_code FROM facts
 				WHERE department = $1 AND gen < $2 AND grid_code IS NOT NULL
@@ -43,7 +43,7 @@ func (s *Syncer) finish(ctx context.Context, dept string, r run, ok bool, st *St
 		// Statistics of facts from before a big change would mislead the
 		// recomputation's plan (a first sync starts from none at all).
 		if r.full || st.Changed >= analyzeAfter {
-			if _, err := tx.Exec(ctx, `ANALYZE facts`); err != nil {
+			if _, err := tx.Exec(ctx, `ANALYZE `+pgx.Identifier{PartitionName(dept)}.Sanitize()); err != nil {
 				return fmt.Errorf("analyze facts: %w", err)
 			}
 		}
@@ -60,7 +60,8 @@ func (s *Syncer) finish(ctx context.Context, dept string, r run, ok bool, st *St
 		}
 		if _, err := tx.Exec(ctx, `UPDATE sync_state SET
 				last_sync_at = now(), last_error = NULL,
-				rows = (SELECT count(*) FROM facts WHERE department = $1),
+				-- batches keep rows up to date; a full sync recounts
+				rows = CASE WHEN $3 THEN (SELECT count(*) FROM facts WHERE department = $1) ELSE rows END,
 				last_change_at = CASE WHEN $2 THEN now() ELSE last_change_at END,
 				last_full_at = CASE WHEN $3 THEN now() ELSE last_full_at END,
 				full_pending = false

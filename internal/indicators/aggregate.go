@@ -3,6 +3,7 @@ package indicators
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,48 +55,74 @@ func NewAggregator(cat *Catalogue) *Aggregator {
 // factsQuery builds the recomputation of a department's indicators. $1 is the
 // department, $2 the grids (NULL for all); field names, sets and values are
 // parameters too, never spliced into the text.
+//
+// The cost is in reading fields out of the records' JSON, so each field an
+// indicator tests is read once per fact (not once per indicator testing it),
+// and only facts of the sets some indicator counts are read at all.
 func factsQuery(ins []*Indicator) *deptQuery {
 	q := &deptQuery{}
 	param := func(v any) string {
 		q.args = append(q.args, v)
 		return "$" + strconv.Itoa(len(q.args)+2)
 	}
+	fields := map[string]string{} // field name -> column of the inner select
+	var cols, sets []string
+	column := func(field string) string {
+		if c, ok := fields[field]; ok {
+			return c
+		}
+		c := "f" + strconv.Itoa(len(fields))
+		fields[field] = c
+		cols = append(cols, "f.record->>"+param(field)+"::text AS "+c)
+		return c
+	}
 	var aggs, values []string
 	households := false
 	for i, in := range ins {
 		c := in.Count
-		conds := []string{"f.set = ANY(" + param(c.Sets) + "::text[])"}
+		for _, set := range c.Sets {
+			if !slices.Contains(sets, set) {
+				sets = append(sets, set)
+			}
+		}
+		conds := []string{"set = ANY(" + param(c.Sets) + "::text[])"}
 		for _, w := range c.Where {
-			field := param(w.Field) + "::text"
+			col := column(w.Field)
 			if len(w.In) > 0 {
-				conds = append(conds, "(f.record->>"+field+") = ANY("+param(w.In)+"::text[])")
+				conds = append(conds, col+" = ANY("+param(w.In)+"::text[])")
 			} else {
-				conds = append(conds, "coalesce(f.record->>"+field+", '') <> ALL("+param(w.NotIn)+"::text[])")
+				conds = append(conds, "coalesce("+col+", '') <> ALL("+param(w.NotIn)+"::text[])")
 			}
 		}
 		filter := " FILTER (WHERE " + strings.Join(conds, " AND ") + ")"
+		v := "v" + strconv.Itoa(i)
 		switch c.Distinct {
 		case DistinctPerson:
-			aggs = append(aggs, "count(DISTINCT f.person_id)"+filter+" AS v"+strconv.Itoa(i))
+			aggs = append(aggs, "count(DISTINCT pid)"+filter+" AS "+v)
 		case DistinctHousehold:
 			households = true
-			aggs = append(aggs, "count(DISTINCT p.household_id)"+filter+" AS v"+strconv.Itoa(i))
+			aggs = append(aggs, "count(DISTINCT hid)"+filter+" AS "+v)
 		default:
-			aggs = append(aggs, "count(*)"+filter+" AS v"+strconv.Itoa(i))
+			aggs = append(aggs, "count(*)"+filter+" AS "+v)
 		}
-		values = append(values, "("+param(in.Name)+"::text, c.v"+strconv.Itoa(i)+")")
+		values = append(values, "("+param(in.Name)+"::text, c."+v+")")
 		q.names = append(q.names, in.Name)
 	}
-	join := ""
+	hid, join := "NULL::bigint", ""
 	if households {
-		join = " LEFT JOIN persons p ON p.id = f.person_id"
+		hid, join = "p.household_id", " LEFT JOIN persons p ON p.id = f.person_id"
 	}
+	cols = append([]string{"f.grid_code AS g", "f.person_id AS pid", hid + " AS hid", "f.set"}, cols...)
 	q.sql = `INSERT INTO indicator_cells (name, grid_code, value)
 SELECT x.name, c.g, x.v FROM (
-	SELECT f.grid_code AS g, ` + strings.Join(aggs, ",\n\t\t") + `
-	FROM facts f` + join + `
-	WHERE f.department = $1 AND f.grid_code IS NOT NULL AND ($2::text[] IS NULL OR f.grid_code = ANY($2::text[]))
-	GROUP BY f.grid_code
+	SELECT g, ` + strings.Join(aggs, ",\n\t\t") + `
+	FROM (
+		SELECT ` + strings.Join(cols, ", ") + `
+		FROM facts f` + join + `
+		WHERE f.department = $1 AND f.set = ANY(` + param(sets) + `::text[]) AND f.grid_code IS NOT NULL
+		  AND ($2::text[] IS NULL OR f.grid_code = ANY($2::text[]))
+	) f
+	GROUP BY g
 ) c CROSS JOIN LATERAL (VALUES ` + strings.Join(values, ", ") + `) AS x(name, v)
 WHERE x.v > 0`
 	return q

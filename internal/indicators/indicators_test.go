@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +80,30 @@ func TestSyncedCity(t *testing.T) {
 	t.Run("TableErrors", func(t *testing.T) { testTableErrors(t, e) })
 	t.Run("CacheRedis", func(t *testing.T) { testCacheRedis(t, e) })
 	t.Run("CSV", func(t *testing.T) { testCSV(t, e) })
+	t.Run("LocalCacheBudget", func(t *testing.T) { testLocalCacheBudget(t, e) })
+}
+
+// The in-process cache keeps tables within its cell budget, least recently
+// used first out.
+func testLocalCacheBudget(t *testing.T, e *env) {
+	ctx := context.Background()
+	svc := indicators.NewService(e.fx.Store.Pool, indicators.Default(), e.reg, indicators.Options{LocalCells: 100, Logger: quiet()})
+	query := func(l grid.Level) *indicators.Table {
+		tab, err := svc.Table(ctx, l, "", []string{"residents"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tab
+	}
+	query(grid.Township)  // 24 cells
+	query(grid.Community) // 51 cells: both fit
+	if !query(grid.Township).FromCache {
+		t.Error("a table within the budget was evicted")
+	}
+	query(grid.Grid) // 89 cells: the others go
+	if query(grid.Community).FromCache {
+		t.Error("a table beyond the budget was kept")
+	}
 }
 
 func TestCatalogue(t *testing.T) {
@@ -157,7 +182,7 @@ func TestCatalogueValidation(t *testing.T) {
 // published value of every level is the truth.
 func testValuesMatchGroundTruth(t *testing.T, e *env) {
 	ctx := context.Background()
-	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day)
+	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day, true)
 
 	// The stored grid counts, before any suppression.
 	rows, _ := e.fx.Store.Pool.Query(ctx, `SELECT name, grid_code, value FROM indicator_cells`)
@@ -230,7 +255,7 @@ func testValuesMatchGroundTruth(t *testing.T, e *env) {
 func testSuppression(t *testing.T, e *env) {
 	ctx := context.Background()
 	cat := indicators.Default()
-	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day)
+	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day, true)
 
 	// Every unit's published cell, from the table of its level.
 	type key struct{ code, name string }
@@ -531,11 +556,24 @@ func sameTable(a, b *indicators.Table) bool {
 
 func testCSV(t *testing.T, e *env) {
 	ctx := context.Background()
-	township := e.ix.Units(grid.Township)[0]
+	// A township where something is withheld.
 	names := []string{"residents", "tekunPersons", "medicalCoverageRate"}
-	tab, err := e.svc.Table(ctx, grid.Community, township.Code, names)
-	if err != nil {
-		t.Fatal(err)
+	var township grid.Unit
+	var tab *indicators.Table
+	for _, u := range e.ix.Units(grid.Township) {
+		tt, err := e.svc.Table(ctx, grid.Community, u.Code, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(tt.Rows, func(r indicators.Row) bool {
+			return slices.ContainsFunc(r.Values, func(c indicators.Cell) bool { return c.Suppressed })
+		}) {
+			township, tab = u, tt
+			break
+		}
+	}
+	if tab == nil {
+		t.Fatal("no township has a withheld cell")
 	}
 	var buf bytes.Buffer
 	if err := indicators.WriteCSV(&buf, tab); err != nil {
@@ -575,7 +613,7 @@ func testCSV(t *testing.T, e *env) {
 		}
 	}
 	if !sawSuppressed {
-		t.Log("no withheld cell in this township (the format of one is checked in TestCSVFormat)")
+		t.Error("no withheld cell written")
 	}
 	last := recs[len(recs)-1]
 	if last[0] != township.Code || last[1] != township.Name || last[2] != indicators.TotalLevel {

@@ -92,9 +92,11 @@ type Options struct {
 	// Rule is the disclosure rule of counts that do not set their own
 	// threshold (zero: counts below disclosure.DefaultThreshold withheld).
 	Rule disclosure.Rule
-	// LocalTables is how many tables are kept decoded in process (default 256).
-	LocalTables int
-	Logger      *slog.Logger
+	// LocalCells bounds the tables kept decoded in process by their number
+	// of cells (default 1,000,000, some 40 MB; a city-wide table of every
+	// grid and indicator has about 35,000).
+	LocalCells int
+	Logger     *slog.Logger
 }
 
 // Service serves indicator tables. It is safe for concurrent use.
@@ -104,8 +106,9 @@ type Service struct {
 	units Units
 	opts  Options
 
-	local  *lru.Cache[string, *Table]
-	flight singleflight.Group
+	local      *lru.Cache[string, *Table]
+	localCells atomic.Int64
+	flight     singleflight.Group
 
 	mu   sync.Mutex // guards snap and computing it
 	snap *snapshot
@@ -118,14 +121,30 @@ func NewService(pool *pgxpool.Pool, cat *Catalogue, units Units, opts Options) *
 	if opts.TTL <= 0 {
 		opts.TTL = 10 * time.Minute
 	}
-	if opts.LocalTables <= 0 {
-		opts.LocalTables = 256
+	if opts.LocalCells <= 0 {
+		opts.LocalCells = 1_000_000
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	local, _ := lru.New[string, *Table](opts.LocalTables)
-	return &Service{pool: pool, cat: cat, units: units, opts: opts, local: local}
+	s := &Service{pool: pool, cat: cat, units: units, opts: opts}
+	s.local, _ = lru.NewWithEvict(1<<16, func(_ string, t *Table) { s.localCells.Add(-cellsOf(t)) })
+	return s
+}
+
+func cellsOf(t *Table) int64 { return int64((len(t.Rows) + 1) * len(t.Names)) }
+
+// keep adds a table to the in-process cache, evicting the least recently
+// used ones beyond the cell budget.
+func (s *Service) keep(key string, t *Table) {
+	if s.local.Contains(key) {
+		return
+	}
+	s.localCells.Add(cellsOf(t))
+	s.local.Add(key, t)
+	for s.localCells.Load() > int64(s.opts.LocalCells) && s.local.Len() > 1 {
+		s.local.RemoveOldest()
+	}
 }
 
 // Catalogue is the service's catalogue.
@@ -180,7 +199,7 @@ func (s *Service) Table(ctx context.Context, level grid.Level, within string, na
 				t, err := decodeTable(b)
 				if err == nil {
 					s.hits.Add(1)
-					s.local.Add(key, t)
+					s.keep(key, t)
 					return cached(t), nil
 				}
 				s.opts.Logger.Warn("indicators: undecodable cached table", "err", err)
@@ -191,7 +210,7 @@ func (s *Service) Table(ctx context.Context, level grid.Level, within string, na
 		if err != nil {
 			return nil, err
 		}
-		s.local.Add(key, t)
+		s.keep(key, t)
 		if s.opts.Cache != nil {
 			if err := s.opts.Cache.SetMulti(ctx, map[string][]byte{key: encodeTable(t)}, s.opts.TTL); err != nil {
 				s.opts.Logger.Warn("indicators: shared cache set", "err", err)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/ident"
@@ -17,10 +18,12 @@ import (
 //
 // A department record counts for the resident its ID number names (parsed and
 // normalised by internal/ident; a missing or mistyped number names no one), in
-// that resident's grid. Where a source holds several records of one resident
-// in a set kept one per resident, the newest counts (the last by update time,
-// as the fact feed lists them). Cases count where their point lies.
-func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time) map[string]map[string]int64 {
+// that resident's grid; a resident counts once when any of their records
+// passes (a source may hold duplicates). Cases count where their point lies.
+//
+// partyless counts the 城管 cases with no party too: the in-memory feeds carry
+// them, the real connectors leave them out.
+func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time, partyless bool) map[string]map[string]int64 {
 	out := map[string]map[string]int64{}
 	add := func(name, g string, n int64) {
 		if out[name] == nil {
@@ -53,32 +56,20 @@ func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time)
 		}
 		return byID[r.Number]
 	}
-	// latest keeps, per resident, the index of the newest row.
-	type row struct {
-		i  int
-		at time.Time
-	}
-	latest := func(n int, id func(int) deptsim.Ident, at func(int) time.Time) map[*synth.Person]int {
-		best := map[*synth.Person]row{}
+	// rows groups a set's rows by the resident their ID number names.
+	rows := func(n int, id func(int) deptsim.Ident) map[*synth.Person][]int {
+		out := map[*synth.Person][]int{}
 		for i := range n {
-			p := person(id(i))
-			if p == nil {
-				continue
+			if p := person(id(i)); p != nil {
+				out[p] = append(out[p], i)
 			}
-			if b, ok := best[p]; !ok || !at(i).Before(b.at) {
-				best[p] = row{i, at(i)}
-			}
-		}
-		out := make(map[*synth.Person]int, len(best))
-		for p, b := range best {
-			out[p] = b.i
 		}
 		return out
 	}
-	// countPersons counts residents whose newest row passes keep.
-	countPersons := func(name string, newest map[*synth.Person]int, keep func(int) bool) {
-		for p, i := range newest {
-			if keep(i) {
+	// countPersons counts residents with a row that passes keep.
+	countPersons := func(name string, byPerson map[*synth.Person][]int, keep func(int) bool) {
+		for p, is := range byPerson {
+			if slices.ContainsFunc(is, keep) {
 				add(name, p.GridCode, 1)
 			}
 		}
@@ -86,11 +77,12 @@ func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time)
 	all := func(int) bool { return true }
 
 	ca := ds.CivilAffairs
-	dibao := latest(len(ca.Dibao), func(i int) deptsim.Ident { return ca.Dibao[i].Ident }, func(i int) time.Time { return ca.Dibao[i].Updated })
-	countPersons("dibaoPersons", dibao, func(i int) bool { return ca.Dibao[i].Status == "ACTIVE" })
+	activeDibao := func(i int) bool { return ca.Dibao[i].Status == "ACTIVE" }
+	dibao := rows(len(ca.Dibao), func(i int) deptsim.Ident { return ca.Dibao[i].Ident })
+	countPersons("dibaoPersons", dibao, activeDibao)
 	households := map[string]map[int64]bool{}
-	for p, i := range dibao {
-		if ca.Dibao[i].Status == "ACTIVE" {
+	for p, is := range dibao {
+		if slices.ContainsFunc(is, activeDibao) {
 			if households[p.GridCode] == nil {
 				households[p.GridCode] = map[int64]bool{}
 			}
@@ -100,16 +92,15 @@ func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time)
 	for g, hs := range households {
 		add("dibaoHouseholds", g, int64(len(hs)))
 	}
-	tekun := latest(len(ca.Tekun), func(i int) deptsim.Ident { return ca.Tekun[i].Ident }, func(i int) time.Time { return ca.Tekun[i].Updated })
+	tekun := rows(len(ca.Tekun), func(i int) deptsim.Ident { return ca.Tekun[i].Ident })
 	countPersons("tekunPersons", tekun, func(i int) bool { return ca.Tekun[i].Status == "ACTIVE" })
-	dis := latest(len(ca.Disability), func(i int) deptsim.Ident { return ca.Disability[i].Ident }, func(i int) time.Time { return ca.Disability[i].Updated })
+	dis := rows(len(ca.Disability), func(i int) deptsim.Ident { return ca.Disability[i].Ident })
 	countPersons("disabledSevere", dis, func(i int) bool { return ca.Disability[i].Grade <= 2 })
 	countPersons("disabledMild", dis, func(i int) bool { return ca.Disability[i].Grade >= 3 })
 
 	h := ds.Health
-	countPersons("floatingPopulation", latest(len(h.Floating), func(i int) deptsim.Ident { return h.Floating[i].Ident },
-		func(i int) time.Time { return h.Floating[i].Updated }), all)
-	mar := latest(len(h.Marriage), func(i int) deptsim.Ident { return h.Marriage[i].Ident }, func(i int) time.Time { return h.Marriage[i].Updated })
+	countPersons("floatingPopulation", rows(len(h.Floating), func(i int) deptsim.Ident { return h.Floating[i].Ident }), all)
+	mar := rows(len(h.Marriage), func(i int) deptsim.Ident { return h.Marriage[i].Ident })
 	countPersons("childbearingWomen", mar, func(i int) bool { return h.Marriage[i].ChildbearingAge })
 	for _, b := range h.Births {
 		if p := person(b.Mother); p != nil {
@@ -118,19 +109,21 @@ func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time)
 	}
 
 	e := ds.Employment
-	un := latest(len(e.Unemployment), func(i int) deptsim.Ident { return e.Unemployment[i].Ident }, func(i int) time.Time { return e.Unemployment[i].Updated })
+	un := rows(len(e.Unemployment), func(i int) deptsim.Ident { return e.Unemployment[i].Ident })
 	countPersons("registeredUnemployed", un, func(i int) bool { return e.Unemployment[i].Status == "REGISTERED" })
-	countPersons("employmentHardship", latest(len(e.Hardship), func(i int) deptsim.Ident { return e.Hardship[i].Ident },
-		func(i int) time.Time { return e.Hardship[i].Updated }), all)
+	countPersons("employmentHardship", rows(len(e.Hardship), func(i int) deptsim.Ident { return e.Hardship[i].Ident }), all)
 
 	ss := ds.SocialSecurity
-	pen := latest(len(ss.Pension), func(i int) deptsim.Ident { return ss.Pension[i].Ident }, func(i int) time.Time { return ss.Pension[i].Updated })
+	pen := rows(len(ss.Pension), func(i int) deptsim.Ident { return ss.Pension[i].Ident })
 	countPersons("pensionInsured", pen, func(i int) bool { s := ss.Pension[i].Status; return s == "CONTRIBUTING" || s == "RECEIVING" })
 	countPersons("pensionReceiving", pen, func(i int) bool { return ss.Pension[i].Status == "RECEIVING" })
-	med := latest(len(ss.Medical), func(i int) deptsim.Ident { return ss.Medical[i].Ident }, func(i int) time.Time { return ss.Medical[i].Updated })
+	med := rows(len(ss.Medical), func(i int) deptsim.Ident { return ss.Medical[i].Ident })
 	countPersons("medicalInsured", med, func(i int) bool { return ss.Medical[i].Status == "INSURED" })
 
 	for _, c := range ds.UrbanManagement.Cases {
+		if !partyless && !connectorKeeps(c) {
+			continue
+		}
 		u, ok := ix.Locate(c.Lon, c.Lat)
 		if !ok {
 			continue
@@ -144,13 +137,26 @@ func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time)
 		}
 	}
 
-	// The ledger has no update times: its last row of a member counts.
 	pb := ds.PartyBuilding.Members
-	mem := latest(len(pb), func(i int) deptsim.Ident { return pb[i].Ident }, func(int) time.Time { return time.Time{} })
+	mem := rows(len(pb), func(i int) deptsim.Ident { return pb[i].Ident })
 	countPersons("partyMembers", mem, all)
 	countPersons("probationaryMembers", mem, func(i int) bool { return pb[i].Category == "PROBATIONARY" })
 	countPersons("outOfContactMembers", mem, func(i int) bool { return pb[i].OutOfContact })
 	return out
+}
+
+// connectorKeeps says whether the real 城管 connector feeds a case: only one
+// with a party whose key it can normalise.
+func connectorKeeps(c deptsim.Case) bool {
+	switch c.PartyType {
+	case deptsim.PartyPerson:
+		_, err := connectors.NormalizeKey(connectors.Person, c.Party.IDNumber)
+		return err == nil
+	case deptsim.PartyOrganization:
+		_, err := connectors.NormalizeKey(connectors.Organization, c.CreditCode)
+		return err == nil
+	}
+	return false
 }
 
 // ageOn is the age in whole years on day.

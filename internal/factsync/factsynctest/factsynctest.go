@@ -111,9 +111,10 @@ type change struct {
 // would give for the dataset, oldest change first: each source record as a
 // fact of its record set with the unified field names and values. Keys are
 // normalised as the connectors do (connectors.NormalizeKey) and kept as the
-// source wrote them when they cannot be (a missing or mistyped number); a
-// record set of one record per key uses the key as ID, a Many set the source's
-// row ID. 城管 cases with no party have no entity and an empty key.
+// source wrote them when they cannot be (a missing or mistyped number, which
+// the real connectors skip); IDs are the source's row IDs, as the connectors
+// give them. 城管 cases with no party (which the connectors skip) come with no
+// entity and an empty key: the hub places them by their coordinates.
 func DatasetFacts(ds *deptsim.Dataset) map[string][]connectors.Fact {
 	out := map[string][]connectors.Fact{}
 	add := func(dept string, cs []change) {
@@ -124,11 +125,7 @@ func DatasetFacts(ds *deptsim.Dataset) map[string][]connectors.Fact {
 		}
 		out[dept] = facts
 	}
-	one := func(set string, id deptsim.Ident, at time.Time, rec connectors.Record) change {
-		k := PersonKey(id.IDNumber)
-		return change{at: at, fact: connectors.Fact{Entity: connectors.Person, Key: k, Set: set, ID: k, Record: rec}}
-	}
-	many := func(set string, id deptsim.Ident, row int64, at time.Time, rec connectors.Record) change {
+	one := func(set string, id deptsim.Ident, row int64, at time.Time, rec connectors.Record) change {
 		k := PersonKey(id.IDNumber)
 		return change{at: at, fact: connectors.Fact{Entity: connectors.Person, Key: k, Set: set, ID: strconv.FormatInt(row, 10), Record: rec}}
 	}
@@ -141,18 +138,18 @@ func DatasetFacts(ds *deptsim.Dataset) map[string][]connectors.Fact {
 		if !r.Until.IsZero() {
 			rec["until"] = r.Until
 		}
-		cs = append(cs, one("dibao", r.Ident, r.Updated, rec))
+		cs = append(cs, one("dibao", r.Ident, r.Row, r.Updated, rec))
 	}
 	for _, r := range ca.Tekun {
-		cs = append(cs, one("tekun", r.Ident, r.Updated, connectors.Record{"category": r.Category, "careMode": r.CareMode, "since": r.Since, "status": r.Status}))
+		cs = append(cs, one("tekun", r.Ident, r.Row, r.Updated, connectors.Record{"category": r.Category, "careMode": r.CareMode, "since": r.Since, "status": r.Status}))
 	}
 	for _, r := range ca.Elderly {
 		if r.Paying {
-			cs = append(cs, one("elderlyAllowance", r.Ident, r.Updated, connectors.Record{"band": r.Band, "monthlyAmount": r.Monthly.Float(), "since": r.Since}))
+			cs = append(cs, one("elderlyAllowance", r.Ident, r.Row, r.Updated, connectors.Record{"band": r.Band, "monthlyAmount": r.Monthly.Float(), "since": r.Since}))
 		}
 	}
 	for _, r := range ca.Disability {
-		cs = append(cs, one("disability", r.Ident, r.Updated, connectors.Record{"certificateNumber": r.CertificateNumber,
+		cs = append(cs, one("disability", r.Ident, r.Row, r.Updated, connectors.Record{"certificateNumber": r.CertificateNumber,
 			"category": r.Category, "grade": int64(r.Grade), "issuedOn": r.IssuedOn}))
 	}
 	add(deptsim.CivilAffairs, cs)
@@ -160,7 +157,7 @@ func DatasetFacts(ds *deptsim.Dataset) map[string][]connectors.Fact {
 	h := ds.Health
 	cs = nil
 	for _, r := range h.Floating {
-		cs = append(cs, one("floating", r.Ident, r.Updated, connectors.Record{"inflowDate": r.InflowDate, "originAddress": r.OriginAddress,
+		cs = append(cs, one("floating", r.Ident, r.Row, r.Updated, connectors.Record{"inflowDate": r.InflowDate, "originAddress": r.OriginAddress,
 			"originCode": r.OriginCode, "reason": r.Reason, "residencePermit": r.ResidencePermit}))
 	}
 	for _, r := range h.Marriage {
@@ -168,10 +165,10 @@ func DatasetFacts(ds *deptsim.Dataset) map[string][]connectors.Fact {
 		if r.Contraception != "" {
 			rec["contraception"] = r.Contraception
 		}
-		cs = append(cs, one("marriage", r.Ident, r.Updated, rec))
+		cs = append(cs, one("marriage", r.Ident, r.Row, r.Updated, rec))
 	}
 	for _, r := range h.Births {
-		cs = append(cs, many("births", r.Mother, r.Row, r.Updated, connectors.Record{"childName": r.ChildName, "birthDate": r.BirthDate,
+		cs = append(cs, one("births", r.Mother, r.Row, r.Updated, connectors.Record{"childName": r.ChildName, "birthDate": r.BirthDate,
 			"certificateNumber": r.CertificateNumber, "hospital": r.Hospital}))
 	}
 	add(deptsim.Health, cs)
@@ -179,16 +176,16 @@ func DatasetFacts(ds *deptsim.Dataset) map[string][]connectors.Fact {
 	e := ds.Employment
 	cs = nil
 	for _, r := range e.Unemployment {
-		cs = append(cs, one("unemployment", r.Ident, r.Updated, connectors.Record{"registeredOn": r.RegisteredOn, "status": r.Status, "reason": r.Reason}))
+		cs = append(cs, one("unemployment", r.Ident, r.Row, r.Updated, connectors.Record{"registeredOn": r.RegisteredOn, "status": r.Status, "reason": r.Reason}))
 	}
 	for _, r := range e.Hardship {
-		cs = append(cs, one("hardship", r.Ident, r.Updated, connectors.Record{"category": r.Category, "recognizedOn": r.RecognizedOn}))
+		cs = append(cs, one("hardship", r.Ident, r.Row, r.Updated, connectors.Record{"category": r.Category, "recognizedOn": r.RecognizedOn}))
 	}
 	for _, r := range e.Certificates {
-		cs = append(cs, one("certificate", r.Ident, r.Updated, connectors.Record{"number": r.Number, "issuedOn": r.IssuedOn}))
+		cs = append(cs, one("certificate", r.Ident, r.Row, r.Updated, connectors.Record{"number": r.Number, "issuedOn": r.IssuedOn}))
 	}
 	for _, r := range e.Assistance {
-		cs = append(cs, many("assistance", r.Ident, r.Row, r.Updated, connectors.Record{"kind": r.Kind, "date": r.Date, "detail": r.Detail}))
+		cs = append(cs, one("assistance", r.Ident, r.Row, r.Updated, connectors.Record{"kind": r.Kind, "date": r.Date, "detail": r.Detail}))
 	}
 	add(deptsim.Employment, cs)
 
@@ -199,10 +196,10 @@ func DatasetFacts(ds *deptsim.Dataset) map[string][]connectors.Fact {
 		if r.MonthlyBenefit != 0 {
 			rec["monthlyBenefit"] = r.MonthlyBenefit.Float()
 		}
-		cs = append(cs, one("pension", r.Ident, r.Updated, rec))
+		cs = append(cs, one("pension", r.Ident, r.Row, r.Updated, rec))
 	}
 	for _, r := range ss.Medical {
-		cs = append(cs, one("medical", r.Ident, r.Updated, connectors.Record{"scheme": r.Scheme, "status": r.Status, "since": r.Since}))
+		cs = append(cs, one("medical", r.Ident, r.Row, r.Updated, connectors.Record{"scheme": r.Scheme, "status": r.Status, "since": r.Since}))
 	}
 	add(deptsim.SocialSecurity, cs)
 
@@ -230,7 +227,7 @@ func DatasetFacts(ds *deptsim.Dataset) map[string][]connectors.Fact {
 			rec["lastContact"] = m.LastContact
 		}
 		// The ledger has no change times: its rows in ledger order.
-		cs = append(cs, one("membership", m.Ident, time.Time{}, rec))
+		cs = append(cs, one("membership", m.Ident, m.Row, time.Time{}, rec))
 	}
 	add(deptsim.PartyBuilding, cs)
 	return out
