@@ -1,19 +1,20 @@
 package connectors
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gridhub/gridhub/internal/ident"
+	"github.com/gridhub/gridhub/internal/yamlpos"
 )
 
 // Department is one department's mapping file.
@@ -21,6 +22,13 @@ type Department struct {
 	Code string `yaml:"code"` // civil_affairs, health, ...
 	Name string `yaml:"name"` // 民政
 	Kind string `yaml:"kind"` // sql, rest, sheet
+	// Description says what the department keeps, for people and for the
+	// GraphQL schema's documentation.
+	Description string `yaml:"description"`
+	// GraphQL names the department's typed sections in the schema the binary
+	// is generated with (tools/gengraph); a department loaded at run time is
+	// read through Person.records and Organization.records whatever it says.
+	GraphQL *DeptGraphQL `yaml:"graphql"`
 	// Timeout bounds one call to the department (default 2s).
 	Timeout Duration `yaml:"timeout"`
 	// Source says where the department is; only the block of its kind is set.
@@ -37,7 +45,37 @@ type Department struct {
 
 	// File is the mapping file the department was read from.
 	File string `yaml:"-"`
-	root *yaml.Node
+	// Raw is the file's content after ${VAR} expansion: two departments
+	// with the same Raw are the same configuration.
+	Raw  []byte `yaml:"-"`
+	file *yamlpos.File
+}
+
+// DeptGraphQL names a department's typed sections: the field on Person and
+// on Organization, and the section's type.
+type DeptGraphQL struct {
+	Person       *SectionName `yaml:"person"`
+	Organization *SectionName `yaml:"organization"`
+}
+
+// SectionName is the GraphQL field and type of a department's section.
+type SectionName struct {
+	// Field is the section's field on Person or Organization (default: the
+	// department code in lowerCamelCase).
+	Field string `yaml:"field"`
+	// Type is the section's type (default: the code in UpperCamelCase, with
+	// Org appended for an organization's section). A person's and an
+	// organization's section may share a type when their sets match.
+	Type string `yaml:"type"`
+}
+
+// SetGraphQL names a record set's field in its section and its record type.
+type SetGraphQL struct {
+	// Field is the set's field in the section (default: the set's name).
+	Field string `yaml:"field"`
+	// Type is the record type (default: the set's name in UpperCamelCase).
+	// Two sets may share a type when their fields match.
+	Type string `yaml:"type"`
 }
 
 // Source is the address of a department's system, one block per kind.
@@ -78,6 +116,10 @@ type RecordSet struct {
 	// Name is the record set's field in the department's GraphQL section.
 	Name  string `yaml:"name"`
 	Label string `yaml:"label"` // 低保
+	// Description says what the set holds, for the schema's documentation.
+	Description string `yaml:"description"`
+	// GraphQL names the set in the generated typed schema.
+	GraphQL *SetGraphQL `yaml:"graphql"`
 	// Entity is Person or Organization: what the record is about.
 	Entity string `yaml:"entity"`
 	// Many says a key may have several records (cases); otherwise at most one is
@@ -234,6 +276,9 @@ type Field struct {
 	// Name is the unified field name, the GraphQL field of the record set's type.
 	Name  string `yaml:"name"`
 	Label string `yaml:"label"`
+	// Description documents the field in the schema (default: its label and,
+	// for an enum, its values).
+	Description string `yaml:"description"`
 	// From is the source field: a column, a dotted JSON path, a sheet header.
 	From string `yaml:"from"`
 	// Type is string, int, decimal, date, bool or enum.
@@ -248,6 +293,10 @@ type Field struct {
 	// conditional (有条件共享: only with a purpose that allows it), or none
 	// (不予共享: the owning department only).
 	Sharing string `yaml:"sharing"`
+	// Identifier is the class of identifier the field holds or embeds
+	// (resident_id, phone, certificate, account): such a field is masked
+	// for every caller unless a stated purpose unmasks its class.
+	Identifier ident.Class `yaml:"identifier"`
 }
 
 // Field types.
@@ -289,33 +338,39 @@ func LoadDepartments(dir string) ([]*Department, error) {
 }
 
 // LoadDepartmentsFS reads every *.yaml mapping file at the root of fsys (named
-// in errors as under dir), sorted by file name.
+// in errors as under dir), sorted by file name. The problems of every file are
+// returned together, each "file:line: what is wrong".
 func LoadDepartmentsFS(fsys fs.FS, dir string) ([]*Department, error) {
 	files, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {
 		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no department mapping files (*.yaml) in %s", dir)
+		return nil, fmt.Errorf("%s: no department mapping files (*.yaml)", dir)
 	}
 	slices.Sort(files)
 	var out []*Department
-	seen := map[string]string{}
+	var errs []error
+	seen := map[string]*Department{}
 	for _, name := range files {
 		raw, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err
 		}
-		f := filepath.Join(dir, name)
-		d, err := ParseDepartment(f, raw)
+		d, err := ParseDepartment(path.Join(dir, name), raw)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		if prev, dup := seen[d.Code]; dup {
-			return nil, fmt.Errorf("%s: department %s is already defined in %s", f, d.Code, prev)
+			errs = append(errs, d.file.Errorf([]any{"code"}, "department %s is already defined in %s", d.Code, prev.File))
+			continue
 		}
-		seen[d.Code] = f
+		seen[d.Code] = d
 		out = append(out, d)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -334,17 +389,12 @@ func LoadDepartment(path string) (*Department, error) {
 // ParseDepartment is LoadDepartment on a file's content; path names it in errors.
 func ParseDepartment(path string, raw []byte) (*Department, error) {
 	raw = expandEnv(raw)
-	var root yaml.Node
-	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
 	d := &Department{}
-	if err := dec.Decode(d); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	f, err := yamlpos.Decode(path, raw, d)
+	if err != nil {
+		return nil, err
 	}
-	d.File, d.root = path, &root
+	d.File, d.Raw, d.file = path, raw, f
 	if d.Timeout == 0 {
 		d.Timeout = Duration(2 * time.Second)
 	}
@@ -365,6 +415,16 @@ func ParseDepartment(path string, raw []byte) (*Department, error) {
 	return d, nil
 }
 
+// Errorf is a problem at the key path leads to in the department's mapping
+// file, "file:line: what is wrong", for checks made elsewhere (a catalogue
+// naming a field the department does not have).
+func (d *Department) Errorf(path []any, format string, args ...any) error {
+	return d.file.Errorf(path, format, args...)
+}
+
+// Line is the line of the key path leads to in the mapping file.
+func (d *Department) Line(path ...any) int { return d.file.Line(path...) }
+
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
 func expandEnv(b []byte) []byte {
@@ -378,6 +438,16 @@ func expandEnv(b []byte) []byte {
 }
 
 var identifier = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
+var typeName = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+
+func classList() string {
+	var names []string
+	for _, c := range ident.Classes() {
+		names = append(names, string(c))
+	}
+	return strings.Join(names, ", ")
+}
+
 var deptCode = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // Validate checks the rules that span fields; each error names the file and the
@@ -385,7 +455,7 @@ var deptCode = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 func (d *Department) Validate() error {
 	var errs []error
 	fail := func(path []any, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", d.File, d.line(path...), pathString(path), fmt.Sprintf(format, args...)))
+		errs = append(errs, d.file.Errorf(path, "%s: %s", yamlpos.Path(path...), fmt.Sprintf(format, args...)))
 	}
 	if !deptCode.MatchString(d.Code) {
 		fail([]any{"code"}, "department code %q must be lower_snake_case", d.Code)
@@ -406,6 +476,19 @@ func (d *Department) Validate() error {
 	}
 	if len(d.Records) == 0 {
 		fail([]any{"records"}, "at least one record set is required")
+	}
+	if g := d.GraphQL; g != nil {
+		for entity, sn := range map[string]*SectionName{Person: g.Person, Organization: g.Organization} {
+			if sn == nil {
+				continue
+			}
+			if sn.Field != "" && !identifier.MatchString(sn.Field) {
+				fail([]any{"graphql", entity, "field"}, "%q is not a lowerCamelCase GraphQL field name", sn.Field)
+			}
+			if sn.Type != "" && !typeName.MatchString(sn.Type) {
+				fail([]any{"graphql", entity, "type"}, "%q is not an UpperCamelCase GraphQL type name", sn.Type)
+			}
+		}
 	}
 	names := map[string]bool{}
 	for i, rs := range d.Records {
@@ -437,6 +520,14 @@ func (d *Department) Validate() error {
 		case "sheet":
 			if rs.Sheet == nil {
 				fail(at("sheet"), "sheet is required")
+			}
+		}
+		if g := rs.GraphQL; g != nil {
+			if g.Field != "" && !identifier.MatchString(g.Field) {
+				fail(at("graphql", "field"), "%q is not a lowerCamelCase GraphQL field name", g.Field)
+			}
+			if g.Type != "" && !typeName.MatchString(g.Type) {
+				fail(at("graphql", "type"), "%q is not an UpperCamelCase GraphQL type name", g.Type)
 			}
 		}
 		d.validateFacts(fail, i, &rs)
@@ -471,6 +562,13 @@ func (d *Department) Validate() error {
 			default:
 				fail(fat("sharing"), "sharing %q is not unconditional, conditional or none", f.Sharing)
 			}
+			if f.Identifier != "" {
+				if !f.Identifier.Valid() {
+					fail(fat("identifier"), "identifier %q is not one of %s", f.Identifier, classList())
+				} else if f.Type != TypeString {
+					fail(fat("identifier"), "an identifier is a string field (an ID number is text, not a number), not %s", f.Type)
+				}
+			}
 		}
 	}
 	d.validateFeed(fail)
@@ -502,53 +600,79 @@ func (d *Department) Set(name string) (*RecordSet, bool) {
 	return nil, false
 }
 
-// line finds the line of the key at path (map keys and sequence indexes) in the
-// file, or the closest ancestor's line when the key is absent.
-func (d *Department) line(path ...any) int {
-	if d.root == nil || len(d.root.Content) == 0 {
-		return 0
+// SectionField is the GraphQL field of the department's section on entity's
+// type (Person or Organization).
+func (d *Department) SectionField(entity string) string {
+	if sn := d.sectionName(entity); sn != nil && sn.Field != "" {
+		return sn.Field
 	}
-	n := d.root.Content[0]
-	line := n.Line
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			if n.Kind != yaml.MappingNode {
-				return line
-			}
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == k {
-					line, n, found = n.Content[i].Line, n.Content[i+1], true
-					break
-				}
-			}
-			if !found {
-				return line
-			}
-		case int:
-			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
-				return line
-			}
-			n = n.Content[k]
-			line = n.Line
-		}
-	}
-	return line
+	return lowerCamel(d.Code)
 }
 
-func pathString(path []any) string {
-	var b strings.Builder
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(k)
-		case int:
-			b.WriteString("[" + strconv.Itoa(k) + "]")
+// SectionType is the GraphQL type of the department's section about entity.
+func (d *Department) SectionType(entity string) string {
+	if sn := d.sectionName(entity); sn != nil && sn.Type != "" {
+		return sn.Type
+	}
+	t := upperCamel(d.Code)
+	if entity == Organization {
+		t += "Org"
+	}
+	return t
+}
+
+func (d *Department) sectionName(entity string) *SectionName {
+	if d.GraphQL == nil {
+		return nil
+	}
+	if entity == Organization {
+		return d.GraphQL.Organization
+	}
+	return d.GraphQL.Person
+}
+
+// SectionFieldName is the set's field in its section.
+func (rs *RecordSet) SectionFieldName() string {
+	if rs.GraphQL != nil && rs.GraphQL.Field != "" {
+		return rs.GraphQL.Field
+	}
+	return rs.Name
+}
+
+// TypeName is the GraphQL type of the set's records.
+func (rs *RecordSet) TypeName() string {
+	if rs.GraphQL != nil && rs.GraphQL.Type != "" {
+		return rs.GraphQL.Type
+	}
+	return upperCamel(rs.Name)
+}
+
+// Field returns the set's field called name.
+func (rs *RecordSet) Field(name string) (*Field, bool) {
+	for i := range rs.Fields {
+		if rs.Fields[i].Name == name {
+			return &rs.Fields[i], true
 		}
 	}
-	return b.String()
+	return nil, false
+}
+
+// lowerCamel turns lower_snake_case into lowerCamelCase.
+func lowerCamel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// upperCamel turns lower_snake_case or lowerCamelCase into UpperCamelCase.
+func upperCamel(s string) string {
+	c := lowerCamel(s)
+	if c == "" {
+		return c
+	}
+	return strings.ToUpper(c[:1]) + c[1:]
 }

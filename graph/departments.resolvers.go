@@ -10,54 +10,18 @@ import (
 	"sync"
 
 	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/graph/generated"
 	"github.com/gridhub/gridhub/graph/model"
-	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/people"
 )
 
-// UrbanCases is the resolver for the urbanCases field.
-func (r *organizationResolver) UrbanCases(ctx context.Context, obj *people.Organization) (*model.UrbanCases, error) {
-	// An organisation's cases are the urban_management record set orgCases.
-	var out struct {
-		OrgCases []*model.UrbanCase   `json:"orgCases"`
-		Source   *model.SectionSource `json:"source"`
-	}
-	ok, err := r.section(ctx, "urban_management", connectors.Organization, obj.CreditCode, &out)
-	if !ok {
-		return nil, err
-	}
-	return &model.UrbanCases{Cases: out.OrgCases, Source: out.Source}, nil
+// Records is the resolver for the records field.
+func (r *organizationResolver) Records(ctx context.Context, obj *people.Organization, department string, sets []string) ([]*model.RecordSet, error) {
+	return r.recordSets(ctx, connectors.Organization, obj.CreditCode, department, sets)
 }
 
-// CivilAffairs is the resolver for the civilAffairs field.
-func (r *personResolver) CivilAffairs(ctx context.Context, obj *people.Person) (*model.CivilAffairs, error) {
-	return personSection[model.CivilAffairs](ctx, r.Resolver, "civil_affairs", obj)
-}
-
-// Health is the resolver for the health field.
-func (r *personResolver) Health(ctx context.Context, obj *people.Person) (*model.Health, error) {
-	return personSection[model.Health](ctx, r.Resolver, "health", obj)
-}
-
-// Employment is the resolver for the employment field.
-func (r *personResolver) Employment(ctx context.Context, obj *people.Person) (*model.Employment, error) {
-	return personSection[model.Employment](ctx, r.Resolver, "employment", obj)
-}
-
-// SocialSecurity is the resolver for the socialSecurity field.
-func (r *personResolver) SocialSecurity(ctx context.Context, obj *people.Person) (*model.SocialSecurity, error) {
-	return personSection[model.SocialSecurity](ctx, r.Resolver, "social_security", obj)
-}
-
-// Party is the resolver for the party field.
-func (r *personResolver) Party(ctx context.Context, obj *people.Person) (*model.Party, error) {
-	return personSection[model.Party](ctx, r.Resolver, "party_building", obj)
-}
-
-// UrbanCases is the resolver for the urbanCases field.
-func (r *personResolver) UrbanCases(ctx context.Context, obj *people.Person) (*model.UrbanCases, error) {
-	return personSection[model.UrbanCases](ctx, r.Resolver, "urban_management", obj)
+// Records is the resolver for the records field.
+func (r *personResolver) Records(ctx context.Context, obj *people.Person, department string, sets []string) ([]*model.RecordSet, error) {
+	return r.recordSets(ctx, connectors.Person, obj.IDNumber, department, sets)
 }
 
 // Departments is the resolver for the departments field.
@@ -88,15 +52,3 @@ func (r *queryResolver) Departments(ctx context.Context) ([]*model.Department, e
 	}
 	return out, nil
 }
-
-// Grid is the resolver for the grid field.
-func (r *urbanCaseResolver) Grid(ctx context.Context, obj *model.UrbanCase) (*grid.Unit, error) {
-	if obj.Lon == nil || obj.Lat == nil {
-		return nil, nil
-	}
-	return r.locate(ctx, *obj.Lon, *obj.Lat)
-}
-
-func (r *Resolver) UrbanCase() generated.UrbanCaseResolver { return &urbanCaseResolver{r} }
-
-type urbanCaseResolver struct{ *Resolver }

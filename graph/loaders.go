@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -20,8 +22,35 @@ type Loaders struct {
 	Households *dataloadgen.Loader[string, *people.Household]
 	Members    *dataloadgen.Loader[string, []*people.Person]
 	Buildings  *dataloadgen.Loader[string, *people.Building]
-	// Sections has one loader per department and entity (sectionKey).
-	Sections map[string]*dataloadgen.Loader[string, *Section]
+
+	mu sync.Mutex
+	// sections has one loader per department and entity, made on first use.
+	sections map[sectionKey]*dataloadgen.Loader[string, *loaded]
+}
+
+type sectionKey struct {
+	dept   *federation.Dept
+	entity string
+}
+
+// section is the loader of a department's records about an entity, nil when
+// the department keeps none.
+func (l *Loaders) section(fed *federation.Federation, d *federation.Dept, entity string) *dataloadgen.Loader[string, *loaded] {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := sectionKey{d, entity}
+	if ld, ok := l.sections[k]; ok {
+		return ld
+	}
+	var ld *dataloadgen.Loader[string, *loaded]
+	if slices.ContainsFunc(d.Config.Records, func(rs connectors.RecordSet) bool { return rs.Entity == entity }) {
+		ld = dataloadgen.NewLoader(newSectionLoader(fed, d, entity), dataloadgen.WithWait(loaderWait), dataloadgen.WithTracer(tracer))
+	}
+	if l.sections == nil {
+		l.sections = map[sectionKey]*dataloadgen.Loader[string, *loaded]{}
+	}
+	l.sections[k] = ld
+	return ld
 }
 
 // loaderWait is how long a loader gathers keys before it fetches: long enough for
@@ -29,30 +58,13 @@ type Loaders struct {
 const loaderWait = 2 * time.Millisecond
 
 // NewLoaders returns fresh loaders for one request.
-func NewLoaders(svc *people.Service, fed *federation.Federation) *Loaders {
-	l := &Loaders{
+func NewLoaders(svc *people.Service) *Loaders {
+	return &Loaders{
 		Persons:    dataloadgen.NewLoader(batch(svc.PersonsByID), dataloadgen.WithWait(loaderWait)),
 		Households: dataloadgen.NewLoader(batch(svc.HouseholdsByID), dataloadgen.WithWait(loaderWait)),
 		Members:    dataloadgen.NewLoader(batch(svc.MembersOf), dataloadgen.WithWait(loaderWait)),
 		Buildings:  dataloadgen.NewLoader(batch(svc.BuildingsByID), dataloadgen.WithWait(loaderWait)),
-		Sections:   map[string]*dataloadgen.Loader[string, *Section]{},
 	}
-	if fed == nil {
-		return l
-	}
-	for _, d := range fed.Departments() {
-		for _, entity := range []string{connectors.Person, connectors.Organization} {
-			for _, rs := range d.Config.Records {
-				if rs.Entity == entity {
-					l.Sections[sectionKey(d.Config.Code, entity)] = dataloadgen.NewLoader(
-						newSectionLoader(fed, d.Config.Code, entity),
-						dataloadgen.WithWait(loaderWait), dataloadgen.WithTracer(tracer))
-					break
-				}
-			}
-		}
-	}
-	return l
 }
 
 // tracer gives each loader batch its span.
@@ -74,7 +86,7 @@ type loadersKey struct{}
 // WithLoaders is HTTP middleware that gives each request its own loaders.
 func (r *Resolver) WithLoaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		ctx := context.WithValue(req.Context(), loadersKey{}, NewLoaders(r.Master, r.Federation))
+		ctx := context.WithValue(req.Context(), loadersKey{}, NewLoaders(r.Master))
 		next.ServeHTTP(w, req.WithContext(ctx))
 	})
 }
@@ -85,5 +97,5 @@ func (r *Resolver) loaders(ctx context.Context) *Loaders {
 	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
 		return l
 	}
-	return NewLoaders(r.Master, r.Federation)
+	return NewLoaders(r.Master)
 }

@@ -35,9 +35,7 @@ func (r *householdResolver) Head(ctx context.Context, obj *people.Household) (*p
 		return nil, nil
 	}
 	p, err := r.loaders(ctx).Persons.Load(ctx, obj.HeadID)
-	if p != nil {
-		notePersons(ctx, p.ID)
-	}
+	r.operation(ctx).NotePersons(p)
 	return p, err
 }
 
@@ -47,9 +45,7 @@ func (r *householdResolver) Members(ctx context.Context, obj *people.Household) 
 	if members == nil && err == nil {
 		members = []*people.Person{}
 	}
-	for _, p := range members {
-		notePersons(ctx, p.ID)
-	}
+	r.operation(ctx).NotePersons(members...)
 	r.prefetchSections(ctx, members)
 	return members, err
 }
@@ -83,7 +79,7 @@ func (r *queryResolver) Person(ctx context.Context, idNumber string) (*people.Pe
 	}
 	p, err := r.Master.PersonByIDNumber(ctx, idNumber)
 	if p = personInScope(pr, p); p != nil {
-		notePersons(ctx, p.ID)
+		r.operation(ctx).NotePersons(p)
 		r.prefetchSections(ctx, []*people.Person{p})
 	}
 	return p, err
@@ -103,9 +99,7 @@ func (r *queryResolver) People(ctx context.Context, within string, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range page.Persons {
-		notePersons(ctx, p.ID)
-	}
+	r.operation(ctx).NotePersons(page.Persons...)
 	r.prefetchSections(ctx, page.Persons)
 	conn := &model.PersonConnection{
 		Edges:    make([]*model.PersonEdge, len(page.Persons)),

@@ -7,25 +7,28 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/gridhub/gridhub/connectors"
+	"github.com/gridhub/gridhub/graph/generated/departments"
 	"github.com/gridhub/gridhub/internal/people"
 )
 
-// personSections maps the Person fields that hold department sections to the
-// departments behind them.
-var personSections = map[string]string{
-	"civilAffairs":   "civil_affairs",
-	"health":         "health",
-	"employment":     "employment",
-	"socialSecurity": "social_security",
-	"party":          "party_building",
-	"urbanCases":     "urban_management",
-}
+// personSections maps the Person fields that hold typed department sections
+// to the departments behind them, from the generated descriptors.
+var personSections = func() map[string]string {
+	m := map[string]string{}
+	for _, t := range departments.Sections {
+		if t.Object == "Person" {
+			m[t.Field] = t.Department
+		}
+	}
+	return m
+}()
 
 // prefetchSections queues, in one go, every department read the persons of
-// this field will need: each selected section's loader gets all the keys at
-// once, so a page costs one connector call per department however the
-// resolvers of its rows are scheduled. The rows' own section resolvers then
-// find their answers in the loaders' caches.
+// this field will need: each selected section's loader (a typed section, or
+// Person.records of a department) gets all the keys at once, so a page costs
+// one connector call per department however the resolvers of its rows are
+// scheduled. The rows' own section resolvers then find their answers in the
+// loaders' caches.
 func (r *Resolver) prefetchSections(ctx context.Context, persons []*people.Person) {
 	if r.Federation == nil || len(persons) == 0 || !graphql.HasOperationContext(ctx) {
 		return
@@ -40,7 +43,7 @@ func (r *Resolver) prefetchSections(ctx context.Context, persons []*people.Perso
 		return
 	}
 	keys := make([]string, 0, len(persons))
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(persons))
 	for _, p := range persons {
 		if !seen[p.IDNumber] {
 			seen[p.IDNumber] = true
@@ -48,16 +51,20 @@ func (r *Resolver) prefetchSections(ctx context.Context, persons []*people.Perso
 		}
 	}
 	loaders := r.loaders(ctx)
-	for dept := range depts {
-		if l, ok := loaders.Sections[sectionKey(dept, connectors.Person)]; ok {
+	for code := range depts {
+		d, ok := r.Federation.Dept(code)
+		if !ok {
+			continue
+		}
+		if l := loaders.section(r.Federation, d, connectors.Person); l != nil {
 			l.LoadAllThunk(ctx, keys) // queued now; the rows collect the results
 		}
 	}
 }
 
-// selectedSections collects the departments whose sections are selected on the
-// persons reachable through sels: directly (a Person field), or through a
-// connection's nodes and edges.
+// selectedSections collects the departments whose records are selected on the
+// persons reachable through sels: a typed section or records(department:) of
+// a Person, directly or through a connection's nodes and edges.
 func selectedSections(oc *graphql.OperationContext, sels ast.SelectionSet, into map[string]bool, depth int) {
 	if depth > 3 {
 		return
@@ -67,7 +74,12 @@ func selectedSections(oc *graphql.OperationContext, sels ast.SelectionSet, into 
 			into[dept] = true
 			continue
 		}
-		if f.Name == "nodes" || f.Name == "edges" || f.Name == "node" {
+		switch f.Name {
+		case "records":
+			if dept, ok := f.ArgumentMap(oc.Variables)["department"].(string); ok {
+				into[dept] = true
+			}
+		case "nodes", "edges", "node":
 			selectedSections(oc, f.Selections, into, depth+1)
 		}
 	}

@@ -8,9 +8,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/gridhub/gridhub/graph/model"
+	"github.com/gridhub/gridhub/graph/records"
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/auth"
-	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/report"
 )
 
@@ -52,11 +52,13 @@ func templateModel(t *report.Template) *model.ReportTemplate {
 
 // draftModel shows a draft the way the caller may see it: a department value
 // the sharing policy withholds from the caller (for the stated purpose) is
-// left empty, and a phone is masked unless the purpose unmasks it. The form
-// can still be filled and submitted; it only does not show what it may not.
-func (r *Resolver) draftModel(ctx context.Context, pr *auth.Principal, d *report.Draft) *model.ReportDraft {
-	pu := PurposeFrom(ctx)
+// left empty, and an identifier (the phone, a certificate number) is masked
+// unless the purpose unmasks its class. The form can still be filled and
+// submitted; it only does not show what it may not.
+func (r *Resolver) draftModel(ctx context.Context, d *report.Draft) *model.ReportDraft {
+	op := r.operation(ctx)
 	m := &model.ReportDraft{Template: d.Template, Version: d.Version, Title: d.Title, Subject: d.Subject}
+	notes := make([]string, 0, len(d.Fields))
 	for _, f := range d.Fields {
 		df := &model.DraftField{
 			Field: f.Key, Label: f.Label, Department: f.Department, Section: f.Section,
@@ -67,18 +69,13 @@ func (r *Resolver) draftModel(ctx context.Context, pr *auth.Principal, d *report
 			src := f.Source
 			df.Source = &src
 		}
-		if df.Value != nil && !r.mayShow(pr, pu, f.Key, f.Department) {
-			df.Value = nil
+		if df.Value != nil {
+			df.Value = r.draftValue(op, f)
 		}
-		if f.Key == "core.person.phone" && df.Value != nil {
-			if dec := r.Policy.Identifier(pr, pu, "phone"); dec.Mask {
-				masked := maskValue("phone", *df.Value).(string)
-				df.Value = &masked
-			}
-		}
-		noteField(ctx, "Report."+d.Template+"."+f.Key)
+		notes = append(notes, "Report."+d.Template+"."+f.Key)
 		m.Fields = append(m.Fields, df)
 	}
+	op.NoteFields(notes...)
 	for _, u := range d.Unavailable {
 		m.Unavailable = append(m.Unavailable, &model.DraftDepartmentError{Department: u.Department, Message: u.Message})
 	}
@@ -88,17 +85,26 @@ func (r *Resolver) draftModel(ctx context.Context, pr *auth.Principal, d *report
 	return m
 }
 
-// mayShow applies the department field policy to a draft value.
-func (r *Resolver) mayShow(pr *auth.Principal, pu *policy.Purpose, key, dept string) bool {
-	if dept == report.Core {
-		return true
+// draftValue is a draft field's value as the caller may see it, nil when
+// withheld.
+func (r *Resolver) draftValue(op *records.Operation, f *report.DraftField) *string {
+	if f.Department == report.Core {
+		if c, ok := coreIdentifiers[f.Key]; ok {
+			return op.ShowCore(c, *f.Value)
+		}
+		return f.Value
 	}
-	set, field, ok := splitKey(key, dept)
-	if !ok {
-		return false
+	d, ok := r.Federation.Dept(f.Department)
+	set, field, okKey := splitKey(f.Key, f.Department)
+	if !ok || !okKey {
+		return nil
 	}
-	return r.Policy.DepartmentField(pr, pu, dept, set, field).Allow
+	return op.Show(d.Config, set, field, *f.Value)
 }
+
+// coreIdentifiers are the core report fields that hold identifiers, by the
+// Person field whose masking they follow.
+var coreIdentifiers = map[string]string{"core.person.phone": "phone"}
 
 // splitKey splits "dept.set.field" into set and field.
 func splitKey(key, dept string) (set, field string, ok bool) {

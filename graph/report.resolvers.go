@@ -83,7 +83,7 @@ func (r *queryResolver) ReportTemplates(ctx context.Context) ([]*model.ReportTem
 
 // ReportDraft is the resolver for the reportDraft field.
 func (r *queryResolver) ReportDraft(ctx context.Context, template string, subject string) (*model.ReportDraft, error) {
-	pr, _, err := r.reportSubject(ctx, subject)
+	_, _, err := r.reportSubject(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,8 @@ func (r *queryResolver) ReportDraft(ctx context.Context, template string, subjec
 	if err != nil {
 		return nil, err
 	}
-	notePersons(ctx, subject)
-	return r.draftModel(ctx, pr, d), nil
+	r.operation(ctx).NotePersonIDs(subject)
+	return r.draftModel(ctx, d), nil
 }
 
 // Submission is the resolver for the submission field.

@@ -1,20 +1,22 @@
 // Package graph holds the GraphQL resolvers: thin functions that check arguments
 // and call one service each. The executable schema is generated into
-// graph/generated and the models into graph/model.
+// graph/generated, the models into graph/model, and the typed department
+// sections (from the built-in mapping files) into graph/generated/departments
+// by tools/gengraph, which also runs gqlgen.
 package graph
 
-//go:generate go tool gqlgen generate
+//go:generate go run ../tools/gengraph
 
 import (
 	"context"
 
 	"github.com/gridhub/gridhub/internal/audit"
+	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
-	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/report"
 )
 
@@ -22,11 +24,13 @@ import (
 type Resolver struct {
 	Registry *grid.Registry
 	Master   *people.Service // the master index
+	// Config is the configuration in force (departments, policy,
+	// catalogues); a reload swaps it.
+	Config *config.Live
 	// Federation reaches the departments; nil runs the hub without them.
 	Federation *federation.Federation
-	// Reports is the unified report (一表通); Policy decides what drafts show.
+	// Reports is the unified report (一表通).
 	Reports *report.Service
-	Policy  *policy.Policy
 	// Figures serves the BI indicator tables; Freshness tells each department's sync.
 	Figures   *indicators.Service
 	Freshness func(ctx context.Context) ([]factsync.Freshness, error)

@@ -2,103 +2,125 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"time"
+	"slices"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/gridhub/gridhub/connectors"
+	"github.com/gridhub/gridhub/graph/model"
+	"github.com/gridhub/gridhub/graph/records"
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/federation"
+	"github.com/gridhub/gridhub/internal/grid"
 )
 
-// Section is what one department holds about one entity, as a loader returns it.
-type Section struct {
-	Sets  map[string][]connectors.Record
-	AsOf  time.Time
-	Stale bool
-	// Unavailable is set when the department could not be read; Sets then holds
-	// the recent copy, if the hub has one (Stale), and is nil otherwise.
-	Unavailable error
+// loaded is a department's answer about one key, as a loader returns it.
+type loaded struct {
+	section *records.Section
+	// unavailable is set when the department could not be read; section
+	// then holds the recent copy, if the hub has one (Stale), and is nil
+	// otherwise.
+	unavailable error
 }
-
-// sectionKey names a loader: one per department and entity.
-func sectionKey(dept, entity string) string { return dept + "/" + entity }
 
 // newSectionLoader batches one department's reads of one entity: every section
 // resolver of a request queues its key, and one connector call answers them all.
-func newSectionLoader(fed *federation.Federation, dept, entity string) func(context.Context, []string) ([]*Section, []error) {
-	return func(ctx context.Context, keys []string) ([]*Section, []error) {
-		ans, err := fed.Read(ctx, dept, connectors.ReadRequest{Entity: entity, Keys: keys})
-		out := make([]*Section, len(keys))
+func newSectionLoader(fed *federation.Federation, dept *federation.Dept, entity string) func(context.Context, []string) ([]*loaded, []error) {
+	return func(ctx context.Context, keys []string) ([]*loaded, []error) {
+		ans, err := fed.Read(ctx, dept.Config.Code, connectors.ReadRequest{Entity: entity, Keys: keys})
+		out := make([]*loaded, len(keys))
 		for i, k := range keys {
-			s := &Section{Unavailable: err}
+			l := &loaded{unavailable: err}
 			if ans != nil {
-				s.Stale = ans.Stale
 				if at, ok := ans.AsOf[k]; ok {
-					s.AsOf = at
-					s.Sets = ans.Result[k]
-					if s.Sets == nil {
-						s.Sets = map[string][]connectors.Record{}
-					}
+					l.section = &records.Section{Dept: dept.Config, Entity: entity, Sets: ans.Result[k], AsOf: at, Stale: ans.Stale}
 				}
 			}
-			out[i] = s
+			out[i] = l
 		}
 		return out, nil
 	}
 }
 
-// section loads a department's section for one entity key and decodes it into
-// out, a generated model whose JSON names are the record sets' names. It
-// reports false when there is nothing to show: the department is unknown, or
-// unavailable with no recent copy; an unavailable department also adds a
-// DEPARTMENT_UNAVAILABLE error for this field, and the rest of the answer stands.
-func (r *Resolver) section(ctx context.Context, dept, entity, key string, out any) (bool, error) {
+// section loads a department's section for one entity key. It returns nil
+// when there is nothing to show: the department is not configured, keeps
+// nothing about the entity, or is unavailable with no recent copy; an
+// unavailable department also adds a DEPARTMENT_UNAVAILABLE error for this
+// field, and the rest of the answer stands.
+func (r *Resolver) section(ctx context.Context, dept, entity, key string) (*records.Section, error) {
+	if r.Federation == nil {
+		return nil, nil
+	}
 	d, ok := r.Federation.Dept(dept)
 	if !ok {
 		graphql.AddError(ctx, &apperr.Error{Code: apperr.DepartmentUnavailable, Department: dept,
 			Message: fmt.Sprintf("department %s is not configured on this hub", dept)})
-		return false, nil
+		return nil, nil
 	}
-	l, ok := r.loaders(ctx).Sections[sectionKey(dept, entity)]
+	l := r.loaders(ctx).section(r.Federation, d, entity)
+	if l == nil {
+		return nil, nil // the department keeps nothing about this entity
+	}
+	got, err := l.Load(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if got.unavailable != nil {
+		graphql.AddError(ctx, got.unavailable)
+	}
+	return got.section, nil
+}
+
+// typedSection resolves a generated typed section (Person.civilAffairs, ...)
+// for the entity with key: the records under the operation's policy, decoded
+// by the generated decoder.
+func typedSection[T any](ctx context.Context, r *Resolver, key string, t *records.Typed, decode func(*records.View) *T) (*T, error) {
+	sec, err := r.section(ctx, t.Department, t.Entity, key)
+	if sec == nil {
+		return nil, err
+	}
+	return decode(records.NewView(ctx, r.operation(ctx), t, sec)), nil
+}
+
+// recordSets resolves Person.records and Organization.records: any
+// configured department's record sets about the entity with key.
+func (r *Resolver) recordSets(ctx context.Context, entity, key, dept string, sets []string) ([]*model.RecordSet, error) {
+	if r.Federation == nil {
+		return nil, &apperr.Error{Code: apperr.DepartmentUnavailable, Department: dept, Message: "this hub federates no departments"}
+	}
+	d, ok := r.Federation.Dept(dept)
 	if !ok {
-		return false, nil // the department keeps nothing about this entity
+		return nil, apperr.BadInput("department", "department", "no department %q is configured (configured: %s)", dept, strings.Join(r.Federation.Codes(), ", "))
 	}
-	s, err := l.Load(ctx, key)
-	if err != nil {
-		return false, err
-	}
-	if s.Unavailable != nil {
-		graphql.AddError(ctx, s.Unavailable)
-	}
-	if s.Sets == nil {
-		return false, nil
-	}
-	doc := map[string]any{
-		"source": map[string]any{"department": dept, "asOf": s.AsOf, "stale": s.Stale},
-	}
-	for _, rs := range d.Config.Records {
-		if rs.Entity != entity {
-			continue
-		}
-		recs := s.Sets[rs.Name]
-		switch {
-		case rs.Many && recs == nil:
-			doc[rs.Name] = []connectors.Record{}
-		case rs.Many:
-			doc[rs.Name] = recs
-		case len(recs) > 0:
-			doc[rs.Name] = recs[len(recs)-1]
+	var want []*connectors.RecordSet
+	for i := range d.Config.Records {
+		rs := &d.Config.Records[i]
+		if rs.Entity == entity && (sets == nil || slices.Contains(sets, rs.Name)) {
+			want = append(want, rs)
 		}
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return false, fmt.Errorf("section %s: encode: %w", dept, err)
+	for _, s := range sets {
+		if !slices.ContainsFunc(want, func(rs *connectors.RecordSet) bool { return rs.Name == s }) {
+			return nil, apperr.BadInput("sets", "set", "department %s has no %s record set %q", dept, entity, s)
+		}
 	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return false, fmt.Errorf("section %s: decode into schema: %w", dept, err)
+	if len(want) == 0 {
+		return []*model.RecordSet{}, nil
 	}
-	return true, nil
+	sec, err := r.section(ctx, dept, entity, key)
+	if sec == nil {
+		return nil, err
+	}
+	return records.RecordSets(ctx, r.operation(ctx), sec, want), nil
+}
+
+// locatePoint is the grid a record's point falls in (UrbanCase.grid), or
+// nil without a point or outside the city.
+func (r *Resolver) locatePoint(ctx context.Context, lon, lat *float64) (*grid.Unit, error) {
+	if lon == nil || lat == nil {
+		return nil, nil
+	}
+	return r.locate(ctx, *lon, *lat)
 }

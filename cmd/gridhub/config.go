@@ -31,6 +31,9 @@ type Config struct {
 	// SyncInterval is how often serve pulls the departments' fact feeds.
 	SyncInterval time.Duration // GRIDHUB_SYNC_INTERVAL, default 5m
 	Dev          bool
+	// WatchConfig reloads the configuration directory when a file in it
+	// changes (gridhub dev --config); SIGHUP reloads it in any case.
+	WatchConfig bool
 	// DevKey signs and verifies dev tokens; set by gridhub dev only.
 	DevKey []byte
 	// ShutdownTimeout bounds a graceful shutdown.
@@ -97,6 +100,10 @@ func (d dataDir) redis() string     { return filepath.Join(string(d), "redis") }
 func (d dataDir) secretKey() string { return filepath.Join(string(d), "secret.key") }
 func (d dataDir) truth() string     { return filepath.Join(string(d), "truth") }
 func (d dataDir) logs() string      { return filepath.Join(string(d), "logs") }
+
+// configPath records the configuration directory gridhub dev runs with
+// (--config), for the commands that act on the data dir.
+func (d dataDir) configPath() string { return filepath.Join(string(d), "config.path") }
 
 const devDatabase = "gridhub"
 

@@ -32,8 +32,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/report"
@@ -626,7 +625,7 @@ func sqlInbox(t *testing.T, ctx context.Context, url, table string) map[string]i
 // (the column the mapping file names).
 func sheetInbox(t *testing.T, deptDir string) map[string]int {
 	t.Helper()
-	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	depts, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}

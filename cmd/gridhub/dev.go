@@ -32,8 +32,20 @@ func runDev(ctx context.Context, args []string) error {
 	port := fs.Int("port", 8080, "HTTP port on 127.0.0.1")
 	scale := fs.String("scale", "demo", "city to generate on first start: demo (铜官区) or city (all of 铜陵市)")
 	residents := fs.Int("residents", 0, "scale the generated city to about this many residents (0: natural size)")
+	confDir := fs.String("config", os.Getenv("GRIDHUB_CONFIG"), "configuration directory (departments, policy, catalogues; default the built-in one), reloaded when a file in it changes")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *confDir != "" {
+		abs, err := filepath.Abs(*confDir)
+		if err != nil {
+			return err
+		}
+		*confDir = abs
+		// Checked before anything starts, as serve checks it again.
+		if _, err := loadConfig(abs); err != nil {
+			return err
+		}
 	}
 	d := dataDir(*dir)
 	if err := os.MkdirAll(d.logs(), 0o755); err != nil {
@@ -63,6 +75,15 @@ func runDev(ctx context.Context, args []string) error {
 	defer os.Remove(urlFile)
 
 	cfg := configFromEnv()
+	cfg.ConfigDir, cfg.WatchConfig = *confDir, *confDir != ""
+	if *confDir != "" {
+		if err := os.WriteFile(d.configPath(), []byte(*confDir+"\n"), 0o644); err != nil {
+			return err
+		}
+		defer os.Remove(d.configPath())
+	} else {
+		os.Remove(d.configPath())
+	}
 	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", *port)
 	cfg.DatabaseURL = dbURL
 	cfg.Dev = true

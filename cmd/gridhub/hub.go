@@ -3,35 +3,115 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
-	"path/filepath"
+	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+	"github.com/riverqueue/river"
 
-	"github.com/gridhub/gridhub/connectors"
 	_ "github.com/gridhub/gridhub/connectors/all" // the connector kinds
-	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/cache"
+	"github.com/gridhub/gridhub/internal/config"
+	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
-	"github.com/gridhub/gridhub/internal/policy"
+	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/ratelimit"
 	"github.com/gridhub/gridhub/internal/report"
-	"github.com/gridhub/gridhub/internal/secret"
-	"github.com/gridhub/gridhub/internal/store"
 )
 
-// loadDepartments reads the department mapping files: GRIDHUB_CONFIG/departments
-// when that directory exists, the files built into the binary otherwise.
-func loadDepartments(cfg Config) ([]*connectors.Department, error) {
-	if cfg.ConfigDir != "" {
-		dir := filepath.Join(cfg.ConfigDir, "departments")
-		if _, err := os.Stat(dir); err == nil {
-			return connectors.LoadDepartments(dir)
-		}
+// loadConfig loads and checks the configuration directory (GRIDHUB_CONFIG,
+// or the built-in one), logging its warnings. Its error lists every problem,
+// one per line, file:line first.
+func loadConfig(dir string) (*config.Config, error) {
+	c, err := config.Load(dir)
+	if err != nil {
+		problems := config.Problems(err)
+		return nil, fmt.Errorf("configuration %s: %d problem(s):\n  %s", orBuiltin(dir), len(problems), strings.Join(problems, "\n  "))
 	}
-	return connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	for _, w := range c.Warnings {
+		slog.Warn("configuration", "warning", w.Error())
+	}
+	return c, nil
+}
+
+func orBuiltin(dir string) string {
+	if dir == "" {
+		return "(built-in)"
+	}
+	return dir
+}
+
+// configured is what of the hub follows the configuration directory, and
+// how a new one is put in force (a reload).
+type configured struct {
+	dir        string
+	live       *config.Live
+	fed        *federation.Federation
+	reports    *report.Service
+	agg        *indicators.Aggregator
+	figures    *indicators.Service
+	syncer     *factsync.Syncer
+	deliveries *river.Client[pgx.Tx]
+	// queues are the delivery queues the client works.
+	queues map[string]bool
+}
+
+// deliveryWorkers is how many deliveries of one department run at once in
+// one hub.
+const deliveryWorkers = 4
+
+// reload re-reads the configuration directory, checks it, and puts it in
+// force only if it is valid: departments opened (a changed one reopened, a
+// removed one closed once the calls under way end), catalogues and the
+// policy swapped, a delivery queue added for a new department, the
+// indicators recomputed when their definitions changed. Requests under way
+// finish under the configuration they began with. An invalid directory is
+// logged with its problems and the configuration in force stays.
+func (c *configured) reload(ctx context.Context) error {
+	next, err := loadConfig(c.dir)
+	if err != nil {
+		slog.Error("configuration reload refused: the configuration in force stays", "err", err)
+		return err
+	}
+	if err := c.fed.Reconfigure(next.Departments); err != nil {
+		slog.Error("configuration reload refused: the configuration in force stays", "err", err)
+		return err
+	}
+	for _, code := range next.Codes() {
+		if c.queues[code] {
+			continue
+		}
+		if err := c.deliveries.Queues().Add(report.QueueName(code), river.QueueConfig{MaxWorkers: deliveryWorkers}); err != nil {
+			slog.Error("configuration reload: delivery queue", "department", code, "err", err)
+			continue
+		}
+		c.queues[code] = true
+	}
+	c.reports.Reconfigure(next.Catalogue, next.Templates)
+	c.agg.Reconfigure(next.Indicators)
+	c.figures.Reconfigure(next.Indicators)
+	old := c.live.Get()
+	c.live.Set(next)
+	slog.Info("configuration reloaded", "dir", orBuiltin(c.dir), "departments", strings.Join(next.Codes(), ","))
+	// Indicators of a new catalogue, and a new department's facts, are
+	// brought in at once rather than at the next tick.
+	go func() {
+		if err := c.syncer.Prepare(ctx); err != nil && ctx.Err() == nil {
+			slog.Warn("configuration reload: recompute indicators", "err", err)
+		}
+		for _, code := range next.Codes() {
+			if _, had := old.Department(code); had {
+				continue
+			}
+			if _, err := c.syncer.SyncDepartment(ctx, code, false); err != nil && ctx.Err() == nil {
+				slog.Warn("configuration reload: first sync", "department", code, "err", err)
+			}
+		}
+	}()
+	return nil
 }
 
 // shared is what replicas share through Redis when it is configured: the cache
@@ -69,56 +149,24 @@ func openShared(ctx context.Context, cfg Config) (*shared, error) {
 }
 
 // openVerifier verifies bearer tokens: against the JWKS in production, and the
-// dev key too under gridhub dev.
-func openVerifier(cfg Config) (*auth.Verifier, error) {
+// dev key too under gridhub dev. A dept_officer's department must be one the
+// configuration in force has.
+func openVerifier(cfg Config, live *config.Live) (*auth.Verifier, error) {
 	if !cfg.Dev && cfg.JWKSFile == "" && cfg.JWKSURL == "" {
 		return nil, fmt.Errorf("no token keys: set GRIDHUB_JWKS_FILE or GRIDHUB_JWKS_URL")
 	}
 	return auth.NewVerifier(auth.Config{
-		JWKSFile: cfg.JWKSFile,
-		JWKSURL:  cfg.JWKSURL,
-		Issuer:   cfg.JWTIssuer,
-		Audience: cfg.JWTAudience,
-		Dev:      cfg.Dev,
-		DevKey:   cfg.DevKey,
+		JWKSFile:    cfg.JWKSFile,
+		JWKSURL:     cfg.JWKSURL,
+		Issuer:      cfg.JWTIssuer,
+		Audience:    cfg.JWTAudience,
+		Dev:         cfg.Dev,
+		DevKey:      cfg.DevKey,
+		Departments: func() []string { return live.Get().Codes() },
 	})
-}
-
-// loadPolicy reads GRIDHUB_CONFIG/policy.yaml when it exists, the built-in
-// purpose catalogue otherwise.
-func loadPolicy(cfg Config, depts []*connectors.Department) (*policy.Policy, error) {
-	path := ""
-	if cfg.ConfigDir != "" {
-		if p := filepath.Join(cfg.ConfigDir, "policy.yaml"); fileExists(p) {
-			path = p
-		}
-	}
-	return policy.Load(path, depts)
 }
 
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-// openFederation opens a connector for every department.
-func openFederation(depts []*connectors.Department, c cache.Cache, keys *secret.Keys, reg prometheus.Registerer) (*federation.Federation, error) {
-	return federation.New(depts, federation.Options{Cache: c, Blinder: keys, Metrics: reg})
-}
-
-// openReports loads the field catalogue and the report templates and checks
-// them against the departments' write-back fields.
-func openReports(st *store.Store, depts []*connectors.Department, fed *federation.Federation, keys *secret.Keys) (*report.Service, error) {
-	cat, err := report.DefaultCatalogue()
-	if err != nil {
-		return nil, err
-	}
-	if err := cat.CheckDepartments(depts); err != nil {
-		return nil, err
-	}
-	templates, err := report.DefaultTemplates(cat)
-	if err != nil {
-		return nil, err
-	}
-	return report.NewService(st.Pool, cat, templates, fed, report.Options{Opener: keys})
 }

@@ -21,7 +21,7 @@ var version = "dev"
 const usage = `gridhub: one GraphQL API over the community grid's department data.
 
 Usage:
-  gridhub dev     [--data-dir DIR] [--port N] [--scale demo|city] [--residents N]
+  gridhub dev     [--data-dir DIR] [--port N] [--scale demo|city] [--residents N] [--config DIR]
   gridhub serve   [--addr HOST:PORT]          (GRIDHUB_DATABASE_URL, GRIDHUB_SECRET_KEY, ...)
   gridhub migrate [--data-dir DIR]
   gridhub seed    [--data-dir DIR] [--scale demo|city] [--residents N] [--seed N] [--truth DIR]
@@ -29,6 +29,7 @@ Usage:
   gridhub deptsim --department D [--data-dir DIR] [--port N]   (one simulated department system)
   gridhub token   --role R [--department D] [--scope CODE,...] [--data-dir DIR]
   gridhub verify-audit [--data-dir DIR]
+  gridhub config  check [DIR] | dump DIR      (the configuration directory: departments, policy, catalogues)
 
 Commands that work on a database take --data-dir to act on a "gridhub dev" data
 dir, or GRIDHUB_DATABASE_URL otherwise.
@@ -71,6 +72,12 @@ func run(args []string) error {
 		return runToken(ctx, rest)
 	case "verify-audit":
 		return runVerifyAudit(ctx, rest)
+	case "config":
+		err := runConfig(rest, os.Stdout, os.Stderr)
+		if errors.Is(err, errProblems) {
+			os.Exit(1) // the problems are printed
+		}
+		return err
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

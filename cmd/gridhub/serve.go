@@ -14,6 +14,7 @@ import (
 
 	"github.com/gridhub/gridhub/graph"
 	"github.com/gridhub/gridhub/internal/audit"
+	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
@@ -65,19 +66,16 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		return err
 	}
 	defer sh.close()
-	verifier, err := openVerifier(cfg)
+	conf, err := loadConfig(cfg.ConfigDir)
+	if err != nil {
+		return err
+	}
+	live := config.NewLive(conf)
+	verifier, err := openVerifier(cfg, live)
 	if err != nil {
 		return err
 	}
 	defer verifier.Close()
-	depts, err := loadDepartments(cfg)
-	if err != nil {
-		return err
-	}
-	pol, err := loadPolicy(cfg, depts)
-	if err != nil {
-		return err
-	}
 	var trusted *graph.TrustedDocuments
 	if cfg.TrustedDocuments != "" {
 		if trusted, err = graph.LoadTrustedDocuments(cfg.TrustedDocuments); err != nil {
@@ -85,7 +83,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		}
 	}
 	reg := prometheus.NewRegistry()
-	fed, err := openFederation(depts, sh.cache, keys, reg)
+	fed, err := federation.New(conf.Departments, federation.Options{Cache: sh.cache, Blinder: keys, Metrics: reg})
 	if err != nil {
 		return err
 	}
@@ -94,14 +92,15 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	// The ledger drains before the pool closes (defers run last-in first-out).
 	defer ledger.Close(context.Background())
 
-	reports, err := openReports(st, depts, fed, keys)
+	reports, err := report.NewService(st.Pool, conf.Catalogue, conf.Templates, fed, report.Options{Opener: keys})
 	if err != nil {
 		return err
 	}
 	// The delivery workers: one River queue per department, retries with
 	// backoff, coordinated through Postgres with every other replica.
 	deliveries, err := report.NewClient(reports, report.WritersFunc(fed.Write), report.ClientConfig{
-		Departments: reports.Catalogue().Departments(),
+		Departments: conf.Codes(),
+		MaxWorkers:  deliveryWorkers,
 		// A delivery a killed hub left running is taken up again by another
 		// replica after RESCUE_AFTER (River's own default is an hour, too long
 		// for a report staff are watching); it must exceed JOB_TIMEOUT.
@@ -120,24 +119,31 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		deliveries.Stop(stopCtx)
 	}()
 
-	cat := indicators.Default()
-	if err := cat.CheckDepartments(depts); err != nil {
-		return err
-	}
 	registry := grid.NewRegistry(st, 5*time.Second)
-	figures := indicators.NewService(st.Pool, cat, registry, indicators.Options{Cache: sh.cache})
-	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, indicators.NewAggregator(cat), factsync.Options{})
+	agg := indicators.NewAggregator(conf.Indicators)
+	figures := indicators.NewService(st.Pool, conf.Indicators, registry, indicators.Options{Cache: sh.cache})
+	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{})
 	if err := syncer.Prepare(ctx); err != nil {
 		return fmt.Errorf("prepare indicators: %w", err)
 	}
 	go syncer.Run(ctx, cfg.SyncInterval)
+
+	c := &configured{dir: cfg.ConfigDir, live: live, fed: fed, reports: reports, agg: agg, figures: figures,
+		syncer: syncer, deliveries: deliveries, queues: map[string]bool{}}
+	for _, code := range conf.Codes() {
+		c.queues[code] = true
+	}
+	go reloadOnSignal(ctx, c)
+	if cfg.WatchConfig && cfg.ConfigDir != "" {
+		go watchConfig(ctx, cfg.ConfigDir, c)
+	}
 
 	h := server.New(server.Options{
 		Store:      st,
 		People:     people.NewService(st.Pool, keys),
 		Federation: fed,
 		Auth:       verifier,
-		Policy:     pol,
+		Config:     live,
 		Ledger:     ledger,
 		Reports:    reports,
 		Figures:    figures,

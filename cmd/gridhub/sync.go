@@ -53,14 +53,11 @@ func runSync(ctx context.Context, args []string) error {
 		}
 	}
 	cfg := configFromEnv()
-	depts, err := loadDepartments(cfg)
+	conf, err := loadConfig(cfg.ConfigDir)
 	if err != nil {
 		return err
 	}
-	cat := indicators.Default()
-	if err := cat.CheckDepartments(depts); err != nil {
-		return err
-	}
+	depts, cat := conf.Departments, conf.Indicators
 	if *only != "" {
 		var found []*connectors.Department
 		for _, d := range depts {

@@ -73,7 +73,8 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	var roles, scope listFlag
 	fs.Var(&roles, "role", "role, repeatable or comma-separated")
 	fs.Var(&scope, "scope", "grid code prefixes, repeatable or comma-separated")
-	department := fs.String("department", "", "department of a dept_officer: "+strings.Join(auth.Departments(), ", "))
+	department := fs.String("department", "", "department of a dept_officer: one the configuration has (gridhub config check lists them)")
+	confDir := fs.String("config", "", "configuration directory the department must be in (default $GRIDHUB_CONFIG, else the one the data dir's gridhub dev runs with, else the built-in)")
 	subject := fs.String("subject", "", `subject ("sub"); default "dev-<role>"`)
 	ttl := fs.Duration("ttl", 12*time.Hour, "lifetime of the token (at most 168h)")
 	dir := fs.String("data-dir", ".gridhub", "the gridhub dev data dir whose key signs the token")
@@ -110,6 +111,15 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
+	if p.Department != "" {
+		conf, err := loadConfig(tokenConfigDir(*confDir, getenv, dataDir(*dir)))
+		if err != nil {
+			return fmt.Errorf("token: %w", err)
+		}
+		if err := p.CheckDepartment(conf.Codes()); err != nil {
+			return fmt.Errorf("token: %w", err)
+		}
+	}
 	key, err := auth.LoadOrCreateDevKey(dataDir(*dir).devJWTKey())
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
@@ -120,6 +130,22 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
+}
+
+// tokenConfigDir is the configuration a token's department is checked
+// against: --config, else GRIDHUB_CONFIG, else the one gridhub dev runs the
+// data dir with, else the built-in ("").
+func tokenConfigDir(flagDir string, getenv func(string) string, d dataDir) string {
+	if flagDir != "" {
+		return flagDir
+	}
+	if v := getenv("GRIDHUB_CONFIG"); v != "" {
+		return v
+	}
+	if b, err := os.ReadFile(d.configPath()); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return ""
 }
 
 // devOnly enforces the refusal rules of the usage text. Minting is refused on

@@ -125,6 +125,7 @@ type ComplexityRoot struct {
 		Name           func(childComplexity int) int
 		RecordSets     func(childComplexity int) int
 		SyncLagSeconds func(childComplexity int) int
+		Writeback      func(childComplexity int) int
 	}
 
 	DepartmentAsOf struct {
@@ -194,6 +195,23 @@ type ComplexityRoot struct {
 	EmploymentHardship struct {
 		Category     func(childComplexity int) int
 		RecognizedOn func(childComplexity int) int
+	}
+
+	FieldInfo struct {
+		Description func(childComplexity int) int
+		Identifier  func(childComplexity int) int
+		Label       func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Sharing     func(childComplexity int) int
+		Type        func(childComplexity int) int
+		Values      func(childComplexity int) int
+	}
+
+	FieldValue struct {
+		Label func(childComplexity int) int
+		Name  func(childComplexity int) int
+		Type  func(childComplexity int) int
+		Value func(childComplexity int) int
 	}
 
 	FloatingPopulation struct {
@@ -308,6 +326,7 @@ type ComplexityRoot struct {
 		LegalRepresentative func(childComplexity int) int
 		Lon                 func(childComplexity int) int
 		Name                func(childComplexity int) int
+		Records             func(childComplexity int, department string, sets []string) int
 		UrbanCases          func(childComplexity int) int
 		Warnings            func(childComplexity int) int
 	}
@@ -348,11 +367,12 @@ type ComplexityRoot struct {
 		Health         func(childComplexity int) int
 		Household      func(childComplexity int) int
 		ID             func(childComplexity int) int
-		IDNumber       func(childComplexity int) int
 		Name           func(childComplexity int) int
 		Party          func(childComplexity int) int
-		Phone          func(childComplexity int) int
+		Records        func(childComplexity int, department string, sets []string) int
 		Relation       func(childComplexity int) int
+		ShownIDNumber  func(childComplexity int) int
+		ShownPhone     func(childComplexity int) int
 		SocialSecurity func(childComplexity int) int
 		UrbanCases     func(childComplexity int) int
 	}
@@ -387,10 +407,25 @@ type ComplexityRoot struct {
 		Version            func(childComplexity int) int
 	}
 
+	Record struct {
+		Fields func(childComplexity int) int
+	}
+
+	RecordSet struct {
+		Department func(childComplexity int) int
+		Label      func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Records    func(childComplexity int) int
+		Source     func(childComplexity int) int
+	}
+
 	RecordSetInfo struct {
-		Entity func(childComplexity int) int
-		Label  func(childComplexity int) int
-		Name   func(childComplexity int) int
+		Description func(childComplexity int) int
+		Entity      func(childComplexity int) int
+		Fields      func(childComplexity int) int
+		Label       func(childComplexity int) int
+		Many        func(childComplexity int) int
+		Name        func(childComplexity int) int
 	}
 
 	ReportDraft struct {
@@ -521,16 +556,18 @@ type MutationResolver interface {
 type OrganizationResolver interface {
 	Grid(ctx context.Context, obj *people.Organization) (*grid.Unit, error)
 
+	Records(ctx context.Context, obj *people.Organization, department string, sets []string) ([]*model.RecordSet, error)
 	UrbanCases(ctx context.Context, obj *people.Organization) (*model.UrbanCases, error)
 }
 type PersonResolver interface {
 	Grid(ctx context.Context, obj *people.Person) (*grid.Unit, error)
 	Household(ctx context.Context, obj *people.Person) (*people.Household, error)
+	Records(ctx context.Context, obj *people.Person, department string, sets []string) ([]*model.RecordSet, error)
 	CivilAffairs(ctx context.Context, obj *people.Person) (*model.CivilAffairs, error)
-	Health(ctx context.Context, obj *people.Person) (*model.Health, error)
 	Employment(ctx context.Context, obj *people.Person) (*model.Employment, error)
-	SocialSecurity(ctx context.Context, obj *people.Person) (*model.SocialSecurity, error)
+	Health(ctx context.Context, obj *people.Person) (*model.Health, error)
 	Party(ctx context.Context, obj *people.Person) (*model.Party, error)
+	SocialSecurity(ctx context.Context, obj *people.Person) (*model.SocialSecurity, error)
 	UrbanCases(ctx context.Context, obj *people.Person) (*model.UrbanCases, error)
 }
 type PersonConnectionResolver interface {
@@ -894,6 +931,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Department.SyncLagSeconds(childComplexity), true
+	case "Department.writeback":
+		if e.ComplexityRoot.Department.Writeback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.Writeback(childComplexity), true
 
 	case "DepartmentAsOf.at":
 		if e.ComplexityRoot.DepartmentAsOf.At == nil {
@@ -1138,6 +1181,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmploymentHardship.RecognizedOn(childComplexity), true
+
+	case "FieldInfo.description":
+		if e.ComplexityRoot.FieldInfo.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldInfo.Description(childComplexity), true
+	case "FieldInfo.identifier":
+		if e.ComplexityRoot.FieldInfo.Identifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldInfo.Identifier(childComplexity), true
+	case "FieldInfo.label":
+		if e.ComplexityRoot.FieldInfo.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldInfo.Label(childComplexity), true
+	case "FieldInfo.name":
+		if e.ComplexityRoot.FieldInfo.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldInfo.Name(childComplexity), true
+	case "FieldInfo.sharing":
+		if e.ComplexityRoot.FieldInfo.Sharing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldInfo.Sharing(childComplexity), true
+	case "FieldInfo.type":
+		if e.ComplexityRoot.FieldInfo.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldInfo.Type(childComplexity), true
+	case "FieldInfo.values":
+		if e.ComplexityRoot.FieldInfo.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldInfo.Values(childComplexity), true
+
+	case "FieldValue.label":
+		if e.ComplexityRoot.FieldValue.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldValue.Label(childComplexity), true
+	case "FieldValue.name":
+		if e.ComplexityRoot.FieldValue.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldValue.Name(childComplexity), true
+	case "FieldValue.type":
+		if e.ComplexityRoot.FieldValue.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldValue.Type(childComplexity), true
+	case "FieldValue.value":
+		if e.ComplexityRoot.FieldValue.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldValue.Value(childComplexity), true
 
 	case "FloatingPopulation.inflowDate":
 		if e.ComplexityRoot.FloatingPopulation.InflowDate == nil {
@@ -1582,6 +1693,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Name(childComplexity), true
+	case "Organization.records":
+		if e.ComplexityRoot.Organization.Records == nil {
+			break
+		}
+
+		args, err := ec.field_Organization_records_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Organization.Records(childComplexity, args["department"].(string), args["sets"].([]string)), true
 	case "Organization.urbanCases":
 		if e.ComplexityRoot.Organization.UrbanCases == nil {
 			break
@@ -1737,12 +1859,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.ID(childComplexity), true
-	case "Person.idNumber":
-		if e.ComplexityRoot.Person.IDNumber == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Person.IDNumber(childComplexity), true
 	case "Person.name":
 		if e.ComplexityRoot.Person.Name == nil {
 			break
@@ -1755,18 +1871,35 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Party(childComplexity), true
-	case "Person.phone":
-		if e.ComplexityRoot.Person.Phone == nil {
+	case "Person.records":
+		if e.ComplexityRoot.Person.Records == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Person.Phone(childComplexity), true
+		args, err := ec.field_Person_records_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.Records(childComplexity, args["department"].(string), args["sets"].([]string)), true
 	case "Person.relation":
 		if e.ComplexityRoot.Person.Relation == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Person.Relation(childComplexity), true
+	case "Person.idNumber":
+		if e.ComplexityRoot.Person.ShownIDNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.ShownIDNumber(childComplexity), true
+	case "Person.phone":
+		if e.ComplexityRoot.Person.ShownPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.ShownPhone(childComplexity), true
 	case "Person.socialSecurity":
 		if e.ComplexityRoot.Person.SocialSecurity == nil {
 			break
@@ -1965,18 +2098,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Version(childComplexity), true
 
+	case "Record.fields":
+		if e.ComplexityRoot.Record.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Record.Fields(childComplexity), true
+
+	case "RecordSet.department":
+		if e.ComplexityRoot.RecordSet.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSet.Department(childComplexity), true
+	case "RecordSet.label":
+		if e.ComplexityRoot.RecordSet.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSet.Label(childComplexity), true
+	case "RecordSet.name":
+		if e.ComplexityRoot.RecordSet.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSet.Name(childComplexity), true
+	case "RecordSet.records":
+		if e.ComplexityRoot.RecordSet.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSet.Records(childComplexity), true
+	case "RecordSet.source":
+		if e.ComplexityRoot.RecordSet.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSet.Source(childComplexity), true
+
+	case "RecordSetInfo.description":
+		if e.ComplexityRoot.RecordSetInfo.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSetInfo.Description(childComplexity), true
 	case "RecordSetInfo.entity":
 		if e.ComplexityRoot.RecordSetInfo.Entity == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RecordSetInfo.Entity(childComplexity), true
+	case "RecordSetInfo.fields":
+		if e.ComplexityRoot.RecordSetInfo.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSetInfo.Fields(childComplexity), true
 	case "RecordSetInfo.label":
 		if e.ComplexityRoot.RecordSetInfo.Label == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RecordSetInfo.Label(childComplexity), true
+	case "RecordSetInfo.many":
+		if e.ComplexityRoot.RecordSetInfo.Many == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordSetInfo.Many(childComplexity), true
 	case "RecordSetInfo.name":
 		if e.ComplexityRoot.RecordSetInfo.Name == nil {
 			break
@@ -2477,7 +2666,8 @@ type Query {
 `, BuiltIn: false},
 	{Name: "../../schema/departments.graphqls", Input: `# The departments' sections of a resident's record, read live from each
 # department through its connector. Record set and field names are the unified
-# names of the department mapping files (connectors/departments/*.yaml).
+# names of the department mapping files (the configuration directory's
+# departments/*.yaml).
 
 "Where a section's data came from and when."
 type SectionSource {
@@ -2489,210 +2679,53 @@ type SectionSource {
   stale: Boolean!
 }
 
-"民政: social assistance records."
-type CivilAffairs {
-  "低保 (minimum living allowance), a household benefit."
-  dibao: Dibao
-  "特困 (extreme poverty support)."
-  tekun: Tekun
-  "高龄补贴 (old-age allowance)."
-  elderlyAllowance: ElderlyAllowance
-  "残疾人证 (disability certificate)."
-  disability: Disability
-  source: SectionSource!
-}
-
-type Dibao {
-  householdNumber: String
-  "Monthly household benefit, yuan."
-  amount: Float
-  "Household members covered."
-  persons: Int
-  since: Date
-  until: Date
-  "ACTIVE, SUSPENDED or ENDED"
-  status: String
-}
-
-type Tekun {
-  "URBAN or RURAL"
-  category: String
-  "CENTRALIZED (集中供养) or DISPERSED (分散供养)"
-  careMode: String
-  since: Date
-  "ACTIVE or ENDED"
-  status: String
-}
-
-type ElderlyAllowance {
-  "AGE_80_89, AGE_90_99 or AGE_100_PLUS"
-  band: String
-  monthlyAmount: Float
-  since: Date
-}
-
-type Disability {
-  certificateNumber: String
-  "VISION, HEARING, SPEECH, PHYSICAL, INTELLECTUAL, MENTAL or MULTIPLE"
-  category: String
-  "1 (most severe) to 4"
-  grade: Int
-  issuedOn: Date
-}
-
-"卫健/计生: floating population, marriage and childbearing, births."
-type Health {
-  "流动人口 registration."
-  floating: FloatingPopulation
-  "婚育 status."
-  marriage: Marriage
-  "出生登记: births to this resident (as mother)."
-  births: [Birth!]!
-  source: SectionSource!
-}
-
-type FloatingPopulation {
-  inflowDate: Date
-  originAddress: String
-  "6-digit division code of origin."
-  originCode: String
-  "WORK, BUSINESS, STUDY, FAMILY or OTHER"
-  reason: String
-  residencePermit: Boolean
-}
-
-type Marriage {
-  "SINGLE, MARRIED, DIVORCED or WIDOWED"
-  maritalStatus: String
-  children: Int
-  "育龄妇女: a woman aged 15-49."
-  childbearingAge: Boolean
-  contraception: String
-}
-
-type Birth {
-  childName: String
-  birthDate: Date
-  certificateNumber: String
-  hospital: String
-}
-
-"就业: unemployment registration, employment hardship, assistance."
-type Employment {
-  "失业登记."
-  unemployment: Unemployment
-  "就业困难人员认定."
-  hardship: EmploymentHardship
-  "就业创业证."
-  certificate: EmploymentCertificate
-  "援助记录."
-  assistance: [EmploymentAssistance!]!
-  source: SectionSource!
-}
-
-type Unemployment {
-  registeredOn: Date
-  "REGISTERED, REEMPLOYED or CANCELLED"
-  status: String
-  reason: String
-}
-
-type EmploymentHardship {
-  "AGE_4050, ZERO_EMPLOYMENT_FAMILY, DISABLED, LOW_INCOME, LONG_TERM_UNEMPLOYED or OTHER"
-  category: String
-  recognizedOn: Date
-}
-
-type EmploymentCertificate {
-  number: String
-  issuedOn: Date
-}
-
-type EmploymentAssistance {
-  "JOB_REFERRAL, TRAINING, PUBLIC_WELFARE_POST or SUBSIDY"
-  kind: String
-  date: Date
-  detail: String
-}
-
-"社保: pension and medical insurance."
-type SocialSecurity {
-  pension: Pension
-  medical: MedicalInsurance
-  source: SectionSource!
-}
-
-type Pension {
-  "EMPLOYEE (城镇职工) or RESIDENT (城乡居民)"
-  scheme: String
-  "CONTRIBUTING, RECEIVING, SUSPENDED or TERMINATED"
-  status: String
-  since: Date
-  monthlyBenefit: Float
-}
-
-type MedicalInsurance {
-  "EMPLOYEE or RESIDENT"
-  scheme: String
-  "INSURED or LAPSED"
-  status: String
-  since: Date
-}
-
-"党建: party membership."
-type Party {
-  membership: PartyMembership
-  source: SectionSource!
-}
-
-type PartyMembership {
-  "FULL (正式) or PROBATIONARY (预备)"
-  category: String
-  joinedOn: Date
-  branch: String
-  "组织关系转入."
-  transferred: Boolean
-  "失联: out of contact for 6 months or more."
-  outOfContact: Boolean
-  lastContact: Date
-}
-
-"城管: cases in which the resident or organisation is the party."
-type UrbanCases {
-  cases: [UrbanCase!]!
-  source: SectionSource!
-}
-
-type UrbanCase {
-  caseNumber: String
-  "EVENT (事件) or COMPONENT (部件)"
-  kind: String
-  "e.g. 占道经营, 乱堆物料, 井盖破损"
-  category: String
-  "ACCEPTED 受理, FILED 立案, DISPATCHED 派遣, HANDLING 处置, VERIFYING 核查, CLOSED 结案"
-  stage: String
-  reportedOn: Date
-  deadline: Date
-  overdue: Boolean
-  lon: Float
-  lat: Float
-  address: String
-  description: String
-  "The responsibility grid the case's location falls in."
-  grid: Grid
-}
+# The typed sections of the departments the binary is built with (Person.
+# civilAffairs, ...) are generated from the built-in mapping files into
+# departments_gen.graphqls (tools/gengraph). Any configured department, one
+# added at run time included, is read through records below, under the same
+# policy.
 
 extend type Person {
-  civilAffairs: CivilAffairs
-  health: Health
-  employment: Employment
-  socialSecurity: SocialSecurity
-  party: Party
-  urbanCases: UrbanCases
+  """
+  A department's records about this resident, set by set (all of the
+  department's person record sets, or those named), each field as text under
+  the sharing policy: a field the caller may not see is null with an error
+  saying why (PURPOSE_REQUIRED, FORBIDDEN_FIELD); identifiers are masked
+  unless the stated purpose unmasks their class.
+  """
+  records(department: String!, sets: [String!]): [RecordSet!]!
 }
 
 extend type Organization {
-  urbanCases: UrbanCases
+  "A department's records about this organisation, as Person.records."
+  records(department: String!, sets: [String!]): [RecordSet!]!
+}
+
+"One record set of a department's answer about an entity."
+type RecordSet {
+  department: String!
+  "The record set's name in the mapping file, e.g. dibao."
+  name: String!
+  label: String!
+  source: SectionSource!
+  "The set's records: at most one for a set that keeps one record per entity."
+  records: [Record!]!
+}
+
+"One department record."
+type Record {
+  "Every field of the record set, in mapping order; an absent value is null."
+  fields: [FieldValue!]!
+}
+
+"One field of a record."
+type FieldValue {
+  name: String!
+  label: String!
+  "string, int, decimal, date, bool or enum"
+  type: String!
+  "The value as text: dates YYYY-MM-DD, decimals as written, bools true/false, enums their unified value. Null when absent or withheld."
+  value: String
 }
 
 "A department the hub federates, and what the hub sees of it."
@@ -2711,18 +2744,314 @@ type Department {
   lastSuccessAt: Time
   "The record sets the department shares."
   recordSets: [RecordSetInfo!]!
+  "The report fields it takes (set.field), from its writeback block."
+  writeback: [String!]!
 }
 
+"A record set a department shares: what a client needs to build a form or a table."
 type RecordSetInfo {
   name: String!
   label: String!
+  description: String
   "person or organization"
   entity: String!
+  "Whether an entity may have several records of the set."
+  many: Boolean!
+  fields: [FieldInfo!]!
+}
+
+"A field of a record set."
+type FieldInfo {
+  name: String!
+  label: String!
+  description: String
+  "string, int, decimal, date, bool or enum"
+  type: String!
+  "unconditional (无条件共享), conditional (有条件共享: with a purpose that allows it) or none (不予共享)"
+  sharing: String!
+  "The identifier class it holds (resident_id, phone, certificate, account): masked unless a purpose unmasks it."
+  identifier: String
+  "An enum's unified values."
+  values: [String!]!
 }
 
 extend type Query {
   "The departments the hub federates, with their health."
   departments: [Department!]!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/departments_gen.graphqls", Input: `# Code generated by tools/gengraph from the built-in department mapping files; DO NOT EDIT.
+# The typed sections of the built-in departments; any configured department is
+# also read through Person.records and Organization.records (departments.graphqls).
+
+"民政: social assistance records."
+type CivilAffairs {
+  "低保 (minimum living allowance), a household benefit."
+  dibao: Dibao
+  "特困 (extreme poverty support)."
+  tekun: Tekun
+  "高龄补贴 (old-age allowance)."
+  elderlyAllowance: ElderlyAllowance
+  "残疾人证 (disability certificate)."
+  disability: Disability
+  source: SectionSource!
+}
+
+"就业: unemployment registration, employment hardship, assistance."
+type Employment {
+  "失业登记."
+  unemployment: Unemployment
+  "就业困难人员认定."
+  hardship: EmploymentHardship
+  "就业创业证."
+  certificate: EmploymentCertificate
+  "援助记录."
+  assistance: [EmploymentAssistance!]!
+  source: SectionSource!
+}
+
+"卫健/计生: floating population, marriage and childbearing, births."
+type Health {
+  "流动人口 registration."
+  floating: FloatingPopulation
+  "婚育 status."
+  marriage: Marriage
+  "出生登记: births to this resident (as mother)."
+  births: [Birth!]!
+  source: SectionSource!
+}
+
+"党建: party membership."
+type Party {
+  "党员信息"
+  membership: PartyMembership
+  source: SectionSource!
+}
+
+"社保: pension and medical insurance."
+type SocialSecurity {
+  "养老保险"
+  pension: Pension
+  "医疗保险"
+  medical: MedicalInsurance
+  source: SectionSource!
+}
+
+"城管: cases in which the resident or organisation is the party."
+type UrbanCases {
+  "城管案件(个人当事人)"
+  cases: [UrbanCase!]!
+  source: SectionSource!
+}
+
+"低保"
+type Dibao {
+  "低保户号"
+  householdNumber: String
+  "户月保障金额(元)"
+  amount: Float
+  "保障人数"
+  persons: Int
+  "保障开始时间"
+  since: Date
+  "保障结束时间"
+  until: Date
+  "保障状态: ACTIVE, ENDED, SUSPENDED"
+  status: String
+}
+
+"特困人员"
+type Tekun {
+  "城乡类别: RURAL, URBAN"
+  category: String
+  "供养方式: CENTRALIZED, DISPERSED"
+  careMode: String
+  "供养开始时间"
+  since: Date
+  "状态: ACTIVE, ENDED"
+  status: String
+}
+
+"高龄津贴"
+type ElderlyAllowance {
+  "补贴档次: AGE_100_PLUS, AGE_80_89, AGE_90_99"
+  band: String
+  "月发放金额(元)"
+  monthlyAmount: Float
+  "发放开始时间"
+  since: Date
+}
+
+"持证残疾人"
+type Disability {
+  "残疾人证号 (identifier: certificate, masked unless a purpose unmasks it)"
+  certificateNumber: String
+  "残疾类别: HEARING, INTELLECTUAL, MENTAL, MULTIPLE, PHYSICAL, SPEECH, VISION"
+  category: String
+  "残疾等级"
+  grade: Int
+  "发证日期"
+  issuedOn: Date
+}
+
+"失业登记"
+type Unemployment {
+  "登记日期"
+  registeredOn: Date
+  "登记状态: CANCELLED, REEMPLOYED, REGISTERED"
+  status: String
+  "失业原因"
+  reason: String
+}
+
+"就业困难人员"
+type EmploymentHardship {
+  "认定类别: AGE_4050, DISABLED, LONG_TERM_UNEMPLOYED, LOW_INCOME, OTHER, ZERO_EMPLOYMENT_FAMILY"
+  category: String
+  "认定日期"
+  recognizedOn: Date
+}
+
+"就业创业证"
+type EmploymentCertificate {
+  "证号 (identifier: certificate, masked unless a purpose unmasks it)"
+  number: String
+  "发证日期"
+  issuedOn: Date
+}
+
+"就业援助记录"
+type EmploymentAssistance {
+  "援助类型: JOB_REFERRAL, PUBLIC_WELFARE_POST, SUBSIDY, TRAINING"
+  kind: String
+  "援助日期"
+  date: Date
+  "援助内容"
+  detail: String
+}
+
+"流动人口"
+type FloatingPopulation {
+  "流入日期"
+  inflowDate: Date
+  "户籍地址"
+  originAddress: String
+  "户籍地区划代码"
+  originCode: String
+  "流入原因: BUSINESS, FAMILY, OTHER, STUDY, WORK"
+  reason: String
+  "是否办理居住证"
+  residencePermit: Boolean
+}
+
+"婚育信息"
+type Marriage {
+  "婚姻状况: DIVORCED, MARRIED, SINGLE, WIDOWED"
+  maritalStatus: String
+  "现有子女数"
+  children: Int
+  "育龄妇女"
+  childbearingAge: Boolean
+  "避孕方式"
+  contraception: String
+}
+
+"出生登记"
+type Birth {
+  "新生儿姓名"
+  childName: String
+  "出生日期"
+  birthDate: Date
+  "出生医学证明编号 (identifier: certificate, masked unless a purpose unmasks it)"
+  certificateNumber: String
+  "出生医院"
+  hospital: String
+}
+
+"党员信息"
+type PartyMembership {
+  "人员类别: FULL, PROBATIONARY"
+  category: String
+  "入党时间"
+  joinedOn: Date
+  "所在支部"
+  branch: String
+  "组织关系转入"
+  transferred: Boolean
+  "失联党员"
+  outOfContact: Boolean
+  "最后联系时间"
+  lastContact: Date
+}
+
+"养老保险"
+type Pension {
+  "险种类型: EMPLOYEE, RESIDENT"
+  scheme: String
+  "参保状态: CONTRIBUTING, RECEIVING, SUSPENDED, TERMINATED"
+  status: String
+  "参保开始日期"
+  since: Date
+  "月待遇金额(元)"
+  monthlyBenefit: Float
+}
+
+"医疗保险"
+type MedicalInsurance {
+  "险种类型: EMPLOYEE, RESIDENT"
+  scheme: String
+  "参保状态: INSURED, LAPSED"
+  status: String
+  "参保开始日期"
+  since: Date
+}
+
+"城管案件(个人当事人)"
+type UrbanCase {
+  "案件编号"
+  caseNumber: String
+  "案件类型: COMPONENT, EVENT"
+  kind: String
+  "案件类别"
+  category: String
+  "办理阶段: ACCEPTED, CLOSED, DISPATCHED, FILED, HANDLING, VERIFYING"
+  stage: String
+  "上报日期"
+  reportedOn: Date
+  "处置时限"
+  deadline: Date
+  "是否超期"
+  overdue: Boolean
+  "经度"
+  lon: Float
+  "纬度"
+  lat: Float
+  "案发地址"
+  address: String
+  "案件描述"
+  description: String
+  "The responsibility grid the record's location (lon, lat) falls in."
+  grid: Grid
+}
+
+extend type Person {
+  "民政: social assistance records."
+  civilAffairs: CivilAffairs
+  "就业: unemployment registration, employment hardship, assistance."
+  employment: Employment
+  "卫健/计生: floating population, marriage and childbearing, births."
+  health: Health
+  "党建: party membership."
+  party: Party
+  "社保: pension and medical insurance."
+  socialSecurity: SocialSecurity
+  "城管: cases in which the resident or organisation is the party."
+  urbanCases: UrbanCases
+}
+
+extend type Organization {
+  "城管: cases in which the resident or organisation is the party."
+  urbanCases: UrbanCases
 }
 `, BuiltIn: false},
 	{Name: "../../schema/grid.graphqls", Input: `"A level of the community grid, from the county-level district down to the responsibility grid."
@@ -3209,6 +3538,8 @@ func (ec *executionContext) childFields_Department(ctx context.Context, field gr
 		return ec.fieldContext_Department_lastSuccessAt(ctx, field)
 	case "recordSets":
 		return ec.fieldContext_Department_recordSets(ctx, field)
+	case "writeback":
+		return ec.fieldContext_Department_writeback(ctx, field)
 	case "lastSyncAt":
 		return ec.fieldContext_Department_lastSyncAt(ctx, field)
 	case "syncLagSeconds":
@@ -3353,6 +3684,40 @@ func (ec *executionContext) childFields_EmploymentHardship(ctx context.Context, 
 		return ec.fieldContext_EmploymentHardship_recognizedOn(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EmploymentHardship", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_FieldInfo_name(ctx, field)
+	case "label":
+		return ec.fieldContext_FieldInfo_label(ctx, field)
+	case "description":
+		return ec.fieldContext_FieldInfo_description(ctx, field)
+	case "type":
+		return ec.fieldContext_FieldInfo_type(ctx, field)
+	case "sharing":
+		return ec.fieldContext_FieldInfo_sharing(ctx, field)
+	case "identifier":
+		return ec.fieldContext_FieldInfo_identifier(ctx, field)
+	case "values":
+		return ec.fieldContext_FieldInfo_values(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_FieldValue_name(ctx, field)
+	case "label":
+		return ec.fieldContext_FieldValue_label(ctx, field)
+	case "type":
+		return ec.fieldContext_FieldValue_type(ctx, field)
+	case "value":
+		return ec.fieldContext_FieldValue_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldValue", field.Name)
 }
 
 func (ec *executionContext) childFields_FloatingPopulation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3571,6 +3936,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_grid(ctx, field)
 	case "warnings":
 		return ec.fieldContext_Organization_warnings(ctx, field)
+	case "records":
+		return ec.fieldContext_Organization_records(ctx, field)
 	case "urbanCases":
 		return ec.fieldContext_Organization_urbanCases(ctx, field)
 	}
@@ -3651,16 +4018,18 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_grid(ctx, field)
 	case "household":
 		return ec.fieldContext_Person_household(ctx, field)
+	case "records":
+		return ec.fieldContext_Person_records(ctx, field)
 	case "civilAffairs":
 		return ec.fieldContext_Person_civilAffairs(ctx, field)
-	case "health":
-		return ec.fieldContext_Person_health(ctx, field)
 	case "employment":
 		return ec.fieldContext_Person_employment(ctx, field)
-	case "socialSecurity":
-		return ec.fieldContext_Person_socialSecurity(ctx, field)
+	case "health":
+		return ec.fieldContext_Person_health(ctx, field)
 	case "party":
 		return ec.fieldContext_Person_party(ctx, field)
+	case "socialSecurity":
+		return ec.fieldContext_Person_socialSecurity(ctx, field)
 	case "urbanCases":
 		return ec.fieldContext_Person_urbanCases(ctx, field)
 	}
@@ -3691,14 +4060,44 @@ func (ec *executionContext) childFields_PersonEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type PersonEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Record(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fields":
+		return ec.fieldContext_Record_fields(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Record", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordSet(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "department":
+		return ec.fieldContext_RecordSet_department(ctx, field)
+	case "name":
+		return ec.fieldContext_RecordSet_name(ctx, field)
+	case "label":
+		return ec.fieldContext_RecordSet_label(ctx, field)
+	case "source":
+		return ec.fieldContext_RecordSet_source(ctx, field)
+	case "records":
+		return ec.fieldContext_RecordSet_records(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordSet", field.Name)
+}
+
 func (ec *executionContext) childFields_RecordSetInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
 		return ec.fieldContext_RecordSetInfo_name(ctx, field)
 	case "label":
 		return ec.fieldContext_RecordSetInfo_label(ctx, field)
+	case "description":
+		return ec.fieldContext_RecordSetInfo_description(ctx, field)
 	case "entity":
 		return ec.fieldContext_RecordSetInfo_entity(ctx, field)
+	case "many":
+		return ec.fieldContext_RecordSetInfo_many(ctx, field)
+	case "fields":
+		return ec.fieldContext_RecordSetInfo_fields(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecordSetInfo", field.Name)
 }
@@ -4050,6 +4449,50 @@ func (ec *executionContext) field_Mutation_submitReport_args(ctx context.Context
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Organization_records_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "department",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["department"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sets",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sets"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Person_records_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "department",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["department"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sets",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sets"] = arg1
 	return args, nil
 }
 
@@ -5656,6 +6099,29 @@ func (ec *executionContext) fieldContext_Department_recordSets(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Department_writeback(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_writeback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Writeback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Department_writeback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "String")
+}
+
 func (ec *executionContext) _Department_lastSyncAt(ctx context.Context, field graphql.CollectedField, obj *model.Department) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6651,6 +7117,259 @@ func (ec *executionContext) _EmploymentHardship_recognizedOn(ctx context.Context
 }
 func (ec *executionContext) fieldContext_EmploymentHardship_recognizedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EmploymentHardship", field, false, false, "Date")
+}
+
+func (ec *executionContext) _FieldInfo_name(ctx context.Context, field graphql.CollectedField, obj *model.FieldInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldInfo_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldInfo_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldInfo_label(ctx context.Context, field graphql.CollectedField, obj *model.FieldInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldInfo_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldInfo_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldInfo_description(ctx context.Context, field graphql.CollectedField, obj *model.FieldInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldInfo_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldInfo_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldInfo_type(ctx context.Context, field graphql.CollectedField, obj *model.FieldInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldInfo_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldInfo_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldInfo_sharing(ctx context.Context, field graphql.CollectedField, obj *model.FieldInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldInfo_sharing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sharing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldInfo_sharing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldInfo_identifier(ctx context.Context, field graphql.CollectedField, obj *model.FieldInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldInfo_identifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldInfo_identifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldInfo_values(ctx context.Context, field graphql.CollectedField, obj *model.FieldInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldInfo_values(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Values, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldInfo_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldValue_name(ctx context.Context, field graphql.CollectedField, obj *model.FieldValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldValue_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldValue", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldValue_label(ctx context.Context, field graphql.CollectedField, obj *model.FieldValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldValue_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldValue_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldValue", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldValue_type(ctx context.Context, field graphql.CollectedField, obj *model.FieldValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldValue_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldValue_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldValue", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldValue_value(ctx context.Context, field graphql.CollectedField, obj *model.FieldValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldValue_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldValue_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldValue", field, false, false, "String")
 }
 
 func (ec *executionContext) _FloatingPopulation_inflowDate(ctx context.Context, field graphql.CollectedField, obj *model.FloatingPopulation) (ret graphql.Marshaler) {
@@ -8497,6 +9216,50 @@ func (ec *executionContext) fieldContext_Organization_warnings(_ context.Context
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "String")
 }
 
+func (ec *executionContext) _Organization_records(ctx context.Context, field graphql.CollectedField, obj *people.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Organization().Records(ctx, obj, fc.Args["department"].(string), fc.Args["sets"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RecordSet) graphql.Marshaler {
+			return ec.marshalNRecordSet2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_records(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Organization",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordSet(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Organization_records_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Organization_urbanCases(ctx context.Context, field graphql.CollectedField, obj *people.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8901,7 +9664,7 @@ func (ec *executionContext) _Person_idNumber(ctx context.Context, field graphql.
 			return ec.fieldContext_Person_idNumber(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.IDNumber, nil
+			return obj.ShownIDNumber(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -8912,7 +9675,7 @@ func (ec *executionContext) _Person_idNumber(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Person_idNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Person", field, true, false, "String")
 }
 
 func (ec *executionContext) _Person_name(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
@@ -9016,7 +9779,7 @@ func (ec *executionContext) _Person_phone(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Person_phone(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Phone, nil
+			return obj.ShownPhone(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -9027,7 +9790,7 @@ func (ec *executionContext) _Person_phone(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Person_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Person", field, true, false, "String")
 }
 
 func (ec *executionContext) _Person_relation(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
@@ -9117,6 +9880,50 @@ func (ec *executionContext) fieldContext_Person_household(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Person_records(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Person().Records(ctx, obj, fc.Args["department"].(string), fc.Args["sets"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RecordSet) graphql.Marshaler {
+			return ec.marshalNRecordSet2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Person_records(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordSet(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Person_records_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Person_civilAffairs(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9144,38 +9951,6 @@ func (ec *executionContext) fieldContext_Person_civilAffairs(_ context.Context, 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CivilAffairs(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Person_health(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Person_health(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Person().Health(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Health) graphql.Marshaler {
-			return ec.marshalOHealth2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐHealth(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Person_health(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Person",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Health(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9213,33 +9988,33 @@ func (ec *executionContext) fieldContext_Person_employment(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _Person_socialSecurity(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_health(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Person_socialSecurity(ctx, field)
+			return ec.fieldContext_Person_health(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Person().SocialSecurity(ctx, obj)
+			return ec.Resolvers.Person().Health(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.SocialSecurity) graphql.Marshaler {
-			return ec.marshalOSocialSecurity2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSocialSecurity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Health) graphql.Marshaler {
+			return ec.marshalOHealth2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐHealth(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Person_socialSecurity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Person_health(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Person",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SocialSecurity(ctx, field)
+			return ec.childFields_Health(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9272,6 +10047,38 @@ func (ec *executionContext) fieldContext_Person_party(_ context.Context, field g
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Person_socialSecurity(ctx context.Context, field graphql.CollectedField, obj *people.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_socialSecurity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Person().SocialSecurity(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SocialSecurity) graphql.Marshaler {
+			return ec.marshalOSocialSecurity2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSocialSecurity(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Person_socialSecurity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SocialSecurity(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10162,6 +10969,171 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Record_fields(ctx context.Context, field graphql.CollectedField, obj *model.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Record_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FieldValue) graphql.Marshaler {
+			return ec.marshalNFieldValue2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValueᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Record_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Record",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecordSet_department(ctx context.Context, field graphql.CollectedField, obj *model.RecordSet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSet_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSet_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordSet", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordSet_name(ctx context.Context, field graphql.CollectedField, obj *model.RecordSet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSet_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSet_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordSet", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordSet_label(ctx context.Context, field graphql.CollectedField, obj *model.RecordSet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSet_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSet_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordSet", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordSet_source(ctx context.Context, field graphql.CollectedField, obj *model.RecordSet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSet_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
+			return ec.marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSet_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecordSet",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SectionSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecordSet_records(ctx context.Context, field graphql.CollectedField, obj *model.RecordSet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSet_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Record) graphql.Marshaler {
+			return ec.marshalNRecord2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSet_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecordSet",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Record(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RecordSetInfo_name(ctx context.Context, field graphql.CollectedField, obj *model.RecordSetInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10208,6 +11180,29 @@ func (ec *executionContext) fieldContext_RecordSetInfo_label(_ context.Context, 
 	return graphql.NewScalarFieldContext("RecordSetInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _RecordSetInfo_description(ctx context.Context, field graphql.CollectedField, obj *model.RecordSetInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSetInfo_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSetInfo_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordSetInfo", field, false, false, "String")
+}
+
 func (ec *executionContext) _RecordSetInfo_entity(ctx context.Context, field graphql.CollectedField, obj *model.RecordSetInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10229,6 +11224,61 @@ func (ec *executionContext) _RecordSetInfo_entity(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_RecordSetInfo_entity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RecordSetInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordSetInfo_many(ctx context.Context, field graphql.CollectedField, obj *model.RecordSetInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSetInfo_many(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Many, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSetInfo_many(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordSetInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RecordSetInfo_fields(ctx context.Context, field graphql.CollectedField, obj *model.RecordSetInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordSetInfo_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FieldInfo) graphql.Marshaler {
+			return ec.marshalNFieldInfo2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldInfoᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordSetInfo_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecordSetInfo",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldInfo(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ReportDraft_template(ctx context.Context, field graphql.CollectedField, obj *model.ReportDraft) (ret graphql.Marshaler) {
@@ -13257,6 +14307,11 @@ func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "writeback":
+			out.Values[i] = ec._Department_writeback(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "lastSyncAt":
 			out.Values[i] = ec._Department_lastSyncAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -13739,6 +14794,117 @@ func (ec *executionContext) _EmploymentHardship(ctx context.Context, sel ast.Sel
 			}
 		case "recognizedOn":
 			out.Values[i] = ec._EmploymentHardship_recognizedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var fieldInfoImplementors = []string{"FieldInfo"}
+
+func (ec *executionContext) _FieldInfo(ctx context.Context, sel ast.SelectionSet, obj *model.FieldInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldInfo")
+		case "name":
+			out.Values[i] = ec._FieldInfo_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._FieldInfo_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._FieldInfo_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._FieldInfo_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sharing":
+			out.Values[i] = ec._FieldInfo_sharing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "identifier":
+			out.Values[i] = ec._FieldInfo_identifier(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "values":
+			out.Values[i] = ec._FieldInfo_values(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var fieldValueImplementors = []string{"FieldValue"}
+
+func (ec *executionContext) _FieldValue(ctx context.Context, sel ast.SelectionSet, obj *model.FieldValue) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldValueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldValue")
+		case "name":
+			out.Values[i] = ec._FieldValue_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._FieldValue_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._FieldValue_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._FieldValue_value(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -14534,6 +15700,12 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "records":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Organization_records(ctx, field, obj)
+				})
 		case "urbanCases":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -14802,17 +15974,17 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_household(ctx, field, obj)
 				})
+		case "records":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_records(ctx, field, obj)
+				})
 		case "civilAffairs":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_civilAffairs(ctx, field, obj)
-				})
-		case "health":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Person_health(ctx, field, obj)
 				})
 		case "employment":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -14820,17 +15992,23 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_employment(ctx, field, obj)
 				})
-		case "socialSecurity":
+		case "health":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
-					return ec._Person_socialSecurity(ctx, field, obj)
+					return ec._Person_health(ctx, field, obj)
 				})
 		case "party":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_party(ctx, field, obj)
+				})
+		case "socialSecurity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_socialSecurity(ctx, field, obj)
 				})
 		case "urbanCases":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -15082,6 +16260,92 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var recordImplementors = []string{"Record"}
+
+func (ec *executionContext) _Record(ctx context.Context, sel ast.SelectionSet, obj *model.Record) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Record")
+		case "fields":
+			out.Values[i] = ec._Record_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recordSetImplementors = []string{"RecordSet"}
+
+func (ec *executionContext) _RecordSet(ctx context.Context, sel ast.SelectionSet, obj *model.RecordSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordSetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordSet")
+		case "department":
+			out.Values[i] = ec._RecordSet_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._RecordSet_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._RecordSet_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._RecordSet_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._RecordSet_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var recordSetInfoImplementors = []string{"RecordSetInfo"}
 
 func (ec *executionContext) _RecordSetInfo(ctx context.Context, sel ast.SelectionSet, obj *model.RecordSetInfo) graphql.Marshaler {
@@ -15103,8 +16367,23 @@ func (ec *executionContext) _RecordSetInfo(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "description":
+			out.Values[i] = ec._RecordSetInfo_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "entity":
 			out.Values[i] = ec._RecordSetInfo_entity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "many":
+			out.Values[i] = ec._RecordSetInfo_many(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._RecordSetInfo_fields(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16357,6 +17636,54 @@ func (ec *executionContext) marshalNEmploymentAssistance2ᚖgithubᚗcomᚋgridh
 	return ec._EmploymentAssistance(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNFieldInfo2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FieldInfo) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldInfo(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFieldInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldInfo(ctx context.Context, sel ast.SelectionSet, v *model.FieldInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FieldInfo!")
+		return graphql.Null
+	}
+	return ec._FieldInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFieldValue2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FieldValue) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldValue2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValue(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFieldValue2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValue(ctx context.Context, sel ast.SelectionSet, v *model.FieldValue) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FieldValue!")
+		return graphql.Null
+	}
+	return ec._FieldValue(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFieldValueInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValueInputᚄ(ctx context.Context, v any) ([]*model.FieldValueInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
@@ -16693,6 +18020,54 @@ func (ec *executionContext) marshalNPersonEdge2ᚖgithubᚗcomᚋgridhubᚋgridh
 		return graphql.Null
 	}
 	return ec._PersonEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRecord2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Record) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecord2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRecord2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecord(ctx context.Context, sel ast.SelectionSet, v *model.Record) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Record!")
+		return graphql.Null
+	}
+	return ec._Record(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRecordSet2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RecordSet) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecordSet2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSet(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRecordSet2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSet(ctx context.Context, sel ast.SelectionSet, v *model.RecordSet) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RecordSet!")
+		return graphql.Null
+	}
+	return ec._RecordSet(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRecordSetInfo2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RecordSetInfo) graphql.Marshaler {

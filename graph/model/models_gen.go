@@ -9,11 +9,16 @@ import (
 	"github.com/gridhub/gridhub/internal/report"
 )
 
+// 出生登记
 type Birth struct {
-	ChildName         *string    `json:"childName,omitempty"`
-	BirthDate         *time.Time `json:"birthDate,omitempty"`
-	CertificateNumber *string    `json:"certificateNumber,omitempty"`
-	Hospital          *string    `json:"hospital,omitempty"`
+	// 新生儿姓名
+	ChildName *string `json:"childName,omitempty"`
+	// 出生日期
+	BirthDate *time.Time `json:"birthDate,omitempty"`
+	// 出生医学证明编号 (identifier: certificate, masked unless a purpose unmasks it)
+	CertificateNumber *string `json:"certificateNumber,omitempty"`
+	// 出生医院
+	Hospital *string `json:"hospital,omitempty"`
 }
 
 // 民政: social assistance records.
@@ -56,30 +61,39 @@ type Department struct {
 	LastSuccessAt *time.Time `json:"lastSuccessAt,omitempty"`
 	// The record sets the department shares.
 	RecordSets []*RecordSetInfo `json:"recordSets"`
+	// The report fields it takes (set.field), from its writeback block.
+	Writeback []string `json:"writeback"`
 	// When the department's facts were last synced into the hub.
 	LastSyncAt *time.Time `json:"lastSyncAt,omitempty"`
 	// How far the synced facts lag behind the department, seconds.
 	SyncLagSeconds *float64 `json:"syncLagSeconds,omitempty"`
 }
 
+// 低保
 type Dibao struct {
+	// 低保户号
 	HouseholdNumber *string `json:"householdNumber,omitempty"`
-	// Monthly household benefit, yuan.
+	// 户月保障金额(元)
 	Amount *float64 `json:"amount,omitempty"`
-	// Household members covered.
-	Persons *int       `json:"persons,omitempty"`
-	Since   *time.Time `json:"since,omitempty"`
-	Until   *time.Time `json:"until,omitempty"`
-	// ACTIVE, SUSPENDED or ENDED
+	// 保障人数
+	Persons *int `json:"persons,omitempty"`
+	// 保障开始时间
+	Since *time.Time `json:"since,omitempty"`
+	// 保障结束时间
+	Until *time.Time `json:"until,omitempty"`
+	// 保障状态: ACTIVE, ENDED, SUSPENDED
 	Status *string `json:"status,omitempty"`
 }
 
+// 持证残疾人
 type Disability struct {
+	// 残疾人证号 (identifier: certificate, masked unless a purpose unmasks it)
 	CertificateNumber *string `json:"certificateNumber,omitempty"`
-	// VISION, HEARING, SPEECH, PHYSICAL, INTELLECTUAL, MENTAL or MULTIPLE
+	// 残疾类别: HEARING, INTELLECTUAL, MENTAL, MULTIPLE, PHYSICAL, SPEECH, VISION
 	Category *string `json:"category,omitempty"`
-	// 1 (most severe) to 4
-	Grade    *int       `json:"grade,omitempty"`
+	// 残疾等级
+	Grade *int `json:"grade,omitempty"`
+	// 发证日期
 	IssuedOn *time.Time `json:"issuedOn,omitempty"`
 }
 
@@ -104,11 +118,14 @@ type DraftField struct {
 	AsOf *time.Time `json:"asOf,omitempty"`
 }
 
+// 高龄津贴
 type ElderlyAllowance struct {
-	// AGE_80_89, AGE_90_99 or AGE_100_PLUS
-	Band          *string    `json:"band,omitempty"`
-	MonthlyAmount *float64   `json:"monthlyAmount,omitempty"`
-	Since         *time.Time `json:"since,omitempty"`
+	// 补贴档次: AGE_100_PLUS, AGE_80_89, AGE_90_99
+	Band *string `json:"band,omitempty"`
+	// 月发放金额(元)
+	MonthlyAmount *float64 `json:"monthlyAmount,omitempty"`
+	// 发放开始时间
+	Since *time.Time `json:"since,omitempty"`
 }
 
 // 就业: unemployment registration, employment hardship, assistance.
@@ -124,22 +141,55 @@ type Employment struct {
 	Source     *SectionSource          `json:"source"`
 }
 
+// 就业援助记录
 type EmploymentAssistance struct {
-	// JOB_REFERRAL, TRAINING, PUBLIC_WELFARE_POST or SUBSIDY
-	Kind   *string    `json:"kind,omitempty"`
-	Date   *time.Time `json:"date,omitempty"`
-	Detail *string    `json:"detail,omitempty"`
+	// 援助类型: JOB_REFERRAL, PUBLIC_WELFARE_POST, SUBSIDY, TRAINING
+	Kind *string `json:"kind,omitempty"`
+	// 援助日期
+	Date *time.Time `json:"date,omitempty"`
+	// 援助内容
+	Detail *string `json:"detail,omitempty"`
 }
 
+// 就业创业证
 type EmploymentCertificate struct {
-	Number   *string    `json:"number,omitempty"`
+	// 证号 (identifier: certificate, masked unless a purpose unmasks it)
+	Number *string `json:"number,omitempty"`
+	// 发证日期
 	IssuedOn *time.Time `json:"issuedOn,omitempty"`
 }
 
+// 就业困难人员
 type EmploymentHardship struct {
-	// AGE_4050, ZERO_EMPLOYMENT_FAMILY, DISABLED, LOW_INCOME, LONG_TERM_UNEMPLOYED or OTHER
-	Category     *string    `json:"category,omitempty"`
+	// 认定类别: AGE_4050, DISABLED, LONG_TERM_UNEMPLOYED, LOW_INCOME, OTHER, ZERO_EMPLOYMENT_FAMILY
+	Category *string `json:"category,omitempty"`
+	// 认定日期
 	RecognizedOn *time.Time `json:"recognizedOn,omitempty"`
+}
+
+// A field of a record set.
+type FieldInfo struct {
+	Name        string  `json:"name"`
+	Label       string  `json:"label"`
+	Description *string `json:"description,omitempty"`
+	// string, int, decimal, date, bool or enum
+	Type string `json:"type"`
+	// unconditional (无条件共享), conditional (有条件共享: with a purpose that allows it) or none (不予共享)
+	Sharing string `json:"sharing"`
+	// The identifier class it holds (resident_id, phone, certificate, account): masked unless a purpose unmasks it.
+	Identifier *string `json:"identifier,omitempty"`
+	// An enum's unified values.
+	Values []string `json:"values"`
+}
+
+// One field of a record.
+type FieldValue struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	// string, int, decimal, date, bool or enum
+	Type string `json:"type"`
+	// The value as text: dates YYYY-MM-DD, decimals as written, bools true/false, enums their unified value. Null when absent or withheld.
+	Value *string `json:"value,omitempty"`
 }
 
 type FieldValueInput struct {
@@ -148,14 +198,18 @@ type FieldValueInput struct {
 	Value *string `json:"value,omitempty"`
 }
 
+// 流动人口
 type FloatingPopulation struct {
-	InflowDate    *time.Time `json:"inflowDate,omitempty"`
-	OriginAddress *string    `json:"originAddress,omitempty"`
-	// 6-digit division code of origin.
+	// 流入日期
+	InflowDate *time.Time `json:"inflowDate,omitempty"`
+	// 户籍地址
+	OriginAddress *string `json:"originAddress,omitempty"`
+	// 户籍地区划代码
 	OriginCode *string `json:"originCode,omitempty"`
-	// WORK, BUSINESS, STUDY, FAMILY or OTHER
-	Reason          *string `json:"reason,omitempty"`
-	ResidencePermit *bool   `json:"residencePermit,omitempty"`
+	// 流入原因: BUSINESS, FAMILY, OTHER, STUDY, WORK
+	Reason *string `json:"reason,omitempty"`
+	// 是否办理居住证
+	ResidencePermit *bool `json:"residencePermit,omitempty"`
 }
 
 // 卫健/计生: floating population, marriage and childbearing, births.
@@ -169,21 +223,26 @@ type Health struct {
 	Source *SectionSource `json:"source"`
 }
 
+// 婚育信息
 type Marriage struct {
-	// SINGLE, MARRIED, DIVORCED or WIDOWED
+	// 婚姻状况: DIVORCED, MARRIED, SINGLE, WIDOWED
 	MaritalStatus *string `json:"maritalStatus,omitempty"`
-	Children      *int    `json:"children,omitempty"`
-	// 育龄妇女: a woman aged 15-49.
-	ChildbearingAge *bool   `json:"childbearingAge,omitempty"`
-	Contraception   *string `json:"contraception,omitempty"`
+	// 现有子女数
+	Children *int `json:"children,omitempty"`
+	// 育龄妇女
+	ChildbearingAge *bool `json:"childbearingAge,omitempty"`
+	// 避孕方式
+	Contraception *string `json:"contraception,omitempty"`
 }
 
+// 医疗保险
 type MedicalInsurance struct {
-	// EMPLOYEE or RESIDENT
+	// 险种类型: EMPLOYEE, RESIDENT
 	Scheme *string `json:"scheme,omitempty"`
-	// INSURED or LAPSED
-	Status *string    `json:"status,omitempty"`
-	Since  *time.Time `json:"since,omitempty"`
+	// 参保状态: INSURED, LAPSED
+	Status *string `json:"status,omitempty"`
+	// 参保开始日期
+	Since *time.Time `json:"since,omitempty"`
 }
 
 type Mutation struct {
@@ -197,39 +256,69 @@ type PageInfo struct {
 
 // 党建: party membership.
 type Party struct {
+	// 党员信息
 	Membership *PartyMembership `json:"membership,omitempty"`
 	Source     *SectionSource   `json:"source"`
 }
 
+// 党员信息
 type PartyMembership struct {
-	// FULL (正式) or PROBATIONARY (预备)
-	Category *string    `json:"category,omitempty"`
+	// 人员类别: FULL, PROBATIONARY
+	Category *string `json:"category,omitempty"`
+	// 入党时间
 	JoinedOn *time.Time `json:"joinedOn,omitempty"`
-	Branch   *string    `json:"branch,omitempty"`
-	// 组织关系转入.
+	// 所在支部
+	Branch *string `json:"branch,omitempty"`
+	// 组织关系转入
 	Transferred *bool `json:"transferred,omitempty"`
-	// 失联: out of contact for 6 months or more.
-	OutOfContact *bool      `json:"outOfContact,omitempty"`
-	LastContact  *time.Time `json:"lastContact,omitempty"`
+	// 失联党员
+	OutOfContact *bool `json:"outOfContact,omitempty"`
+	// 最后联系时间
+	LastContact *time.Time `json:"lastContact,omitempty"`
 }
 
+// 养老保险
 type Pension struct {
-	// EMPLOYEE (城镇职工) or RESIDENT (城乡居民)
+	// 险种类型: EMPLOYEE, RESIDENT
 	Scheme *string `json:"scheme,omitempty"`
-	// CONTRIBUTING, RECEIVING, SUSPENDED or TERMINATED
-	Status         *string    `json:"status,omitempty"`
-	Since          *time.Time `json:"since,omitempty"`
-	MonthlyBenefit *float64   `json:"monthlyBenefit,omitempty"`
+	// 参保状态: CONTRIBUTING, RECEIVING, SUSPENDED, TERMINATED
+	Status *string `json:"status,omitempty"`
+	// 参保开始日期
+	Since *time.Time `json:"since,omitempty"`
+	// 月待遇金额(元)
+	MonthlyBenefit *float64 `json:"monthlyBenefit,omitempty"`
 }
 
 type Query struct {
 }
 
+// One department record.
+type Record struct {
+	// Every field of the record set, in mapping order; an absent value is null.
+	Fields []*FieldValue `json:"fields"`
+}
+
+// One record set of a department's answer about an entity.
+type RecordSet struct {
+	Department string `json:"department"`
+	// The record set's name in the mapping file, e.g. dibao.
+	Name   string         `json:"name"`
+	Label  string         `json:"label"`
+	Source *SectionSource `json:"source"`
+	// The set's records: at most one for a set that keeps one record per entity.
+	Records []*Record `json:"records"`
+}
+
+// A record set a department shares: what a client needs to build a form or a table.
 type RecordSetInfo struct {
-	Name  string `json:"name"`
-	Label string `json:"label"`
+	Name        string  `json:"name"`
+	Label       string  `json:"label"`
+	Description *string `json:"description,omitempty"`
 	// person or organization
 	Entity string `json:"entity"`
+	// Whether an entity may have several records of the set.
+	Many   bool         `json:"many"`
+	Fields []*FieldInfo `json:"fields"`
 }
 
 // A form pre-filled with what the departments hold now.
@@ -289,7 +378,9 @@ type SectionSource struct {
 
 // 社保: pension and medical insurance.
 type SocialSecurity struct {
-	Pension *Pension          `json:"pension,omitempty"`
+	// 养老保险
+	Pension *Pension `json:"pension,omitempty"`
+	// 医疗保险
 	Medical *MedicalInsurance `json:"medical,omitempty"`
 	Source  *SectionSource    `json:"source"`
 }
@@ -315,44 +406,59 @@ type SubmitReportInput struct {
 	Values         []*FieldValueInput `json:"values"`
 }
 
+// 特困人员
 type Tekun struct {
-	// URBAN or RURAL
+	// 城乡类别: RURAL, URBAN
 	Category *string `json:"category,omitempty"`
-	// CENTRALIZED (集中供养) or DISPERSED (分散供养)
-	CareMode *string    `json:"careMode,omitempty"`
-	Since    *time.Time `json:"since,omitempty"`
-	// ACTIVE or ENDED
+	// 供养方式: CENTRALIZED, DISPERSED
+	CareMode *string `json:"careMode,omitempty"`
+	// 供养开始时间
+	Since *time.Time `json:"since,omitempty"`
+	// 状态: ACTIVE, ENDED
 	Status *string `json:"status,omitempty"`
 }
 
+// 失业登记
 type Unemployment struct {
+	// 登记日期
 	RegisteredOn *time.Time `json:"registeredOn,omitempty"`
-	// REGISTERED, REEMPLOYED or CANCELLED
+	// 登记状态: CANCELLED, REEMPLOYED, REGISTERED
 	Status *string `json:"status,omitempty"`
+	// 失业原因
 	Reason *string `json:"reason,omitempty"`
 }
 
+// 城管案件(个人当事人)
 type UrbanCase struct {
+	// 案件编号
 	CaseNumber *string `json:"caseNumber,omitempty"`
-	// EVENT (事件) or COMPONENT (部件)
+	// 案件类型: COMPONENT, EVENT
 	Kind *string `json:"kind,omitempty"`
-	// e.g. 占道经营, 乱堆物料, 井盖破损
+	// 案件类别
 	Category *string `json:"category,omitempty"`
-	// ACCEPTED 受理, FILED 立案, DISPATCHED 派遣, HANDLING 处置, VERIFYING 核查, CLOSED 结案
-	Stage       *string    `json:"stage,omitempty"`
-	ReportedOn  *time.Time `json:"reportedOn,omitempty"`
-	Deadline    *time.Time `json:"deadline,omitempty"`
-	Overdue     *bool      `json:"overdue,omitempty"`
-	Lon         *float64   `json:"lon,omitempty"`
-	Lat         *float64   `json:"lat,omitempty"`
-	Address     *string    `json:"address,omitempty"`
-	Description *string    `json:"description,omitempty"`
-	// The responsibility grid the case's location falls in.
+	// 办理阶段: ACCEPTED, CLOSED, DISPATCHED, FILED, HANDLING, VERIFYING
+	Stage *string `json:"stage,omitempty"`
+	// 上报日期
+	ReportedOn *time.Time `json:"reportedOn,omitempty"`
+	// 处置时限
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// 是否超期
+	Overdue *bool `json:"overdue,omitempty"`
+	// 经度
+	Lon *float64 `json:"lon,omitempty"`
+	// 纬度
+	Lat *float64 `json:"lat,omitempty"`
+	// 案发地址
+	Address *string `json:"address,omitempty"`
+	// 案件描述
+	Description *string `json:"description,omitempty"`
+	// The responsibility grid the record's location (lon, lat) falls in.
 	Grid *grid.Unit `json:"grid,omitempty"`
 }
 
 // 城管: cases in which the resident or organisation is the party.
 type UrbanCases struct {
+	// 城管案件(个人当事人)
 	Cases  []*UrbanCase   `json:"cases"`
 	Source *SectionSource `json:"source"`
 }

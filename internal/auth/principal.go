@@ -39,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -77,13 +78,20 @@ func ParseRole(s string) (Role, error) {
 	return r, nil
 }
 
-// departments are the department codes of the contract; a dept_officer's
-// Department must be one of them, or field rules keyed by department would never
-// match and the officer would silently see nothing.
-var departments = []string{"civil_affairs", "health", "employment", "social_security", "urban_management", "party_building"}
+// deptCode is the form of a department code (lower_snake_case). Which codes
+// exist is the configuration's to say: the verifier checks a token's
+// department against the departments configured (Config.Departments), so
+// that an officer of a department the hub does not know is refused rather
+// than silently shown nothing.
+var deptCode = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
-// Departments lists the department codes a dept_officer may carry.
-func Departments() []string { return slices.Clone(departments) }
+// CheckDepartment refuses a department that is not one of known.
+func (p *Principal) CheckDepartment(known []string) error {
+	if p.Department != "" && !slices.Contains(known, p.Department) {
+		return fmt.Errorf("unknown department %s (configured: %s)", quote(p.Department), strings.Join(known, ", "))
+	}
+	return nil
+}
 
 // scopeLens are the code lengths a role accepts in Scope; a nil entry means the
 // role takes no scope.
@@ -240,8 +248,8 @@ func (p *Principal) Validate() error {
 		// Field rules key on the department; only an officer may carry one, so a
 		// grid worker's stray claim can never unlock a department's sections.
 		return errors.New("a department is only for dept_officer")
-	case p.Department != "" && !slices.Contains(departments, p.Department):
-		return fmt.Errorf("unknown department %s (want one of %s)", quote(p.Department), strings.Join(departments, ", "))
+	case p.Department != "" && !deptCode.MatchString(p.Department):
+		return fmt.Errorf("department %s is not a department code (lower_snake_case)", quote(p.Department))
 	}
 	if len(p.Scope) > MaxScopeCodes {
 		return fmt.Errorf("more than %d scope codes", MaxScopeCodes)

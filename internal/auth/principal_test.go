@@ -34,7 +34,7 @@ func TestPrincipalValidate(t *testing.T) {
 		{"unknown role", Principal{Subject: "a", Roles: []Role{"Admin"}}, `unknown role "Admin"`},
 		{"unknown role holding an ID number", Principal{Subject: "a", Roles: []Role{"34070519900101123X"}}, `unknown role "340705********123X"`},
 		{"officer without department", Principal{Subject: "a", Roles: []Role{DeptOfficer}}, "dept_officer needs a department"},
-		{"unknown department", Principal{Subject: "a", Roles: []Role{DeptOfficer}, Department: "police"}, `unknown department "police"`},
+		{"malformed department", Principal{Subject: "a", Roles: []Role{DeptOfficer}, Department: "Police Dept"}, `department "Police Dept" is not a department code`},
 		{"department on a grid worker", Principal{Subject: "a", Roles: []Role{GridWorker}, Department: "health", Scope: []string{"340705001001001"}}, "a department is only for dept_officer"},
 		{"grid worker without scope", Principal{Subject: "a", Roles: []Role{GridWorker}}, "grid_worker needs at least one 15-digit grid code"},
 		{"grid worker with a community code", Principal{Subject: "a", Roles: []Role{GridWorker}, Scope: []string{"340705001001"}}, `scope code "340705001001": 12 digits fit none of the roles grid_worker`},

@@ -49,6 +49,9 @@ type Config struct {
 	Leeway time.Duration
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
+	// Departments lists the departments configured now: a dept_officer's
+	// token must name one of them. Nil accepts any well-formed code.
+	Departments func() []string
 	// RefreshInterval is how often JWKSURL is fetched again; zero means
 	// DefaultRefreshInterval.
 	RefreshInterval time.Duration
@@ -545,6 +548,11 @@ func (v *Verifier) principal(payload []byte) (*Principal, error) {
 	}
 	if err := p.Validate(); err != nil {
 		return nil, &Error{Reason: err.Error(), cause: err}
+	}
+	if v.cfg.Departments != nil {
+		if err := p.CheckDepartment(v.cfg.Departments()); err != nil {
+			return nil, &Error{Reason: err.Error(), cause: err}
+		}
 	}
 	return p, nil
 }

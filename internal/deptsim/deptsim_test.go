@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/synth"
 )
@@ -52,7 +52,7 @@ func fixture(t testing.TB) (*synth.City, *Dataset) {
 // mapping loads the shipped department mapping files with their defaults.
 func mapping(t testing.TB) map[string]*connectors.Department {
 	t.Helper()
-	ds, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	ds, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestDepartmentsAndEnv(t *testing.T) {
 	m := mapping(t)
 	raw := map[string]string{}
 	for _, d := range Departments() {
-		b, err := departments.Files.ReadFile(d + ".yaml")
+		b, err := builtin.FS.ReadFile("departments/" + d + ".yaml")
 		if err != nil {
 			t.Fatal(err)
 		}

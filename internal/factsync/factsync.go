@@ -121,6 +121,11 @@ type Aggregator interface {
 	// RecomputeCore replaces the aggregates over the master index, with ages
 	// taken on day.
 	RecomputeCore(ctx context.Context, tx pgx.Tx, day time.Time) error
+	// Fingerprint identifies the aggregates' definitions: when it differs
+	// from the one they were computed for, Prepare recomputes them all.
+	Fingerprint() string
+	// Names are the aggregates kept (indicator_cells names).
+	Names() []string
 }
 
 // Registry gives the current grid index (a *grid.Registry), used to locate

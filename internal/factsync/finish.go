@@ -107,25 +107,29 @@ func (s *Syncer) recompute(ctx context.Context, tx pgx.Tx, dept string) (int, er
 	return len(grids), nil
 }
 
-// Prepare brings the facts and the master-index aggregates in line with the
-// master index and the day: after a reseed, it re-resolves every fact's grid
-// and recomputes every department's aggregates; after a reseed or when the day
+// Prepare brings the facts and the aggregates in line with the master index,
+// the day and the aggregator's definitions: after a reseed, it re-resolves
+// every fact's grid and recomputes every department's aggregates; when the
+// definitions changed (a reloaded indicator catalogue), it recomputes every
+// aggregate and drops those no longer defined; after either or when the day
 // changed, it recomputes the master-index aggregates. It is cheap when nothing
-// changed, and every sync runs it first; `serve` may call it at start-up so
-// that indicators are right before the first sync completes.
+// changed, and every sync runs it first; `serve` calls it at start-up and
+// after a reload, so that indicators are right before the next sync.
 func (s *Syncer) Prepare(ctx context.Context) error {
 	day := s.opts.Now().In(cst)
 	day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	var (
 		registry, done int64
 		coreDay        *time.Time
+		fingerprint    string
 	)
+	want := s.agg.Fingerprint()
 	// A cheap look without the lock first: the usual case is nothing to do.
-	if err := s.pool.QueryRow(ctx, `SELECT (SELECT coalesce(max(version), 0) FROM seeds), registry_version, core_date FROM fact_meta`).
-		Scan(&registry, &done, &coreDay); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT coalesce(max(version), 0) FROM seeds), registry_version, core_date, catalogue_fingerprint FROM fact_meta`).
+		Scan(&registry, &done, &coreDay, &fingerprint); err != nil {
 		return fmt.Errorf("factsync: prepare: %w", err)
 	}
-	if registry == done && coreDay != nil && coreDay.Equal(day) {
+	if registry == done && coreDay != nil && coreDay.Equal(day) && fingerprint == want {
 		return nil
 	}
 	var ix *grid.Index
@@ -140,12 +144,12 @@ func (s *Syncer) Prepare(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(lockKey)); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT (SELECT coalesce(max(version), 0) FROM seeds), registry_version, core_date FROM fact_meta FOR UPDATE`).
-			Scan(&registry, &done, &coreDay); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT (SELECT coalesce(max(version), 0) FROM seeds), registry_version, core_date, catalogue_fingerprint FROM fact_meta FOR UPDATE`).
+			Scan(&registry, &done, &coreDay, &fingerprint); err != nil {
 			return err
 		}
-		reseeded := registry != done
-		if !reseeded && coreDay != nil && coreDay.Equal(day) {
+		reseeded, redefined := registry != done, fingerprint != want
+		if !reseeded && !redefined && coreDay != nil && coreDay.Equal(day) {
 			return nil // another syncer did it meanwhile
 		}
 		if reseeded {
@@ -155,7 +159,14 @@ func (s *Syncer) Prepare(ctx context.Context) error {
 			if err := s.reresolve(ctx, tx, ix); err != nil {
 				return err
 			}
-			rows, _ := tx.Query(ctx, `SELECT DISTINCT department FROM facts ORDER BY 1`)
+		}
+		if redefined {
+			if _, err := tx.Exec(ctx, `DELETE FROM indicator_cells WHERE NOT (name = ANY($1))`, s.agg.Names()); err != nil {
+				return fmt.Errorf("drop counts no longer defined: %w", err)
+			}
+		}
+		if reseeded || redefined {
+			rows, _ := tx.Query(ctx, `SELECT department FROM sync_state ORDER BY 1`)
 			depts, err := pgx.CollectRows(rows, pgx.RowTo[string])
 			if err != nil {
 				return err
@@ -172,10 +183,10 @@ func (s *Syncer) Prepare(ctx context.Context) error {
 		if err := s.agg.RecomputeCore(ctx, tx, day); err != nil {
 			return fmt.Errorf("recompute master-index aggregates: %w", err)
 		}
-		_, err := tx.Exec(ctx, `UPDATE fact_meta SET registry_version = $1, core_date = $2, core_at = now(),
-			data_version = data_version + 1, cells_version = cells_version + 1`, registry, day)
+		_, err := tx.Exec(ctx, `UPDATE fact_meta SET registry_version = $1, core_date = $2, core_at = now(), catalogue_fingerprint = $3,
+			data_version = data_version + 1, cells_version = cells_version + 1`, registry, day, want)
 		if err == nil {
-			s.opts.Logger.Info("fact sync: master index aggregates", "registry_version", registry, "reseeded", reseeded,
+			s.opts.Logger.Info("fact sync: master index aggregates", "registry_version", registry, "reseeded", reseeded, "redefined", redefined,
 				"day", day.Format(time.DateOnly), "elapsed", time.Since(start).Round(time.Millisecond))
 		}
 		return err

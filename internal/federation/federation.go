@@ -5,6 +5,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,16 +48,31 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// BreakerTimeout is how long an open breaker stays open (default 10s).
 	BreakerTimeout time.Duration
+	// Grace is how long a department removed or replaced by Reconfigure
+	// stays open for calls under way (default 1 minute).
+	Grace time.Duration
 }
 
-// Federation is the set of departments the hub reaches.
+// Federation is the set of departments the hub reaches. Reconfigure swaps
+// the set while requests run: a call that began with a department finishes
+// with it.
 type Federation struct {
-	depts   []*Dept
-	byCode  map[string]*Dept
+	cur     atomic.Pointer[deptSet]
+	mu      sync.Mutex // serialises Reconfigure and Close
 	cache   cache.Cache
 	blinder Blinder
 	tracer  trace.Tracer
 	metrics *metrics
+	timeout time.Duration
+	// grace is how long a department that a reconfiguration removed or
+	// replaced stays open for the calls already under way.
+	grace time.Duration
+}
+
+// deptSet is the departments in force, in mapping-file order.
+type deptSet struct {
+	list   []*Dept
+	byCode map[string]*Dept
 }
 
 // Dept is one department: its mapping, its connector and what the hub saw of it.
@@ -76,60 +93,110 @@ type Dept struct {
 // New opens a connector for each department.
 func New(depts []*connectors.Department, opts Options) (*Federation, error) {
 	f := &Federation{
-		byCode:  map[string]*Dept{},
 		cache:   opts.Cache,
 		blinder: opts.Blinder,
 		tracer:  otel.Tracer("github.com/gridhub/gridhub/internal/federation"),
 		metrics: newMetrics(opts.Metrics),
+		timeout: opts.BreakerTimeout,
+		grace:   opts.Grace,
 	}
 	if f.cache == nil {
 		f.cache = cache.NewMemory(200_000)
 	}
-	timeout := opts.BreakerTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
+	if f.timeout == 0 {
+		f.timeout = 10 * time.Second
 	}
-	for _, cfg := range depts {
-		conn, err := connectors.Open(cfg)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		d := &Dept{Config: cfg, conn: conn, latencies: make([]time.Duration, 0, 128)}
-		d.breaker = gobreaker.NewCircuitBreaker[connectors.Result](gobreaker.Settings{
-			Name:    cfg.Code,
-			Timeout: timeout,
-			// Five failures in a row open the breaker: one slow answer should not.
-			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 5 },
-			// A caller that gave up says nothing about the department.
-			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-			OnStateChange: func(name string, from, to gobreaker.State) {
-				slog.Warn("department breaker", "department", name, "from", from.String(), "to", to.String())
-				f.metrics.breaker.WithLabelValues(name).Set(float64(to))
-			},
-		})
-		f.metrics.breaker.WithLabelValues(cfg.Code).Set(0)
-		f.depts = append(f.depts, d)
-		f.byCode[cfg.Code] = d
+	if f.grace == 0 {
+		f.grace = time.Minute
+	}
+	f.cur.Store(&deptSet{byCode: map[string]*Dept{}})
+	if err := f.Reconfigure(depts); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
+// open opens one department's connector.
+func (f *Federation) open(cfg *connectors.Department) (*Dept, error) {
+	conn, err := connectors.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dept{Config: cfg, conn: conn, latencies: make([]time.Duration, 0, 128)}
+	d.breaker = gobreaker.NewCircuitBreaker[connectors.Result](gobreaker.Settings{
+		Name:    cfg.Code,
+		Timeout: f.timeout,
+		// Five failures in a row open the breaker: one slow answer should not.
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 5 },
+		// A caller that gave up says nothing about the department.
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			slog.Warn("department breaker", "department", name, "from", from.String(), "to", to.String())
+			f.metrics.breaker.WithLabelValues(name).Set(float64(to))
+		},
+	})
+	f.metrics.breaker.WithLabelValues(cfg.Code).Set(0)
+	return d, nil
+}
+
+// Reconfigure puts depts in force: a department whose mapping is unchanged
+// keeps its connector, breaker and statistics; a new or changed one is
+// opened; one removed or replaced is closed after the grace period, so calls
+// under way finish. If a connector cannot be opened, nothing changes.
+func (f *Federation) Reconfigure(depts []*connectors.Department) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.cur.Load()
+	next := &deptSet{byCode: make(map[string]*Dept, len(depts))}
+	var opened []*Dept
+	for _, cfg := range depts {
+		if d, ok := old.byCode[cfg.Code]; ok && bytes.Equal(d.Config.Raw, cfg.Raw) && d.Config.File == cfg.File {
+			next.list = append(next.list, d)
+			next.byCode[cfg.Code] = d
+			continue
+		}
+		d, err := f.open(cfg)
+		if err != nil {
+			for _, o := range opened {
+				o.close()
+			}
+			return err
+		}
+		opened = append(opened, d)
+		next.list = append(next.list, d)
+		next.byCode[cfg.Code] = d
+	}
+	f.cur.Store(next)
+	for code, d := range old.byCode {
+		if next.byCode[code] != d {
+			time.AfterFunc(f.grace, d.close)
+		}
+	}
+	return nil
+}
+
+// close closes the department's connector when it holds resources.
+func (d *Dept) close() {
+	if c, ok := d.conn.(connectors.Closer); ok {
+		c.Close()
+	}
+}
+
 // Close closes every connector that holds resources.
 func (f *Federation) Close() {
-	for _, d := range f.depts {
-		if c, ok := d.conn.(connectors.Closer); ok {
-			c.Close()
-		}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range f.cur.Load().list {
+		d.close()
 	}
 }
 
 // Departments lists the departments in mapping-file order.
-func (f *Federation) Departments() []*Dept { return f.depts }
+func (f *Federation) Departments() []*Dept { return f.cur.Load().list }
 
 // Dept returns the department with code.
 func (f *Federation) Dept(code string) (*Dept, bool) {
-	d, ok := f.byCode[code]
+	d, ok := f.cur.Load().byCode[code]
 	return d, ok
 }
 
@@ -154,7 +221,7 @@ type copyEntry struct {
 // returns a DEPARTMENT_UNAVAILABLE error and, alongside it, whatever recent copy
 // it holds for those keys (Stale set), so the caller can still answer.
 func (f *Federation) Read(ctx context.Context, code string, req connectors.ReadRequest) (*Answer, error) {
-	d, ok := f.byCode[code]
+	d, ok := f.Dept(code)
 	if !ok {
 		return nil, fmt.Errorf("federation: unknown department %q", code)
 	}
@@ -347,7 +414,7 @@ func (d *Dept) Status(ctx context.Context, check bool) Status {
 // report's job queue retries them on its own schedule, and a department that
 // cannot take writes must not stop its reads.
 func (f *Federation) Write(ctx context.Context, code string, d connectors.Delivery) error {
-	dept, ok := f.byCode[code]
+	dept, ok := f.Dept(code)
 	if !ok {
 		return connectors.Permanentf("federation: unknown department %q", code)
 	}
@@ -376,8 +443,9 @@ func (f *Federation) Write(ctx context.Context, code string, d connectors.Delive
 
 // Codes lists the department codes in mapping-file order.
 func (f *Federation) Codes() []string {
-	out := make([]string, len(f.depts))
-	for i, d := range f.depts {
+	list := f.Departments()
+	out := make([]string, len(list))
+	for i, d := range list {
 		out[i] = d.Config.Code
 	}
 	return out
@@ -385,7 +453,7 @@ func (f *Federation) Codes() []string {
 
 // Feed is a department's fact feed, for the hub's synced aggregates.
 func (f *Federation) Feed(code string) (connectors.FactFeed, bool) {
-	d, ok := f.byCode[code]
+	d, ok := f.Dept(code)
 	if !ok {
 		return nil, false
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,9 +16,15 @@ import (
 // count indicators, up to date. It implements factsync.Aggregator: the syncer
 // calls it in the transaction that publishes a sync.
 type Aggregator struct {
-	cat    *Catalogue
-	byDept map[string]*deptQuery
-	core   []*Indicator
+	cur atomic.Pointer[queries]
+}
+
+// queries are the prepared recomputations of one catalogue.
+type queries struct {
+	byDept      map[string]*deptQuery
+	core        []*Indicator
+	names       []string // every count indicator
+	fingerprint string
 }
 
 // deptQuery recomputes the counts over one department's facts in one pass:
@@ -30,15 +37,25 @@ type deptQuery struct {
 
 // NewAggregator prepares the queries of cat's count indicators.
 func NewAggregator(cat *Catalogue) *Aggregator {
-	a := &Aggregator{cat: cat, byDept: map[string]*deptQuery{}}
+	a := &Aggregator{}
+	a.Reconfigure(cat)
+	return a
+}
+
+// Reconfigure prepares the queries of another catalogue (a configuration
+// reload). The counts of indicators it adds or changes are recomputed by the
+// syncer when it sees the new Fingerprint.
+func (a *Aggregator) Reconfigure(cat *Catalogue) {
+	q := &queries{byDept: map[string]*deptQuery{}, fingerprint: cat.countsFingerprint()}
 	byDept := map[string][]*Indicator{}
 	var order []string
 	for _, in := range cat.list {
 		if in.Count == nil {
 			continue
 		}
+		q.names = append(q.names, in.Name)
 		if in.Department == Core {
-			a.core = append(a.core, in)
+			q.core = append(q.core, in)
 			continue
 		}
 		if byDept[in.Department] == nil {
@@ -47,10 +64,17 @@ func NewAggregator(cat *Catalogue) *Aggregator {
 		byDept[in.Department] = append(byDept[in.Department], in)
 	}
 	for _, d := range order {
-		a.byDept[d] = factsQuery(byDept[d])
+		q.byDept[d] = factsQuery(byDept[d])
 	}
-	return a
+	a.cur.Store(q)
 }
+
+// Fingerprint identifies what the counts are: it changes when a count
+// indicator is added, removed or defined otherwise.
+func (a *Aggregator) Fingerprint() string { return a.cur.Load().fingerprint }
+
+// Names are the count indicators whose cells the aggregator keeps.
+func (a *Aggregator) Names() []string { return a.cur.Load().names }
 
 // factsQuery builds the recomputation of a department's indicators. $1 is the
 // department, $2 the grids (NULL for all); field names, sets and values are
@@ -132,7 +156,7 @@ WHERE x.v > 0`
 // indicators in grids (every grid when grids is nil). A department without
 // indicators is a no-op.
 func (a *Aggregator) Recompute(ctx context.Context, tx pgx.Tx, dept string, grids []string) error {
-	q := a.byDept[dept]
+	q := a.cur.Load().byDept[dept]
 	if q == nil {
 		return nil
 	}
@@ -155,11 +179,12 @@ func (a *Aggregator) Recompute(ctx context.Context, tx pgx.Tx, dept string, grid
 // the master index, ages taken on day (a person is n years old from the n-th
 // anniversary of their birth date).
 func (a *Aggregator) RecomputeCore(ctx context.Context, tx pgx.Tx, day time.Time) error {
-	if len(a.core) == 0 {
+	core := a.cur.Load().core
+	if len(core) == 0 {
 		return nil
 	}
-	names := make([]string, len(a.core))
-	for i, in := range a.core {
+	names := make([]string, len(core))
+	for i, in := range core {
 		names[i] = in.Name
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM indicator_cells WHERE name = ANY($1)`, names); err != nil {
@@ -172,7 +197,7 @@ func (a *Aggregator) RecomputeCore(ctx context.Context, tx pgx.Tx, day time.Time
 			args = append(args, v)
 			return "$" + strconv.Itoa(len(args))
 		}
-		for i, in := range a.core {
+		for i, in := range core {
 			c := in.Count
 			if c.Of != of {
 				continue

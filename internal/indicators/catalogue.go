@@ -32,21 +32,19 @@
 package indicators
 
 import (
-	"bytes"
-	_ "embed"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/gridhub/gridhub/connectors"
+	"github.com/gridhub/gridhub/internal/config/builtin"
+	"github.com/gridhub/gridhub/internal/yamlpos"
 )
-
-//go:embed catalogue.yaml
-var catalogueYAML []byte
 
 // Core is the department of indicators over the master index.
 const Core = "core"
@@ -121,13 +119,21 @@ type Rate struct {
 type Catalogue struct {
 	list   []*Indicator
 	byName map[string]*Indicator
+	// file is where the catalogue was read from, for errors; nil for one
+	// built in code.
+	file *yamlpos.File
+	fp   string
 }
 
 var nameRE = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 
-// Default is the built-in catalogue (catalogue.yaml).
+// DefaultFile is how errors name the built-in catalogue.
+const DefaultFile = builtin.Name + "/indicators.yaml"
+
+// Default is the built-in catalogue (the built-in configuration's
+// indicators.yaml).
 func Default() *Catalogue {
-	c, err := Parse(catalogueYAML)
+	c, err := ParseFile(DefaultFile, builtin.File("indicators.yaml"))
 	if err != nil {
 		panic("indicators: built-in catalogue: " + err.Error())
 	}
@@ -135,47 +141,66 @@ func Default() *Catalogue {
 }
 
 // Parse reads and validates a catalogue; unknown keys are errors.
-func Parse(data []byte) (*Catalogue, error) {
+func Parse(data []byte) (*Catalogue, error) { return ParseFile("indicators.yaml", data) }
+
+// ParseFile reads and validates a catalogue file's content; name names it in
+// errors, each "file:line: what is wrong".
+func ParseFile(name string, data []byte) (*Catalogue, error) {
 	var list []*Indicator
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&list); err != nil {
-		return nil, fmt.Errorf("indicators: catalogue: %w", err)
+	f, err := yamlpos.Decode(name, data, &list)
+	if err != nil {
+		return nil, err
 	}
-	return New(list)
+	return newCatalogue(list, f)
 }
 
 // New validates indicators into a catalogue.
-func New(list []*Indicator) (*Catalogue, error) {
-	c := &Catalogue{list: list, byName: make(map[string]*Indicator, len(list))}
+func New(list []*Indicator) (*Catalogue, error) { return newCatalogue(list, nil) }
+
+func newCatalogue(list []*Indicator, f *yamlpos.File) (*Catalogue, error) {
+	c := &Catalogue{list: list, byName: make(map[string]*Indicator, len(list)), file: f}
 	var errs []error
 	for i, in := range list {
 		if in == nil {
-			errs = append(errs, fmt.Errorf("entry %d is empty", i+1))
+			errs = append(errs, c.errorf(i, nil, "entry %d is empty", i+1))
 			continue
 		}
 		if !nameRE.MatchString(in.Name) {
-			errs = append(errs, fmt.Errorf("entry %d: name %q is not camelCase", i+1, in.Name))
+			errs = append(errs, c.errorf(i, []any{"name"}, "entry %d: name %q is not camelCase", i+1, in.Name))
 			continue
 		}
 		if c.byName[in.Name] != nil {
-			errs = append(errs, fmt.Errorf("%s: duplicate name", in.Name))
+			errs = append(errs, c.errorf(i, []any{"name"}, "%s: duplicate name", in.Name))
 			continue
 		}
 		c.byName[in.Name] = in
 	}
-	for _, in := range list {
+	for i, in := range list {
 		if in != nil && c.byName[in.Name] == in {
 			if err := c.check(in); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", in.Name, err))
+				errs = append(errs, c.errorf(i, nil, "%s: %v", in.Name, err))
 			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("indicators: catalogue: %w", err)
+		return nil, err
 	}
+	b, _ := json.Marshal(c.list)
+	sum := sha256.Sum256(b)
+	c.fp = hex.EncodeToString(sum[:16])
 	return c, nil
 }
+
+// errorf is a problem with entry i (at the key path under it) of the file.
+func (c *Catalogue) errorf(i int, path []any, format string, args ...any) error {
+	if c.file == nil {
+		return fmt.Errorf("indicators: catalogue: "+format, args...)
+	}
+	return c.file.Errorf(append([]any{i}, path...), format, args...)
+}
+
+// index is the position of in in the catalogue's file.
+func (c *Catalogue) index(in *Indicator) int { return slices.Index(c.list, in) }
 
 func (c *Catalogue) check(in *Indicator) error {
 	switch {
@@ -261,7 +286,8 @@ func (c *Catalogue) check(in *Indicator) error {
 
 // CheckDepartments checks the catalogue against the department mapping files:
 // every department exists, and every count of facts names record sets and
-// fields the department maps. The hub runs it at start-up.
+// fields the department maps. Each problem names the catalogue's file and
+// line and the mapping file it looked in.
 func (c *Catalogue) CheckDepartments(depts []*connectors.Department) error {
 	byCode := map[string]*connectors.Department{}
 	for _, d := range depts {
@@ -269,44 +295,95 @@ func (c *Catalogue) CheckDepartments(depts []*connectors.Department) error {
 	}
 	var errs []error
 	for _, in := range c.list {
-		if in.Department == Core {
-			continue
-		}
-		d := byCode[in.Department]
-		if d == nil {
-			errs = append(errs, fmt.Errorf("%s: unknown department %q", in.Name, in.Department))
-			continue
-		}
-		if in.Count == nil {
-			continue
-		}
-		for _, set := range in.Count.Sets {
-			var rs *connectors.RecordSet
-			for i := range d.Records {
-				if d.Records[i].Name == set {
-					rs = &d.Records[i]
-				}
-			}
-			if rs == nil {
-				errs = append(errs, fmt.Errorf("%s: %s has no record set %q", in.Name, d.Code, set))
+		errs = append(errs, c.checkIndicator(in, byCode)...)
+	}
+	return errors.Join(errs...)
+}
+
+// For is the catalogue without the indicators that do not hold against
+// depts (and the rates over them): how the built-in catalogue serves a
+// configuration whose departments differ from the built-in ones.
+func (c *Catalogue) For(depts []*connectors.Department) *Catalogue {
+	byCode := map[string]*connectors.Department{}
+	for _, d := range depts {
+		byCode[d.Code] = d
+	}
+	ok := func(in *Indicator) bool { return len(c.checkIndicator(in, byCode)) == 0 }
+	var list []*Indicator
+	for _, in := range c.list {
+		if r := in.Rate; r != nil {
+			if !ok(c.byName[r.Numerator]) || !ok(c.byName[r.Denominator]) {
 				continue
 			}
-			if in.Count.Distinct != DistinctRecord && rs.Entity != connectors.Person {
-				errs = append(errs, fmt.Errorf("%s: counts distinct %ss of %s.%s, whose records are about %ss",
-					in.Name, in.Count.Distinct, d.Code, set, rs.Entity))
-			}
-			for _, w := range in.Count.Where {
-				if !slices.ContainsFunc(rs.Fields, func(f connectors.Field) bool { return f.Name == w.Field }) {
-					errs = append(errs, fmt.Errorf("%s: %s.%s has no field %q", in.Name, d.Code, set, w.Field))
-				}
+		} else if !ok(in) {
+			continue
+		}
+		list = append(list, in)
+	}
+	out, err := newCatalogue(list, c.file)
+	if err != nil {
+		panic("indicators: a subset of a valid catalogue failed: " + err.Error())
+	}
+	return out
+}
+
+// checkIndicator checks one indicator against the departments.
+func (c *Catalogue) checkIndicator(in *Indicator, byCode map[string]*connectors.Department) (errs []error) {
+	i := c.index(in)
+	if in.Department == Core {
+		return nil
+	}
+	d := byCode[in.Department]
+	if d == nil {
+		codes := make([]string, 0, len(byCode))
+		for code := range byCode {
+			codes = append(codes, code)
+		}
+		slices.Sort(codes)
+		return []error{c.errorf(i, []any{"department"}, "%s: no department %q is configured (departments: %s)", in.Name, in.Department, strings.Join(codes, ", "))}
+	}
+	if in.Count == nil {
+		return nil
+	}
+	for j, set := range in.Count.Sets {
+		rs, ok := d.Set(set)
+		if !ok {
+			errs = append(errs, c.errorf(i, []any{"count", "sets", j}, "%s: %s has no record set %q", in.Name, d.File, set))
+			continue
+		}
+		if in.Count.Distinct != DistinctRecord && rs.Entity != connectors.Person {
+			errs = append(errs, c.errorf(i, []any{"count", "distinct"}, "%s: counts distinct %ss of %s.%s (%s), whose records are about %ss",
+				in.Name, in.Count.Distinct, d.Code, set, d.File, rs.Entity))
+		}
+		for k, w := range in.Count.Where {
+			if _, ok := rs.Field(w.Field); !ok {
+				errs = append(errs, c.errorf(i, []any{"count", "where", k, "field"}, "%s: record set %s of %s has no field %q", in.Name, set, d.File, w.Field))
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("indicators: catalogue: %w", err)
-	}
-	return nil
+	return errs
 }
+
+// countsFingerprint hashes the definitions of the count indicators: what
+// the stored counts are counts of.
+func (c *Catalogue) countsFingerprint() string {
+	h := sha256.New()
+	for _, in := range c.list {
+		if in.Count != nil {
+			b, _ := json.Marshal(struct {
+				Name, Department string
+				Count            *Count
+			}{in.Name, in.Department, in.Count})
+			h.Write(b)
+			h.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Fingerprint hashes the whole catalogue, labels and definitions included:
+// what a published table depends on besides the counts.
+func (c *Catalogue) Fingerprint() string { return c.fp }
 
 // All returns the indicators in catalogue order. They must not be modified.
 func (c *Catalogue) All() []*Indicator { return c.list }

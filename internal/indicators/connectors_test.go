@@ -10,7 +10,7 @@ import (
 
 	"github.com/gridhub/gridhub/connectors"
 	_ "github.com/gridhub/gridhub/connectors/all"
-	"github.com/gridhub/gridhub/connectors/departments"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/factsync"
@@ -63,7 +63,7 @@ func TestRealConnectorsMatchGroundTruth(t *testing.T) {
 	}
 	setEnv(deptsim.Env(deptsim.PartyBuilding, deptsim.Endpoint{Ledger: deptsim.LedgerPath(dir)}))
 
-	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	depts, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/cache"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/disclosure"
@@ -123,7 +123,7 @@ func TestCatalogue(t *testing.T) {
 			t.Errorf("no indicator of %s", d)
 		}
 	}
-	ds, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	ds, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestCatalogueValidation(t *testing.T) {
 		})
 	}
 	// Against the mapping files: unknown sets and fields.
-	ds, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	ds, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestCatalogueValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = cat.CheckDepartments(ds)
-	for _, want := range []string{`no record set "nope"`, `no field "colour"`, `unknown department "mars"`} {
+	for _, want := range []string{`no record set "nope"`, `no field "colour"`, `no department "mars" is configured`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckDepartments: %v, want it to say %s", err, want)
 		}

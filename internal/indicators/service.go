@@ -102,7 +102,7 @@ type Options struct {
 // Service serves indicator tables. It is safe for concurrent use.
 type Service struct {
 	pool  *pgxpool.Pool
-	cat   *Catalogue
+	cat   atomic.Pointer[Catalogue]
 	units Units
 	opts  Options
 
@@ -127,7 +127,8 @@ func NewService(pool *pgxpool.Pool, cat *Catalogue, units Units, opts Options) *
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Service{pool: pool, cat: cat, units: units, opts: opts}
+	s := &Service{pool: pool, units: units, opts: opts}
+	s.cat.Store(cat)
 	s.local, _ = lru.NewWithEvict(1<<16, func(_ string, t *Table) { s.localCells.Add(-cellsOf(t)) })
 	return s
 }
@@ -148,7 +149,16 @@ func (s *Service) keep(key string, t *Table) {
 }
 
 // Catalogue is the service's catalogue.
-func (s *Service) Catalogue() *Catalogue { return s.cat }
+func (s *Service) Catalogue() *Catalogue { return s.cat.Load() }
+
+// Reconfigure puts another catalogue in force (a configuration reload):
+// tables cut from the old one are no longer served.
+func (s *Service) Reconfigure(cat *Catalogue) {
+	s.cat.Store(cat)
+	s.mu.Lock()
+	s.snap = nil
+	s.mu.Unlock()
+}
 
 // CacheStats counts table requests answered from a cache and computed.
 func (s *Service) CacheStats() (hits, misses int64) { return s.hits.Load(), s.misses.Load() }
@@ -185,7 +195,7 @@ func (s *Service) Table(ctx context.Context, level grid.Level, within string, na
 		Scan(&v.data, &v.cells, &v.registry); err != nil {
 		return nil, fmt.Errorf("indicators: read data version: %w", err)
 	}
-	key := cacheKey(level, within, names, v)
+	key := cacheKey(level, within, names, v, s.Catalogue().Fingerprint())
 	if t, ok := s.local.Get(key); ok {
 		s.hits.Add(1)
 		return cached(t), nil
@@ -233,11 +243,11 @@ func cached(t *Table) *Table {
 // resolveNames checks names against the catalogue and drops repeats.
 func (s *Service) resolveNames(names []string) ([]string, error) {
 	if len(names) == 0 {
-		return s.cat.Names(), nil
+		return s.Catalogue().Names(), nil
 	}
 	out := make([]string, 0, len(names))
 	for _, n := range names {
-		if _, ok := s.cat.Lookup(n); !ok {
+		if _, ok := s.Catalogue().Lookup(n); !ok {
 			return nil, apperr.BadInput("names", "unknown_indicator", "unknown indicator %q", n)
 		}
 		if !slices.Contains(out, n) {
@@ -247,9 +257,9 @@ func (s *Service) resolveNames(names []string) ([]string, error) {
 	return out, nil
 }
 
-func cacheKey(level grid.Level, within string, names []string, v versions) string {
+func cacheKey(level grid.Level, within string, names []string, v versions, catalogue string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%d\x00%d\x00%d", level, within, strings.Join(names, ","), v.data, v.cells, v.registry)
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%d\x00%d\x00%d\x00%s", level, within, strings.Join(names, ","), v.data, v.cells, v.registry, catalogue)
 	return "indicators:v1:" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
@@ -374,7 +384,7 @@ func (s *Service) load(ctx context.Context, sn *snapshot, names []string) error 
 		for i := range nodes {
 			nodes[i].Value = val[i]
 		}
-		in, _ := s.cat.Lookup(n)
+		in, _ := s.Catalogue().Lookup(n)
 		sup, err := disclosure.Suppress(nodes, s.rule(in))
 		if err != nil {
 			return fmt.Errorf("indicators: suppress %s: %w", n, err)
@@ -405,7 +415,7 @@ func (s *Service) rule(in *Indicator) disclosure.Rule {
 func (s *Service) compute(ctx context.Context, level grid.Level, within string, names []string, v versions) (*Table, error) {
 	var counts []string
 	for _, n := range names {
-		in, _ := s.cat.Lookup(n)
+		in, _ := s.Catalogue().Lookup(n)
 		if in.Rate != nil {
 			counts = append(counts, in.Rate.Numerator, in.Rate.Denominator)
 		} else {
@@ -451,7 +461,7 @@ func (s *Service) compute(ctx context.Context, level grid.Level, within string, 
 	}
 	at := func(k int, i int32) {
 		for j, n := range names {
-			in, _ := s.cat.Lookup(n)
+			in, _ := s.Catalogue().Lookup(n)
 			idx := k*len(names) + j
 			if in.Rate == nil {
 				p := sn.counts[n]
@@ -467,7 +477,7 @@ func (s *Service) compute(ctx context.Context, level grid.Level, within string, 
 			if i >= 0 {
 				nv, ns, dv, ds = num.value[i], num.sup[i], den.value[i], den.sup[i]
 			}
-			numIn, _ := s.cat.Lookup(in.Rate.Numerator)
+			numIn, _ := s.Catalogue().Lookup(in.Rate.Numerator)
 			sup := s.rule(numIn).RateSuppressed(dv, ns, ds)
 			var rate float64
 			if !sup {
@@ -497,8 +507,8 @@ func (s *Service) compute(ctx context.Context, level grid.Level, within string, 
 func (s *Service) asOf(ctx context.Context, names []string) ([]AsOf, error) {
 	var depts []string
 	for _, n := range names {
-		in, _ := s.cat.Lookup(n)
-		for _, d := range s.cat.Departments(in) {
+		in, _ := s.Catalogue().Lookup(n)
+		for _, d := range s.Catalogue().Departments(in) {
 			if !slices.Contains(depts, d) {
 				depts = append(depts, d)
 			}

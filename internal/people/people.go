@@ -39,6 +39,43 @@ type Person struct {
 	Relation    string
 	GridCode    string
 	HouseholdID string
+	// Masking is how the identifiers are shown to the caller of the request
+	// that read the person; nil shows both masked.
+	Masking *Masking
+}
+
+// Masking says how a person's identifiers are shown: each is masked as its
+// class, or shown in clear when its class is "".
+type Masking struct {
+	IDNumber, Phone ident.Class
+}
+
+// MaskAll shows every identifier masked.
+var MaskAll = &Masking{IDNumber: ident.ResidentIDClass, Phone: ident.PhoneClass}
+
+// ShownIDNumber is the ID number as the caller may see it (Person.idNumber).
+func (p *Person) ShownIDNumber() string {
+	m := p.Masking
+	if m == nil {
+		m = MaskAll
+	}
+	if m.IDNumber == "" {
+		return p.IDNumber
+	}
+	return m.IDNumber.Mask(p.IDNumber)
+}
+
+// ShownPhone is the phone as the caller may see it (Person.phone).
+func (p *Person) ShownPhone() *string {
+	m := p.Masking
+	if m == nil {
+		m = MaskAll
+	}
+	if p.Phone == nil || m.Phone == "" {
+		return p.Phone
+	}
+	s := m.Phone.Mask(*p.Phone)
+	return &s
 }
 
 // Household is a registered household.

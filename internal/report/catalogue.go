@@ -1,8 +1,6 @@
 package report
 
 import (
-	"bytes"
-	_ "embed"
 	"errors"
 	"fmt"
 	"math"
@@ -14,13 +12,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/ident"
+	"github.com/gridhub/gridhub/internal/yamlpos"
 )
-
-//go:embed catalogue.yaml
-var defaultCatalogue []byte
 
 // Core is the pseudo-department of the hub's own master index: core fields
 // are applied to the hub's tables in the submission's transaction rather than
@@ -82,6 +77,7 @@ type Catalogue struct {
 	// Fields in file order.
 	Fields []*Field
 	byKey  map[string]*Field
+	file   *yamlpos.File
 }
 
 // Field is one reportable field.
@@ -180,9 +176,13 @@ func (c *Catalogue) Departments() []string {
 	return out
 }
 
-// DefaultCatalogue is the catalogue the hub ships with (catalogue.yaml).
+// DefaultCatalogueFile is how errors name the built-in catalogue.
+const DefaultCatalogueFile = builtin.Name + "/report/catalogue.yaml"
+
+// DefaultCatalogue is the catalogue the hub ships with (the built-in
+// configuration's report/catalogue.yaml).
 func DefaultCatalogue() (*Catalogue, error) {
-	return ParseCatalogue("internal/report/catalogue.yaml", defaultCatalogue)
+	return ParseCatalogue(DefaultCatalogueFile, builtin.File("report/catalogue.yaml"))
 }
 
 // LoadCatalogueFile reads a catalogue from path, in place of the default.
@@ -197,44 +197,28 @@ func LoadCatalogueFile(path string) (*Catalogue, error) {
 // ParseCatalogue reads a catalogue file's content; path names it in errors.
 // Unknown keys are errors with the file and line; Validate's rules follow.
 func ParseCatalogue(path string, raw []byte) (*Catalogue, error) {
-	var file struct {
+	var doc struct {
 		Fields []*Field `yaml:"fields"`
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&file); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	file, err := yamlpos.Decode(path, raw, &doc)
+	if err != nil {
+		return nil, err
 	}
-	lines := itemLines(raw, "fields")
-	for i, f := range file.Fields {
-		if i < len(lines) {
-			f.line = lines[i]
-		}
+	for i, f := range doc.Fields {
+		f.line = file.Line("fields", i)
 	}
-	c := &Catalogue{Fields: file.Fields, byKey: map[string]*Field{}}
+	c := &Catalogue{Fields: doc.Fields, byKey: map[string]*Field{}, file: file}
 	if err := c.validate(path); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// itemLines returns the line of each item of the top-level sequence named key.
-func itemLines(raw []byte, key string) []int {
-	var root yaml.Node
-	if yaml.Unmarshal(raw, &root) != nil || len(root.Content) == 0 {
-		return nil
-	}
-	m := root.Content[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			var out []int
-			for _, n := range m.Content[i+1].Content {
-				out = append(out, n.Line)
-			}
-			return out
-		}
-	}
-	return nil
+// Errorf is a problem with the catalogue field key at its key path ("" for
+// the field itself), as "file:line: field KEY: what is wrong".
+func (c *Catalogue) Errorf(key string, path []any, format string, args ...any) error {
+	i := slices.IndexFunc(c.Fields, func(f *Field) bool { return f.Key == key })
+	return c.file.Errorf(append([]any{"fields", i}, path...), "field %q: %s", key, fmt.Sprintf(format, args...))
 }
 
 var (

@@ -9,9 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/apperr"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/ident"
 )
 
@@ -59,7 +58,7 @@ func TestDefaultTemplates(t *testing.T) {
 // and are written where the department takes them.
 func TestCatalogueMatchesDepartmentMappings(t *testing.T) {
 	cat, _ := defaults(t)
-	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	depts, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +77,7 @@ fields:
   - key: core.person.phone
     label: 电话
     colour: red
-`, []string{"line 5", "colour"}},
+`, []string{"test.yaml:5:", "colour"}},
 		{"bad field", `
 fields:
   - key: health.floating
@@ -153,7 +152,8 @@ func TestTemplateVersions(t *testing.T) {
 	if got := ts.Version("visit", 1); got == nil || !got.Retired {
 		t.Fatalf("version 1 is not loadable: %+v", got)
 	}
-	s := &Service{templates: ts}
+	s := &Service{}
+	s.Reconfigure(nil, ts)
 	for _, c := range []struct {
 		version   int
 		forSubmit bool
@@ -185,10 +185,10 @@ func TestTemplateErrors(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, w := range []string{
-		"tpl/a.v1.yaml: sections[0].fields[1]: core.person.phone is in the template twice",
-		`tpl/a.v1.yaml: sections[0].fields[2]: "health.nothing.here" is not in the field catalogue`,
-		"tpl/b.v2.yaml: core.person.awaySince is required_if core.person.residence, which the template does not hold",
-		"tpl/c.v1.yaml: yaml: unmarshal errors:\n  line 5: field extra not found",
+		"tpl/a.v1.yaml:7: sections[0].fields[1]: core.person.phone is in the template twice",
+		`tpl/a.v1.yaml:7: sections[0].fields[2]: "health.nothing.here" is not in the field catalogue`,
+		"tpl/b.v2.yaml:5: core.person.awaySince is required_if core.person.residence, which the template does not hold",
+		"tpl/c.v1.yaml:5: field extra not found",
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not say %q:\n%v", w, err)

@@ -2,7 +2,6 @@ package report
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -22,66 +21,89 @@ func (c *Catalogue) CheckDepartments(depts []*connectors.Department) error {
 	}
 	var errs []error
 	for _, f := range c.Fields {
-		if f.Department == Core {
-			continue
+		errs = append(errs, c.checkField(f, byCode)...)
+	}
+	return errors.Join(errs...)
+}
+
+// For is the catalogue without the fields that do not hold against depts:
+// how the built-in catalogue serves a configuration whose departments differ
+// from the built-in ones.
+func (c *Catalogue) For(depts []*connectors.Department) *Catalogue {
+	byCode := map[string]*connectors.Department{}
+	for _, d := range depts {
+		byCode[d.Code] = d
+	}
+	out := &Catalogue{byKey: map[string]*Field{}, file: c.file}
+	for _, f := range c.Fields {
+		if len(c.checkField(f, byCode)) == 0 {
+			out.Fields = append(out.Fields, f)
+			out.byKey[f.Key] = f
 		}
-		fail := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("report catalogue: %s: %s", f.Key, fmt.Sprintf(format, args...)))
+	}
+	return out
+}
+
+// checkField checks one field against the departments.
+func (c *Catalogue) checkField(f *Field, byCode map[string]*connectors.Department) (errs []error) {
+	if f.Department == Core {
+		return nil
+	}
+	fail := func(format string, args ...any) {
+		errs = append(errs, c.Errorf(f.Key, []any{"writeback"}, format, args...))
+	}
+	d := byCode[f.Department]
+	if d == nil {
+		return []error{c.Errorf(f.Key, []any{"department"}, "no department %q is configured", f.Department)}
+	}
+	if !f.Append {
+		rs, ok := d.Set(f.Set())
+		if !ok {
+			fail("%s (%s) has no record set %q", d.Code, d.File, f.Set())
+			return errs
 		}
-		d := byCode[f.Department]
-		if d == nil {
-			fail("no department %q", f.Department)
-			continue
-		}
-		if !f.Append {
-			rs, ok := d.Set(f.Set())
-			if !ok {
-				fail("department %s has no record set %q", d.Code, f.Set())
-				continue
+		var read *connectors.Field
+		for i := range rs.Fields {
+			if rs.Fields[i].Name == f.Name() {
+				read = &rs.Fields[i]
 			}
-			var read *connectors.Field
-			for i := range rs.Fields {
-				if rs.Fields[i].Name == f.Name() {
-					read = &rs.Fields[i]
-				}
-			}
-			if read == nil {
-				fail("record set %s.%s has no field %q", d.Code, rs.Name, f.Name())
-				continue
-			}
-			if !compatible(f.Type, read.Type) {
-				fail("a %s, but %s.%s holds a %s", f.Type, d.Code, f.Writeback.Target, read.Type)
-			}
-			if f.Type == TypeEnum && read.Type == connectors.TypeEnum {
-				known := map[string]bool{}
-				for _, v := range read.Codes {
-					known[v] = true
-				}
-				for _, v := range f.Values {
-					if !known[v.Value] {
-						fail("enum value %s is not one of %s's", v.Value, d.Code)
-					}
-				}
-			}
 		}
-		i := slices.IndexFunc(d.Writable(), func(w connectors.WritableField) bool { return w.Name() == f.Writeback.Target })
-		if i < 0 {
-			fail("department %s does not take %s (its mapping's writeback block)", d.Code, f.Writeback.Target)
-			continue
+		if read == nil {
+			fail("record set %s.%s (%s) has no field %q", d.Code, rs.Name, d.File, f.Name())
+			return errs
 		}
-		w := d.Writable()[i]
-		if !compatible(f.Type, w.Type) {
-			fail("a %s, but %s takes %s as a %s", f.Type, d.Code, w.Name(), w.Type)
+		if !compatible(f.Type, read.Type) {
+			fail("a %s, but %s.%s holds a %s", f.Type, d.Code, f.Writeback.Target, read.Type)
 		}
-		if f.Type == TypeEnum && w.Type == connectors.TypeEnum {
+		if f.Type == TypeEnum && read.Type == connectors.TypeEnum {
+			known := map[string]bool{}
+			for _, v := range read.Codes {
+				known[v] = true
+			}
 			for _, v := range f.Values {
-				if !slices.Contains(w.Values, v.Value) {
-					fail("%s does not take enum value %s for %s (it takes %s)", d.Code, v.Value, w.Name(), strings.Join(w.Values, ", "))
+				if !known[v.Value] {
+					fail("enum value %s is not one of %s's", v.Value, d.Code)
 				}
 			}
 		}
 	}
-	return errors.Join(errs...)
+	i := slices.IndexFunc(d.Writable(), func(w connectors.WritableField) bool { return w.Name() == f.Writeback.Target })
+	if i < 0 {
+		fail("%s does not take %s: its writeback block (%s) has no such field", d.Code, f.Writeback.Target, d.File)
+		return errs
+	}
+	w := d.Writable()[i]
+	if !compatible(f.Type, w.Type) {
+		fail("a %s, but %s takes %s as a %s", f.Type, d.Code, w.Name(), w.Type)
+	}
+	if f.Type == TypeEnum && w.Type == connectors.TypeEnum {
+		for _, v := range f.Values {
+			if !slices.Contains(w.Values, v.Value) {
+				fail("%s does not take enum value %s for %s (it takes %s)", d.Code, v.Value, w.Name(), strings.Join(w.Values, ", "))
+			}
+		}
+	}
+	return errs
 }
 
 // compatible says whether a catalogue type can feed a department's field type.

@@ -103,7 +103,7 @@ func NewClient(svc *Service, w Writers, cfg ClientConfig) (*river.Client[pgx.Tx]
 		cfg.MaxWorkers = 4
 	}
 	if len(cfg.Departments) == 0 {
-		cfg.Departments = svc.cat.Departments()
+		cfg.Departments = svc.Catalogue().Departments()
 	}
 	queues := map[string]river.QueueConfig{}
 	for _, d := range cfg.Departments {

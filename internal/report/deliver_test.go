@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/apperr"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 )
 
 // allChanged is a home visit that changes at least one field of every
@@ -82,7 +82,7 @@ func TestDeliverySucceeds(t *testing.T) {
 		t.Errorf("party building fields (-want +got):\n%s", diff)
 	}
 	// Every department's mapping takes what it was sent.
-	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	depts, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}

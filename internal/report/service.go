@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,12 +57,12 @@ type Options struct {
 
 // Service drafts, validates, stores and tracks unified reports.
 type Service struct {
-	pool      *pgxpool.Pool
-	cat       *Catalogue
-	templates *Templates
-	reader    Reader
-	opener    Opener
-	opts      Options
+	pool *pgxpool.Pool
+	// forms is the catalogue and templates in force (Reconfigure swaps them).
+	forms  atomic.Pointer[forms]
+	reader Reader
+	opener Opener
+	opts   Options
 	// inserter is an insert-only River client: it enqueues delivery jobs in the
 	// submission's transaction, whether or not this process works them.
 	inserter *river.Client[pgx.Tx]
@@ -92,31 +93,46 @@ func NewService(pool *pgxpool.Pool, cat *Catalogue, templates *Templates, reader
 	if err != nil {
 		return nil, fmt.Errorf("report: job queue client: %w", err)
 	}
-	return &Service{pool: pool, cat: cat, templates: templates, reader: reader, opener: opts.Opener, opts: opts, inserter: inserter}, nil
+	s := &Service{pool: pool, reader: reader, opener: opts.Opener, opts: opts, inserter: inserter}
+	s.Reconfigure(cat, templates)
+	return s, nil
+}
+
+// forms is a field catalogue with the templates drawn from it.
+type forms struct {
+	cat       *Catalogue
+	templates *Templates
+}
+
+// Reconfigure puts a new catalogue and templates in force (a configuration
+// reload). Submissions already stored keep what they were delivered with.
+func (s *Service) Reconfigure(cat *Catalogue, templates *Templates) {
+	s.forms.Store(&forms{cat: cat, templates: templates})
 }
 
 // Catalogue is the service's field catalogue.
-func (s *Service) Catalogue() *Catalogue { return s.cat }
+func (s *Service) Catalogue() *Catalogue { return s.forms.Load().cat }
 
 // Templates lists the current version of each template (reportTemplates).
-func (s *Service) Templates() []*Template { return s.templates.List() }
+func (s *Service) Templates() []*Template { return s.forms.Load().templates.List() }
 
 // Template returns a template version; version 0 is the newest that is not
 // retired. An unknown template or version, or (with forSubmit) a retired one,
 // is BAD_USER_INPUT on field "template" or "version".
 func (s *Service) Template(id string, version int, forSubmit bool) (*Template, error) {
-	if s.templates.byID[id] == nil {
+	ts := s.forms.Load().templates
+	if ts.byID[id] == nil {
 		return nil, apperr.BadInput("template", "unknown", "there is no report template %q", id)
 	}
 	var t *Template
 	if version == 0 {
-		t = s.templates.Latest(id)
+		t = ts.Latest(id)
 		if t == nil {
 			return nil, apperr.BadInput("template", "retired", "every version of report template %q is retired", id)
 		}
 		return t, nil
 	}
-	if t = s.templates.Version(id, version); t == nil {
+	if t = ts.Version(id, version); t == nil {
 		return nil, apperr.BadInput("version", "unknown", "report template %q has no version %d", id, version)
 	}
 	if forSubmit && t.Retired {
@@ -126,7 +142,7 @@ func (s *Service) Template(id string, version int, forSubmit bool) (*Template, e
 }
 
 func (s *Service) latestVersion(id string) int {
-	if t := s.templates.Latest(id); t != nil {
+	if t := s.forms.Load().templates.Latest(id); t != nil {
 		return t.Version
 	}
 	return 0

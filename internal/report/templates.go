@@ -1,8 +1,6 @@
 package report
 
 import (
-	"bytes"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,11 +10,9 @@ import (
 	"slices"
 	"strconv"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/gridhub/gridhub/internal/config/builtin"
+	"github.com/gridhub/gridhub/internal/yamlpos"
 )
-
-//go:embed templates/*.yaml
-var defaultTemplates embed.FS
 
 // SubjectPerson is the only subject kind so far: a report about one resident.
 const SubjectPerson = "person"
@@ -38,7 +34,9 @@ type Template struct {
 	// Departments are the departments whose fields the template holds, in
 	// order of first appearance, Core included when it has core fields.
 	Departments []string `yaml:"-"`
-	byKey       map[string]*TemplateField
+	// File is the template's file, for errors.
+	File  string `yaml:"-"`
+	byKey map[string]*TemplateField
 }
 
 // Section is a titled group of fields (基本情况, 民政, ...).
@@ -107,11 +105,11 @@ func (ts *Templates) List() []*Template {
 // DefaultTemplates are the templates the hub ships with (templates/*.yaml),
 // resolved against cat.
 func DefaultTemplates(cat *Catalogue) (*Templates, error) {
-	sub, err := fs.Sub(defaultTemplates, "templates")
+	sub, err := fs.Sub(builtin.FS, "report/templates")
 	if err != nil {
 		return nil, err
 	}
-	return LoadTemplatesFS(sub, "internal/report/templates", cat)
+	return LoadTemplatesFS(sub, builtin.Name+"/report/templates", cat)
 }
 
 // LoadTemplatesDir reads every *.yaml template in dir, in place of the defaults.
@@ -130,7 +128,7 @@ func LoadTemplatesFS(fsys fs.FS, dir string, cat *Catalogue) (*Templates, error)
 		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no report templates (*.yaml) in %s", dir)
+		return nil, fmt.Errorf("%s: no report templates (*.yaml)", dir)
 	}
 	slices.Sort(files)
 	ts := &Templates{byID: map[string][]*Template{}}
@@ -147,7 +145,7 @@ func LoadTemplatesFS(fsys fs.FS, dir string, cat *Catalogue) (*Templates, error)
 		}
 		m := templateFile.FindStringSubmatch(name)
 		if m == nil || m[1] != t.ID || m[2] != strconv.Itoa(t.Version) {
-			errs = append(errs, fmt.Errorf("%s: a template file is named <id>.v<version>.yaml: want %s.v%d.yaml", path.Join(dir, name), t.ID, t.Version))
+			errs = append(errs, fmt.Errorf("%s:1: a template file is named <id>.v<version>.yaml: want %s.v%d.yaml", path.Join(dir, name), t.ID, t.Version))
 			continue
 		}
 		ts.byID[t.ID] = append(ts.byID[t.ID], t)
@@ -164,70 +162,107 @@ func LoadTemplatesFS(fsys fs.FS, dir string, cat *Catalogue) (*Templates, error)
 }
 
 func parseTemplate(file string, raw []byte, cat *Catalogue) (*Template, error) {
-	t := &Template{}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(t); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	t := &Template{File: file}
+	f, err := yamlpos.Decode(file, raw, t)
+	if err != nil {
+		return nil, err
 	}
 	var errs []error
-	fail := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", file, fmt.Sprintf(format, args...)))
+	fail := func(path []any, format string, args ...any) {
+		errs = append(errs, f.Errorf(path, format, args...))
 	}
 	if !templateID.MatchString(t.ID) {
-		fail("id %q must be lower_snake_case", t.ID)
+		fail([]any{"id"}, "id %q must be lower_snake_case", t.ID)
 	}
 	if t.Version < 1 {
-		fail("version must be a positive integer")
+		fail([]any{"version"}, "version must be a positive integer")
 	}
 	if t.Title == "" {
-		fail("title is required")
+		fail([]any{"title"}, "title is required")
 	}
 	if t.Subject != SubjectPerson {
-		fail("subject %q: only person reports are supported", t.Subject)
+		fail([]any{"subject"}, "subject %q: only person reports are supported", t.Subject)
 	}
 	if len(t.Sections) == 0 {
-		fail("at least one section is required")
+		fail([]any{"sections"}, "at least one section is required")
 	}
 	t.byKey = map[string]*TemplateField{}
 	for i, s := range t.Sections {
 		if s.Title == "" {
-			fail("sections[%d]: title is required", i)
+			fail([]any{"sections", i, "title"}, "sections[%d]: title is required", i)
 		}
 		if len(s.Fields) == 0 {
-			fail("sections[%d] (%s): at least one field is required", i, s.Title)
+			fail([]any{"sections", i, "fields"}, "sections[%d] (%s): at least one field is required", i, s.Title)
 		}
 		for j, sf := range s.Fields {
-			f := cat.Field(sf.Field)
-			if f == nil {
-				fail("sections[%d].fields[%d]: %q is not in the field catalogue", i, j, sf.Field)
+			at := []any{"sections", i, "fields", j}
+			cf := cat.Field(sf.Field)
+			if cf == nil {
+				fail(at, "sections[%d].fields[%d]: %q is not in the field catalogue (%s)", i, j, sf.Field, cat.file.Name)
 				continue
 			}
-			if t.byKey[f.Key] != nil {
-				fail("sections[%d].fields[%d]: %s is in the template twice", i, j, f.Key)
+			if t.byKey[cf.Key] != nil {
+				fail(at, "sections[%d].fields[%d]: %s is in the template twice", i, j, cf.Key)
 				continue
 			}
-			tf := &TemplateField{Field: f, Section: s.Title, Required: f.Required}
-			if sf.Required != nil {
-				tf.Required = *sf.Required
-			}
-			t.Fields = append(t.Fields, tf)
-			t.byKey[f.Key] = tf
-			if !slices.Contains(t.Departments, f.Department) {
-				t.Departments = append(t.Departments, f.Department)
-			}
+			t.addField(cf, s.Title, sf.Required)
 		}
 	}
 	// A required_if must be decidable within the template.
 	for _, tf := range t.Fields {
 		if rif := tf.RequiredIf; rif != nil && t.byKey[rif.Field] == nil {
-			fail("%s is required_if %s, which the template does not hold", tf.Key, rif.Field)
+			fail([]any{"sections"}, "%s is required_if %s, which the template does not hold", tf.Key, rif.Field)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+func (t *Template) addField(f *Field, section string, required *bool) {
+	tf := &TemplateField{Field: f, Section: section, Required: f.Required}
+	if required != nil {
+		tf.Required = *required
+	}
+	t.Fields = append(t.Fields, tf)
+	t.byKey[f.Key] = tf
+	if !slices.Contains(t.Departments, f.Department) {
+		t.Departments = append(t.Departments, f.Department)
+	}
+}
+
+// For is the templates without the fields cat does not hold; a template left
+// without fields, or whose required_if rules lose their field, is left out:
+// how the built-in templates serve a configuration whose departments differ
+// from the built-in ones.
+func (ts *Templates) For(cat *Catalogue) *Templates {
+	out := &Templates{byID: map[string][]*Template{}}
+	for _, id := range ts.ids {
+	versions:
+		for _, t := range ts.byID[id] {
+			nt := *t
+			nt.Fields, nt.Departments, nt.byKey = nil, nil, map[string]*TemplateField{}
+			for _, tf := range t.Fields {
+				if f := cat.Field(tf.Key); f != nil {
+					nt.addField(f, tf.Section, &tf.Required)
+				}
+			}
+			for _, tf := range nt.Fields {
+				if rif := tf.RequiredIf; rif != nil && nt.byKey[rif.Field] == nil {
+					continue versions
+				}
+			}
+			if len(nt.Fields) == 0 {
+				continue
+			}
+			out.byID[id] = append(out.byID[id], &nt)
+		}
+		if len(out.byID[id]) > 0 {
+			out.ids = append(out.ids, id)
+		}
+	}
+	return out
 }
 
 var templateID = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)

@@ -37,10 +37,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/config"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/people"
@@ -144,7 +144,7 @@ func newBenchFixture(b *testing.B, how benchHub) *benchFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	depts, err := builtin.Departments()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func newBenchFixture(b *testing.B, how benchHub) *benchFixture {
 	}
 	opts := server.Options{
 		Store: st, People: people.NewService(st.Pool, keys), Version: "bench",
-		Auth: verifier, Policy: pol, Unguarded: how.unguarded,
+		Auth: verifier, Config: config.NewLive(&config.Config{Departments: depts, Policy: pol}),
 	}
 	if !how.unguarded {
 		ledger := audit.New(st.Pool)

@@ -64,9 +64,10 @@ import (
 
 	"github.com/gridhub/gridhub/connectors"
 	_ "github.com/gridhub/gridhub/connectors/all"
-	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/config"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/federation"
@@ -181,7 +182,7 @@ func newFedFixtureWith(b *testing.B, walk bool) *fedFixture {
 	}
 	// The mapping files read the environment when loaded.
 	loadDepts := func() []*connectors.Department {
-		depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+		depts, err := builtin.Departments()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -233,7 +234,7 @@ func newFedFixtureWith(b *testing.B, walk bool) *fedFixture {
 		b.Cleanup(fed.Close)
 		opts := server.Options{
 			Store: st, People: people.NewService(st.Pool, keys), Federation: fed, Version: "bench",
-			Auth: verifier, Policy: pol, Unguarded: !guarded,
+			Auth: verifier, Config: config.NewLive(&config.Config{Departments: depts, Policy: pol}),
 		}
 		if guarded {
 			guardedFed = fed

@@ -3,8 +3,7 @@ package server_test
 import (
 	"testing"
 
-	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/federation/fedtest"
 	"github.com/gridhub/gridhub/internal/testcity"
@@ -14,7 +13,7 @@ import (
 // each answered by an in-memory source that counts its calls.
 func newFederatedHub(t *testing.T) (*hub, map[string]*fedtest.Source) {
 	fx := testcity.Load(t)
-	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	depts, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}

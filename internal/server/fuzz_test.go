@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/config"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/federation/fedtest"
 	"github.com/gridhub/gridhub/internal/people"
@@ -46,7 +46,7 @@ func fuzzHandler(tb testing.TB) (http.Handler, *testcity.Fixture) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { v.Close() })
-	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	depts, err := builtin.Departments()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func fuzzHandler(tb testing.TB) (http.Handler, *testcity.Fixture) {
 	tb.Cleanup(func() { ledger.Close(context.Background()) })
 	return server.New(server.Options{
 		Store: fx.Store, People: people.NewService(fx.Store.Pool, fx.Keys), Version: "test",
-		Auth: v, Policy: pol, Ledger: ledger, Federation: fed,
+		Auth: v, Config: config.NewLive(&config.Config{Departments: depts, Policy: pol}), Ledger: ledger, Federation: fed,
 	}), fx
 }
 

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/config"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/server"
 )
@@ -51,7 +51,7 @@ func newGHTTPHub(t *testing.T, edit func(*server.Options)) *ghttpHub {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
-	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	depts, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func newGHTTPHub(t *testing.T, edit func(*server.Options)) *ghttpHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := server.Options{Auth: v, Policy: pol, Version: "test"}
+	opts := server.Options{Auth: v, Config: config.NewLive(&config.Config{Departments: depts, Policy: pol}), Version: "test"}
 	if edit != nil {
 		edit(&opts)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/gridhub/gridhub/graph"
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/auth"
-	"github.com/gridhub/gridhub/internal/policy"
+	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/ratelimit"
 )
 
@@ -39,16 +39,19 @@ func rateLimit(l ratelimit.Limiter, next http.Handler) http.Handler {
 	})
 }
 
-// withPurpose reads the stated purpose (X-Purpose) into the request context. An
-// unknown purpose is refused at once: a typo must not read as "no purpose".
-func withPurpose(p *policy.Policy, next http.Handler) http.Handler {
+// withPurpose reads the stated purpose (X-Purpose) into the request context,
+// with the policy in force when the request arrived: the request runs under
+// that one even if a reload swaps it meanwhile. An unknown purpose is refused
+// at once: a typo must not read as "no purpose".
+func withPurpose(live *config.Live, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := live.Get().Policy
 		pu, err := p.Purpose(r.Header.Get("X-Purpose"))
 		if err != nil {
 			writeError(w, r, http.StatusBadRequest, string(apperr.BadUserInput), err.Error())
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(graph.WithPurpose(r.Context(), pu)))
+		next.ServeHTTP(w, r.WithContext(graph.WithPurpose(r.Context(), p, pu)))
 	})
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/cache"
+	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
@@ -62,8 +63,9 @@ type Options struct {
 	Federation *federation.Federation
 	// Auth verifies the bearer token of every GraphQL request.
 	Auth *auth.Verifier
-	// Policy is the purpose catalogue with the departments' sharing classes.
-	Policy *policy.Policy
+	// Config is the configuration in force: departments, the purpose
+	// catalogue with their sharing classes, the catalogues.
+	Config *config.Live
 	// Ledger records every read of a person's record; nil records nothing
 	// (benchmarks measure the hub with and without it).
 	Ledger *audit.Ledger
@@ -72,9 +74,6 @@ type Options struct {
 	// Figures serves indicator tables; Freshness each department's sync state.
 	Figures   *indicators.Service
 	Freshness func(ctx context.Context) ([]factsync.Freshness, error)
-	// Unguarded turns off the field policy: for the benchmark that measures
-	// what policy and audit cost, never for serving.
-	Unguarded bool
 	// Cache backs automatic persisted queries; nil keeps them in process.
 	Cache cache.Cache
 	// Limiter limits requests per caller; nil means no limit.
@@ -124,7 +123,7 @@ func New(opts Options) *Handler {
 		Federation: opts.Federation,
 		Ledger:     opts.Ledger,
 		Reports:    opts.Reports,
-		Policy:     opts.Policy,
+		Config:     opts.Config,
 		Figures:    opts.Figures,
 		Freshness:  opts.Freshness,
 		Version:    opts.Version,
@@ -138,7 +137,7 @@ func New(opts Options) *Handler {
 	// Outermost first: the body limit, the caller, the caller's rate, the
 	// stated purpose, the time limit, then the request's loaders.
 	api := limitBody(opts.Auth.Middleware(rateLimit(opts.Limiter,
-		withPurpose(opts.Policy, timeout(opts.RequestTimeout, resolver.WithLoaders(gql))))))
+		withPurpose(opts.Config, timeout(opts.RequestTimeout, resolver.WithLoaders(gql))))))
 	route("/graphql", "graphql", otelhttp.NewHandler(api, "graphql"))
 	if opts.Figures != nil {
 		route("GET /export/indicators.csv", "export", otelhttp.NewHandler(
@@ -180,12 +179,7 @@ func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(graph.Tracing{})
-	if opts.Ledger != nil {
-		srv.Use(&graph.Auditing{Ledger: opts.Ledger})
-	}
-	if !opts.Unguarded {
-		srv.Use(&graph.Enforcer{Policy: opts.Policy})
-	}
+	srv.Use(&graph.Operations{Ledger: opts.Ledger, Policy: func() *policy.Policy { return opts.Config.Get().Policy }})
 	srv.SetErrorPresenter(graph.PresentError)
 	return srv
 }

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/config"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/ident"
 	"github.com/gridhub/gridhub/internal/people"
@@ -59,7 +59,7 @@ func hubOptions(t *testing.T, fx *testcity.Fixture) (server.Options, *audit.Ledg
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
-	depts, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	depts, err := builtin.Departments()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func hubOptions(t *testing.T, fx *testcity.Fixture) (server.Options, *audit.Ledg
 	t.Cleanup(func() { ledger.Close(context.Background()) })
 	return server.Options{
 		Store: fx.Store, People: people.NewService(fx.Store.Pool, fx.Keys), Version: "test",
-		Auth: v, Policy: pol, Ledger: ledger,
+		Auth: v, Config: config.NewLive(&config.Config{Departments: depts, Policy: pol}), Ledger: ledger,
 	}, ledger
 }
 

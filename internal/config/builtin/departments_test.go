@@ -1,7 +1,8 @@
-package departments_test
+package builtin_test
 
 import (
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gridhub/gridhub/connectors"
-	"github.com/gridhub/gridhub/connectors/departments"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 )
 
 // unified is the unified schema the GraphQL side is written against: per
@@ -80,7 +81,11 @@ var sharingClass = map[string]string{connectors.Unconditional: "U", connectors.C
 
 func load(t *testing.T) map[string]*connectors.Department {
 	t.Helper()
-	ds, err := connectors.LoadDepartmentsFS(departments.Files, "connectors/departments")
+	sub, err := fs.Sub(builtin.FS, "departments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := connectors.LoadDepartmentsFS(sub, "departments")
 	if err != nil {
 		t.Fatal(err)
 	}
