@@ -5,7 +5,7 @@ BIN   := bin/gridhub
 # Generated files whose freshness `make test` checks.
 GENERATED := graph/generated graph/model/models_gen.go $(wildcard graph/*.resolvers.go)
 
-.PHONY: demo test build deps deps-test generate generate-check tidy-check lint bench bench-crash clean
+.PHONY: demo test build deps deps-test generate generate-check tidy-check lint bench bench-peers bench-crash clean
 
 ## demo: install Postgres and Redis when missing, build, run the hub with the demo city.
 demo: deps build
@@ -48,6 +48,13 @@ lint:
 ## bench: the benchmarks whose medians BENCHMARKS.md reports (long; not part of test).
 bench: deps
 	bash scripts/bench.sh
+
+## bench-peers: gridhub side by side with PostGraphile (master-index queries) and Hive
+## Gateway (the REST departments) under wrk, answers checked equal first, servers
+## alternating (about 12 minutes; not part of test). ARGS=--quick: one 3 s round.
+## Needs Node.js and npm.
+bench-peers: deps
+	bash scripts/bench-peers.sh $(ARGS)
 
 ## bench-crash: the crash test at full size (1,000 submissions, a 2-minute outage,
 ## a hub killed with SIGKILL); `make test` runs it small.
