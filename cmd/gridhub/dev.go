@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,10 +43,11 @@ func runDev(ctx context.Context, args []string) error {
 			return err
 		}
 		*confDir = abs
-		// Checked before anything starts, as serve checks it again.
-		if _, err := loadConfig(abs); err != nil {
-			return err
-		}
+	}
+	// Checked before anything starts (serve checks it again).
+	conf, err := loadConfig(*confDir)
+	if err != nil {
+		return err
 	}
 	d := dataDir(*dir)
 	if err := os.MkdirAll(d.logs(), 0o755); err != nil {
@@ -134,7 +136,7 @@ func runDev(ctx context.Context, args []string) error {
 		for _, sim := range sims {
 			fmt.Printf("department %s: %s (pid %d; kill it to see the hub without it)\n", sim.dept, sim.url, sim.cmd.Process.Pid)
 		}
-		printDevTokens(cfg.DevKey)
+		printDevTokens(cfg.DevKey, conf.Codes())
 		if sc, err := deptsim.Showcase(d.departments()); err == nil && len(sc) > 0 {
 			// The numbers stay in the file: a console is a log too.
 			fmt.Printf("showcase residents (records in all six departments): %d, ID numbers in %s\n",
@@ -146,15 +148,19 @@ func runDev(ctx context.Context, args []string) error {
 	})
 }
 
-// printDevTokens prints a dev token for each kind of caller, for the demo.
-func printDevTokens(key []byte) {
-	for _, p := range []auth.Principal{
-		{Subject: "dev-admin", Roles: []auth.Role{auth.Admin}},
-		{Subject: "dev-civil-affairs", Roles: []auth.Role{auth.DeptOfficer}, Department: "civil_affairs"},
-		{Subject: "dev-street", Roles: []auth.Role{auth.StreetAdmin}, Scope: []string{"340705005"}},
-		{Subject: "dev-bi", Roles: []auth.Role{auth.BIReader}},
-		{Subject: "dev-auditor", Roles: []auth.Role{auth.Auditor}},
-	} {
+// printDevTokens prints a dev token for each kind of caller, for the demo:
+// an officer of each configured department among them.
+func printDevTokens(key []byte, depts []string) {
+	principals := []auth.Principal{{Subject: "dev-admin", Roles: []auth.Role{auth.Admin}}}
+	for _, d := range depts {
+		principals = append(principals, auth.Principal{Subject: "dev-" + strings.ReplaceAll(d, "_", "-"), Roles: []auth.Role{auth.DeptOfficer}, Department: d})
+	}
+	principals = append(principals,
+		auth.Principal{Subject: "dev-street", Roles: []auth.Role{auth.StreetAdmin}, Scope: []string{"340705005"}},
+		auth.Principal{Subject: "dev-bi", Roles: []auth.Role{auth.BIReader}},
+		auth.Principal{Subject: "dev-auditor", Roles: []auth.Role{auth.Auditor}},
+	)
+	for _, p := range principals {
 		tok, err := auth.DevToken(key, p, 12*time.Hour)
 		if err != nil {
 			slog.Error("dev token", "subject", p.Subject, "err", err)

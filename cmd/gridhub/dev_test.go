@@ -85,7 +85,16 @@ type devProcess struct {
 
 func startDev(t *testing.T, bin, dir string) *devProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "dev", "--data-dir", dir, "--port", "0", "--residents", "3000")
+	return startDevCmd(t, exec.Command(bin, "dev", "--data-dir", dir, "--port", "0", "--residents", "3000"), nil)
+}
+
+// startDevCmd starts a gridhub dev command with extra environment and waits
+// for its ready line.
+func startDevCmd(t *testing.T, cmd *exec.Cmd, env []string) *devProcess {
+	t.Helper()
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
