@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/gridhub
-# Generated files whose freshness `make test` checks.
-GENERATED := graph/generated graph/model/models_gen.go $(wildcard graph/*.resolvers.go)
+# Generated files whose freshness `make test` checks: gqlgen's, and the typed
+# department sections tools/gengraph makes from the built-in mapping files.
+GENERATED := graph/generated graph/model/models_gen.go schema/departments_gen.graphqls $(wildcard graph/*.resolvers.go)
 
 .PHONY: demo test build deps deps-test generate generate-check tidy-check lint bench bench-peers bench-crash clean
 
