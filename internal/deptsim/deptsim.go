@@ -14,7 +14,7 @@
 // Each department keeps its own conventions, as real ones do: pinyin column
 // names and code tables, dates as DATE in one database and char(8) 'YYYYMMDD' in
 // the other, different API-key headers, date formats, envelopes, batch lookups
-// and paging in the three APIs. The mapping files in connectors/departments map
+// and paging in the three APIs. The built-in mapping files (internal/config/builtin/departments) map
 // them onto the unified record sets; README.md there documents each source.
 //
 // The pieces: Build makes a Dataset in memory; LoadSQL creates and loads a SQL

@@ -21,7 +21,7 @@ import (
 )
 
 // API conventions of the three REST departments. README.md in
-// connectors/departments documents them for the mapping files.
+// connectors/departments/README.md documents them for the mapping files.
 type convention struct {
 	keyHeader string // the API key header
 	prefix    string // path prefix of the data endpoints
@@ -101,7 +101,7 @@ var faultModes = []string{"", "none", "error", "unavailable", "ratelimit", "slow
 // Every data endpoint needs the API key (401 otherwise); GET /health does not.
 //
 // Besides the department's own endpoints (see README.md in
-// connectors/departments) every simulator has:
+// connectors/departments/README.md) every simulator has:
 //
 //   - GET <prefix>/changes?since=W&limit=N: records changed after watermark W
 //     ("" for all; a "next" value of a previous page, or a timestamp such as

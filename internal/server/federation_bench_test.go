@@ -17,7 +17,7 @@ package server_test
 //     (deptsim.LoadSQL), 就业, 社保 and 城管 served by their simulators over
 //     loopback HTTP (httptest over deptsim.NewServer), the 党建 ledger
 //     written as .xlsx (deptsim.WriteFiles);
-//   - the shipped mapping files (connectors/departments), pointed at those by
+//   - the shipped mapping files (internal/config/builtin/departments), pointed at those by
 //     the environment deptsim.Env gives, opened by connectors.Open through
 //     federation.New;
 //   - two hubs (server.New with that federation, each its own): guarded (the

@@ -1,7 +1,7 @@
 // Package factsynctest gives tests and benchmarks fact feeds without the
 // department systems: an in-memory FactFeed, and the facts a connector would
 // feed for each department of a simulated dataset (internal/deptsim), mapped
-// onto the unified field names of connectors/departments.
+// onto the unified field names of the built-in mapping files.
 package factsynctest
 
 import (
