@@ -22,19 +22,22 @@ package server_test
 //     federation.New;
 //   - two hubs (server.New with that federation, each its own): guarded (the
 //     purpose catalogue's field policy and a real audit ledger, as `gridhub
-//     serve` runs) and unguarded (server.Options.Unguarded, no ledger);
+//     serve` runs) and unguarded (no ledger; the field policy is part of how
+//     records become answers and stays on);
 //   - for the baselines, the same six departments opened once more with
 //     connectors.Open, outside any hub.
 //
 // Sub-benchmarks (concurrency 16 each, fedConcurrency):
 //
 //	Person/Hub             person(idNumber) with all six sections, guarded hub, HTTP
+//	Person/HubGeneric      the same six departments through Person.records
 //	Person/HubUnguarded    the same on the unguarded hub (issue 4's "off")
 //	Person/Baseline        six concurrent connector Reads of the person's key
 //	Person/OnOffInterleaved  Hub and HubUnguarded alternately in every worker,
 //	                       so both see the same load: on-p50-ms, off-p50-ms,
 //	                       and added-p50-% (what policy and audit add)
 //	Page100/Hub            people(within, first: 100, after) with all six sections
+//	Page100/HubGeneric     the same six departments through Person.records
 //	Page100/HubUnguarded   the same on the unguarded hub
 //	Page100/Baseline       six concurrent connector Reads of the page's 100 keys
 //
@@ -102,6 +105,22 @@ const fedPersonQuery = `query($id: String!) { person(idNumber: $id) { id name ` 
 // fedPageQuery is a 100-person page with the six sections of every person.
 const fedPageQuery = `query($w: ID!, $after: String) { people(within: $w, first: 100, after: $after) {
 	nodes { id name ` + allSections + ` } } }`
+
+// fedRecords reads the six departments through the generic records path,
+// each set with every field: the typed queries' counterpart for a
+// department the binary was not generated with.
+const fedRecords = `ca: records(department: "civil_affairs") { ...rs } he: records(department: "health") { ...rs }
+	em: records(department: "employment") { ...rs } ss: records(department: "social_security") { ...rs }
+	pb: records(department: "party_building") { ...rs } um: records(department: "urban_management") { ...rs }`
+
+const fedRecordSet = `fragment rs on RecordSet { name source { department asOf stale } records { fields { name value } } }`
+
+// fedPersonGenericQuery is fedPersonQuery through the generic path.
+const fedPersonGenericQuery = `query($id: String!) { person(idNumber: $id) { id name ` + fedRecords + ` } } ` + fedRecordSet
+
+// fedPageGenericQuery is fedPageQuery through the generic path.
+const fedPageGenericQuery = `query($w: ID!, $after: String) { people(within: $w, first: 100, after: $after) {
+	nodes { id name ` + fedRecords + ` } } } ` + fedRecordSet
 
 // fedWalkQuery pages through a community to find the pages' keys.
 const fedWalkQuery = `query($w: ID!, $after: String) { people(within: $w, first: 100, after: $after) {
@@ -434,7 +453,53 @@ func BenchmarkFederated(b *testing.B) {
 		}
 	}
 
+	// The generic path: every department's records as text.
+	generic := func(name string, sets map[string]json.RawMessage) error {
+		for _, alias := range []string{"ca", "he", "em", "ss", "pb", "um"} {
+			var rs []struct{ Name string }
+			if err := json.Unmarshal(sets[alias], &rs); err != nil || len(rs) == 0 {
+				return fmt.Errorf("%s: no %s record sets (%v)", name, alias, err)
+			}
+		}
+		return nil
+	}
+	personGeneric := func(r *rand.Rand) error {
+		want := &persons[r.IntN(len(persons))]
+		body, err := fx.do(fx.guarded, fedPersonGenericQuery, map[string]any{"id": want.IDNumber})
+		if err != nil {
+			return err
+		}
+		var data struct{ Person map[string]json.RawMessage }
+		if err := decodeBenchAllowing(body, &data, "FORBIDDEN_FIELD"); err != nil {
+			return err
+		}
+		return generic(want.IDNumber, data.Person)
+	}
+	pageGeneric := func(r *rand.Rand) error {
+		pg := &fx.pages[r.IntN(len(fx.pages))]
+		body, err := fx.do(fx.guarded, fedPageGenericQuery, map[string]any{"w": pg.community, "after": pg.after})
+		if err != nil {
+			return err
+		}
+		var data struct {
+			People struct{ Nodes []map[string]json.RawMessage }
+		}
+		if err := decodeBenchAllowing(body, &data, "FORBIDDEN_FIELD"); err != nil {
+			return err
+		}
+		if n := len(data.People.Nodes); n != fedPageSize {
+			return fmt.Errorf("page of %s: %d rows, want %d", pg.community, n, fedPageSize)
+		}
+		for _, n := range data.People.Nodes {
+			if err := generic(pg.community, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
 	b.Run("Person/Hub", func(b *testing.B) { fedRun(b, 20, person(fx.guarded)) })
+	b.Run("Person/HubGeneric", func(b *testing.B) { fedRun(b, 20, personGeneric) })
 	b.Run("Person/HubUnguarded", func(b *testing.B) { fedRun(b, 20, person(fx.unguarded)) })
 	b.Run("Person/Baseline", func(b *testing.B) {
 		fedRun(b, 20, func(r *rand.Rand) error {
@@ -447,6 +512,7 @@ func BenchmarkFederated(b *testing.B) {
 		fedRunPaired(b, 20, person(fx.guarded), person(fx.unguarded))
 	})
 	b.Run("Page100/Hub", func(b *testing.B) { fedRun(b, 5, page(fx.guarded)) })
+	b.Run("Page100/HubGeneric", func(b *testing.B) { fedRun(b, 5, pageGeneric) })
 	b.Run("Page100/HubUnguarded", func(b *testing.B) { fedRun(b, 5, page(fx.unguarded)) })
 	b.Run("Page100/Baseline", func(b *testing.B) {
 		fedRun(b, 5, func(r *rand.Rand) error {
