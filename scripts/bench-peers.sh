@@ -145,13 +145,17 @@ fi
 bin() { readlink -f "$ROOT/$TOOLS/node_modules/.bin/$1"; }
 version() { "$NODE" -p "require('$ROOT/$TOOLS/node_modules/$1/package.json').version"; }
 
+# The tree as it is now, when gridhub is built (it may change during the run).
+tree="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' with local changes') at $(date -u +%H:%M) UTC"
 if [[ -n ${BENCH_GRIDHUB_BIN:-} ]]; then
 	GRIDHUB=$(readlink -f "$BENCH_GRIDHUB_BIN")
 	echo "bench-peers: using $GRIDHUB (BENCH_GRIDHUB_BIN)"
+	hub_build="the binary $BENCH_GRIDHUB_BIN (BENCH_GRIDHUB_BIN; the tree was $tree)"
 else
 	echo "bench-peers: building bin/gridhub"
 	$GO build -o bin/gridhub ./cmd/gridhub
 	GRIDHUB=$ROOT/bin/gridhub
+	hub_build="built from $tree"
 fi
 
 # ---- servers -----------------------------------------------------------------
@@ -354,12 +358,6 @@ hub_other=$(grep -E 'level=(WARN|ERROR)' "$OUT/gridhub-under-load.log" | grep -v
 	sort | uniq -c | sort -rn | head -n 5 | sed -E 's/^ *([0-9]+) (.*)$/\1x `\2`/' | cut -c1-300 | paste -sd ';' - | sed 's/;/; /g' || true)
 peer_err() { grep -ciE '\berror\b|\bERR\b' "$1" || true; }
 
-tree="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' with local changes')"
-if [[ -n ${BENCH_GRIDHUB_BIN:-} ]]; then
-	hub_build="the binary $BENCH_GRIDHUB_BIN (BENCH_GRIDHUB_BIN; the tree is at $tree)"
-else
-	hub_build="built from $tree"
-fi
 pgver=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 read -r grid residents person < <("$NODE" -e 'const w = require(process.argv[1]); console.log(w.grid, w.residents, w.person)' "$OUT/workload.json")
 {
