@@ -114,3 +114,56 @@ func Complexity() generated.ComplexityRoot {
 	c.Household.Members = func(child int) int { return 1 + child*10 }
 	return c
 }
+
+// IntrospectionOff answers an operation that asks for the schema (__schema,
+// __type) on a server with introspection turned off with one clear error
+// before anything runs, rather than the executor's bare failure. It must be
+// used after the extension that turns introspection on (in dev), so that it
+// sees the final setting.
+type IntrospectionOff struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = IntrospectionOff{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (IntrospectionOff) ExtensionName() string { return "IntrospectionOff" }
+
+// Validate implements graphql.HandlerExtension.
+func (IntrospectionOff) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext refuses a schema query when introspection is off.
+func (IntrospectionOff) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || !oc.DisableIntrospection || !introspects(oc.Operation.SelectionSet, map[string]bool{}) {
+		return nil
+	}
+	return &gqlerror.Error{
+		Message:    "introspection is turned off on this server: the schema is in the repository (schema/*.graphqls), and gridhub dev serves it",
+		Extensions: map[string]any{"code": string(apperr.Forbidden)},
+	}
+}
+
+// introspects tells whether a root selection set asks for __schema or __type.
+func introspects(set ast.SelectionSet, active map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(s.SelectionSet, active) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil && !active[s.Name] {
+				active[s.Name] = true
+				if introspects(s.Definition.SelectionSet, active) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -121,7 +121,7 @@ func (r *queryResolver) Household(ctx context.Context, id string) (*people.House
 		return nil, err
 	}
 	h, err := r.Master.Household(ctx, id)
-	if h == nil || !pr.InScope(h.GridCode) {
+	if h == nil || !visible(pr, h.GridCode) {
 		return nil, err
 	}
 	return h, nil
@@ -134,7 +134,7 @@ func (r *queryResolver) Organization(ctx context.Context, creditCode string) (*p
 		return nil, err
 	}
 	o, err := r.Master.Organization(ctx, creditCode)
-	if o == nil || !pr.InScope(o.GridCode) {
+	if o == nil || !visible(pr, o.GridCode) {
 		return nil, err
 	}
 	return o, nil

@@ -22,11 +22,14 @@ func (r *Resolver) reportSubject(ctx context.Context, personID string) (*auth.Pr
 		return nil, nil, err
 	}
 	sub, err := r.Reports.Subject(ctx, personID)
+	if e, ok := apperr.As(err); ok && e.Code == apperr.NotFound {
+		return nil, nil, noSuchSubject()
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if sub == nil || !pr.InScope(sub.GridCode) {
-		return nil, nil, &apperr.Error{Code: apperr.NotFound, Field: "subject", Message: "no person with this id"}
+	if sub == nil || !visible(pr, sub.GridCode) {
+		return nil, nil, noSuchSubject()
 	}
 	return pr, sub, nil
 }

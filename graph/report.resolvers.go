@@ -102,7 +102,7 @@ func (r *queryResolver) Submission(ctx context.Context, id string) (*model.Submi
 		return nil, err
 	}
 	sub, err := r.Reports.Submission(ctx, id)
-	if err != nil || sub == nil || !pr.InScope(sub.GridCode) {
+	if err != nil || sub == nil || !visible(pr, sub.GridCode) {
 		return nil, err
 	}
 	return submissionModel(sub), nil

@@ -64,12 +64,25 @@ func visibleUnits(pr *auth.Principal, units []grid.Unit) []grid.Unit {
 	return out
 }
 
+// visible is the one decision on whether the caller may read a record placed
+// in grid (a person, a household, an organisation, a submission's subject):
+// every query and mutation that takes one asks it, and answers a record it
+// refuses exactly as one that does not exist.
+func visible(pr *auth.Principal, grid string) bool { return grid != "" && pr.InScope(grid) }
+
 // personInScope is p when the caller may read it, else nil.
 func personInScope(pr *auth.Principal, p *people.Person) *people.Person {
-	if p == nil || !pr.InScope(p.GridCode) {
+	if p == nil || !visible(pr, p.GridCode) {
 		return nil
 	}
 	return p
+}
+
+// noSuchSubject is the answer for a report subject that does not exist or
+// lies outside the caller's scope: the same bytes for both, so that the
+// dense surrogate ids cannot be probed for existence.
+func noSuchSubject() error {
+	return &apperr.Error{Code: apperr.NotFound, Field: "subject", Message: "no person with this id in your scope"}
 }
 
 // ledgerPerson turns auditLog's person argument into the surrogate id the ledger

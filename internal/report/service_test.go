@@ -297,6 +297,37 @@ func TestSubmitWithNoChangesEnqueuesNothing(t *testing.T) {
 	}
 }
 
+// A submission without values is refused, even when the subject's required
+// fields already hold values: it would be stored as delivered with nothing
+// in it.
+func TestSubmitWithoutValuesIsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{})
+	ctx := context.Background()
+	subject := f.person(t, 3)
+	draft, err := f.svc.Draft(ctx, "floating_registration", 0, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// First fill every required field, so that nothing is missing but values.
+	if _, err := f.svc.Submit(ctx, SubmitInput{Template: "floating_registration", Version: 1, Subject: subject, IdempotencyKey: newKey(),
+		Values: with(valuesOf(draft), FieldValue{"core.person.residence", "RESIDENT"})}, Actor{Subject: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	before := f.count(t, `SELECT count(*) FROM report_submissions`)
+	for _, values := range [][]FieldValue{nil, {}} {
+		_, err := f.svc.Submit(ctx, SubmitInput{Template: "floating_registration", Version: 1, Subject: subject, IdempotencyKey: newKey(),
+			Values: values}, Actor{Subject: "w"})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Path != "values" || ve.Errors[0].Rule != "empty" {
+			t.Errorf("values %v: %v, want BAD_USER_INPUT values/empty", values, err)
+		}
+	}
+	if after := f.count(t, `SELECT count(*) FROM report_submissions`); after != before {
+		t.Errorf("%d submissions stored by refused requests", after-before)
+	}
+}
+
 func TestSubmitIsIdempotent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Options{})

@@ -90,6 +90,11 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput, actor Actor) (*Sub
 	if _, err := checkSubjectID(in.Subject); err != nil {
 		errs = append(errs, asFieldError(err))
 	}
+	if len(in.Values) == 0 {
+		// Nothing to store or deliver: a form sent without its values is a
+		// client's mistake, not a report that everything is as it was.
+		bad("values", "empty", "a submission carries at least one value")
+	}
 	fp := fingerprint(in, actor)
 	if keyOK {
 		prev, err := s.submissionByKey(ctx, s.pool, in.IdempotencyKey)

@@ -88,6 +88,7 @@ func (graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	}
 	raw.Headers = r.Header
 	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	raw.Variables = plainNumbers(raw.Variables).(map[string]any)
 
 	ctx := r.Context()
 	opCtx, errs := exec.CreateOperationContext(ctx, raw)
@@ -101,7 +102,7 @@ func (graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 		if responseType(r) == mediaGraphQLResponse {
 			status = http.StatusBadRequest
 		}
-		writeJSON(w, r, status, errorResponse{Errors: resp.Errors, Extensions: resp.Extensions})
+		writeJSON(w, r, status, errorResponse{Errors: capErrors(resp.Errors), Extensions: resp.Extensions})
 		return
 	}
 	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
@@ -109,7 +110,29 @@ func (graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeJSON(w, r, http.StatusOK, responses(ctx))
+	resp := responses(ctx)
+	if resp != nil {
+		resp.Errors = capErrors(resp.Errors)
+	}
+	writeJSON(w, r, http.StatusOK, resp)
+}
+
+// MaxErrors bounds the errors of one response: a hostile document (a
+// directive repeated a thousand times) or a page of withheld fields can
+// produce many; past the bound they are counted in one last error.
+const MaxErrors = 100
+
+// capErrors keeps the first MaxErrors-1 errors and says how many more there
+// were.
+func capErrors(errs gqlerror.List) gqlerror.List {
+	if len(errs) <= MaxErrors {
+		return errs
+	}
+	kept := errs[: MaxErrors-1 : MaxErrors-1]
+	return append(kept, &gqlerror.Error{
+		Message:    fmt.Sprintf("%d more errors not shown: a response reports at most %d", len(errs)-len(kept), MaxErrors),
+		Extensions: map[string]any{"code": "TOO_MANY_ERRORS"},
+	})
 }
 
 // errorResponse is a GraphQL response to a request that never ran: errors and
@@ -162,6 +185,35 @@ func paramsFromBody(r *http.Request) (*graphql.RawParams, int, string) {
 		return nil, http.StatusBadRequest, "the body must be a JSON object with a string query, and operationName, variables and extensions of the right types: " + err.Error()
 	}
 	return raw, 0, ""
+}
+
+// plainNumbers turns the json.Number values of decoded variables into int64
+// (a whole number that fits) or float64. A json.Number is a string to the
+// validator, which would then let 123 through as a String variable; the
+// spec does not coerce numbers to String, and an ID number sent as a number
+// has lost digits already.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainNumbers(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = plainNumbers(e)
+		}
+		return x
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return x.String()
+	}
+	return v
 }
 
 // decodeJSON decodes exactly one JSON value into v (numbers as json.Number, as

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gridhub/gridhub/graph"
 	"github.com/gridhub/gridhub/internal/ratelimit"
+	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/testcity"
 )
 
@@ -97,9 +99,55 @@ func TestRateLimitAnswers429(t *testing.T) {
 
 func TestIntrospectionIsOffOutsideDev(t *testing.T) {
 	h := newHub(t)
-	errs := h.query(`{ __schema { types { name } } }`, nil, nil)
-	if len(errs) == 0 {
-		t.Fatal("introspection answered outside dev")
+	for _, q := range []string{`{ __schema { types { name } } }`, `{ __type(name: "Person") { name } }`,
+		`query { ...F } fragment F on Query { __schema { queryType { name } } }`} {
+		errs := h.query(q, nil, nil)
+		if len(errs) != 1 || errs[0].Extensions["code"] != "FORBIDDEN" || !strings.Contains(errs[0].Message, "introspection is turned off") {
+			t.Errorf("%s: errors %+v, want one FORBIDDEN saying introspection is turned off", q, errs)
+		}
+	}
+	// __typename is not introspection and keeps working.
+	var out struct {
+		Typename string `json:"__typename"`
+	}
+	h.mustQuery(`{ __typename }`, nil, &out)
+	if out.Typename != "Query" {
+		t.Errorf("__typename = %q", out.Typename)
+	}
+}
+
+// A document that repeats a directive a thousand times gets a bounded list
+// of errors, the last one counting the rest.
+func TestErrorListIsCapped(t *testing.T) {
+	h := newHub(t)
+	q := "{ version" + strings.Repeat(" @skip(if: false)", 1000) + " }"
+	resp := h.post(q, nil)
+	defer resp.Body.Close()
+	var r gqlResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Errors) != server.MaxErrors {
+		t.Fatalf("%d errors, want %d", len(r.Errors), server.MaxErrors)
+	}
+	last := r.Errors[len(r.Errors)-1]
+	if last.Extensions["code"] != "TOO_MANY_ERRORS" || !strings.Contains(last.Message, "more errors not shown") {
+		t.Errorf("last error %+v, want the count of the rest", last)
+	}
+}
+
+// The spec does not coerce an Int variable to String: it is refused, not
+// read as text (an ID number sent as a JSON number has lost its digits).
+func TestIntVariableIsNotAString(t *testing.T) {
+	h := newHub(t)
+	errs := h.query(`query($id: String!) { person(idNumber: $id) { name } }`, map[string]any{"id": 340705198001011233}, nil)
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "String") {
+		t.Errorf("an Int for String!: errors %+v, want one refusing it", errs)
+	}
+	for _, v := range []any{true, 12.5, map[string]any{"a": 1}} {
+		if errs := h.query(`query($id: String!) { person(idNumber: $id) { name } }`, map[string]any{"id": v}, nil); len(errs) != 1 {
+			t.Errorf("%v for String!: errors %+v, want one", v, errs)
+		}
 	}
 }
 

@@ -178,6 +178,7 @@ func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 	if opts.Dev {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(graph.IntrospectionOff{})
 	srv.Use(graph.Tracing{})
 	srv.Use(&graph.Operations{Ledger: opts.Ledger, Policy: func() *policy.Policy { return opts.Config.Get().Policy }})
 	srv.SetErrorPresenter(graph.PresentError)

@@ -1,0 +1,193 @@
+package server_test
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/gridhub/gridhub/graph/generated"
+	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/ident"
+	"github.com/gridhub/gridhub/internal/synth"
+)
+
+// scopeArgs are the arguments (and input fields) that name a person, a
+// household, an organisation, a submission or an area: every query and
+// mutation taking one must be walked below.
+var scopeArgs = []string{"idNumber", "id", "creditCode", "subject", "within", "submission"}
+
+// TestScopeOnEveryPath walks every query and mutation that takes a person,
+// household, organisation or submission with three subjects: one in the
+// caller's scope, one outside it, one that does not exist. Out of scope and
+// missing must answer byte for byte alike (the surrogate ids are dense: any
+// difference maps which exist city-wide), and in scope must answer
+// otherwise. A new field taking such an argument fails the test until it is
+// walked here.
+func TestScopeOnEveryPath(t *testing.T) {
+	h, _ := newPagesHub(t)
+	city := h.fx.City
+	in := city.Persons[0]
+	var out synth.Person
+	for _, p := range city.Persons {
+		if p.GridCode[:9] != in.GridCode[:9] {
+			out = p
+			break
+		}
+	}
+	if out.ID == 0 {
+		t.Fatal("no person outside the first person's township")
+	}
+	missingID := strconv.FormatInt(maxPersonID(city)+7, 10)
+	missingNumber := unusedIDNumber(t, city)
+	orgIn, orgOut := orgOfGrid(city, in.GridCode), ""
+	for _, o := range city.Organizations {
+		if o.GridCode[:9] != in.GridCode[:9] {
+			orgOut = o.CreditCode
+			break
+		}
+	}
+	householdOf := func(p synth.Person) string { return strconv.FormatInt(p.HouseholdID, 10) }
+	missingHousehold := strconv.FormatInt(int64(len(city.Households))+100, 10)
+
+	// A submission about the person outside the caller's scope, made by an
+	// admin, to probe submission(id) with.
+	var sub struct {
+		Data struct {
+			SubmitReport struct{ ID string }
+		}
+	}
+	h.mustQuery(`mutation($s: ID!) { submitReport(input: {template: "home_visit", version: 1, subject: $s, idempotencyKey: "scope-walk-0001",
+		values: [{field: "core.person.residence", value: "RESIDENT"}, {field: "core.person.phone", value: "13800000000"}]}) { id } }`,
+		map[string]any{"s": strconv.FormatInt(out.ID, 10)}, &sub)
+	missingSubmission := "999999999"
+
+	walks := []struct {
+		field         string // Query.x or Mutation.x
+		query         string
+		in, out, miss map[string]any
+	}{
+		{"Query.person", `query($v: String!) { person(idNumber: $v) { id name } }`,
+			vars("v", in.IDNumber), vars("v", out.IDNumber), vars("v", missingNumber)},
+		{"Query.household", `query($v: ID!) { household(id: $v) { id address } }`,
+			vars("v", householdOf(in)), vars("v", householdOf(out)), vars("v", missingHousehold)},
+		{"Query.organization", `query($v: String!) { organization(creditCode: $v) { id name } }`,
+			vars("v", orgIn), vars("v", orgOut), vars("v", unusedCreditCode(t, city))},
+		{"Query.people", `query($v: ID!) { people(within: $v, first: 5) { totalCount nodes { id } } }`,
+			vars("v", in.GridCode), vars("v", out.GridCode), vars("v", in.GridCode[:12]+"999")},
+		{"Query.reportDraft", `query($v: ID!) { reportDraft(template: "home_visit", subject: $v) { subject } }`,
+			vars("v", strconv.FormatInt(in.ID, 10)), vars("v", strconv.FormatInt(out.ID, 10)), vars("v", missingID)},
+		{"Mutation.submitReport", `mutation($v: ID!) { submitReport(input: {template: "home_visit", version: 1, subject: $v, idempotencyKey: "scope-walk-X",
+			values: [{field: "core.person.residence", value: "RESIDENT"}]}) { id } }`,
+			vars("v", strconv.FormatInt(in.ID, 10)), vars("v", strconv.FormatInt(out.ID, 10)), vars("v", missingID)},
+		{"Query.submission", `query($v: ID!) { submission(id: $v) { id status } }`,
+			nil, vars("v", sub.Data.SubmitReport.ID), vars("v", missingSubmission)},
+	}
+
+	// Every query and mutation taking a scoped argument is walked.
+	schema := generated.NewExecutableSchema(generated.Config{}).Schema()
+	walked := map[string]bool{}
+	for _, w := range walks {
+		walked[w.field] = true
+	}
+	// Arguments of fields only some roles may use, whose own rule is not row
+	// scope: the auditor's ledger (by person), the admin's redelivery, and
+	// areas (grids, indicators) that are units, visible as units to all.
+	exempt := []string{"Query.auditLog", "Mutation.redeliver", "Query.grid", "Query.grids", "Query.indicators"}
+	for _, root := range []*ast.Definition{schema.Query, schema.Mutation} {
+		for _, f := range root.Fields {
+			name := root.Name + "." + f.Name
+			if takesScoped(schema, f) && !walked[name] && !slices.Contains(exempt, name) {
+				t.Errorf("%s takes a person, household, organisation or area but is not walked by this test", name)
+			}
+		}
+	}
+
+	worker := h.as(auth.Principal{Subject: "scope-worker", Roles: []auth.Role{auth.GridWorker}, Scope: []string{in.GridCode}}).with("")
+	for _, w := range walks {
+		outAns, missAns := worker.raw(w.query, w.out), worker.raw(w.query, w.miss)
+		if string(outAns.raw) != string(missAns.raw) {
+			t.Errorf("LEAK %s: out of scope and missing answer differently:\n out:  %s\n miss: %s", w.field, clip(outAns.raw), clip(missAns.raw))
+		}
+		if w.in != nil {
+			inAns := worker.raw(w.query, w.in)
+			if string(inAns.raw) == string(outAns.raw) {
+				t.Errorf("%s: in scope answers as out of scope: %s", w.field, clip(inAns.raw))
+			}
+		}
+	}
+}
+
+func vars(k, v string) map[string]any { return map[string]any{k: v} }
+
+// takesScoped tells whether a field has an argument, or an input field of
+// an argument, that names a scoped record or area.
+func takesScoped(schema *ast.Schema, f *ast.FieldDefinition) bool {
+	for _, a := range f.Arguments {
+		if slices.Contains(scopeArgs, a.Name) {
+			return true
+		}
+		if def := schema.Types[a.Type.Name()]; def != nil && def.Kind == ast.InputObject {
+			for _, in := range def.Fields {
+				if slices.Contains(scopeArgs, in.Name) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func maxPersonID(city *synth.City) int64 {
+	var m int64
+	for _, p := range city.Persons {
+		m = max(m, p.ID)
+	}
+	return m
+}
+
+// unusedIDNumber is a valid resident ID number nobody in the city holds.
+func unusedIDNumber(t *testing.T, city *synth.City) string {
+	t.Helper()
+	held := map[string]bool{}
+	for _, p := range city.Persons {
+		held[p.IDNumber] = true
+	}
+	for seq := 1; seq < 999; seq++ {
+		first17 := fmt.Sprintf("34070519700101%03d", seq)
+		c, err := ident.ResidentCheckChar(first17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := first17 + string(c); !held[n] {
+			return n
+		}
+	}
+	t.Fatal("no unused ID number")
+	return ""
+}
+
+// unusedCreditCode is a credit code of the city's form that no organisation
+// holds.
+func unusedCreditCode(t *testing.T, city *synth.City) string {
+	t.Helper()
+	held := map[string]bool{}
+	for _, o := range city.Organizations {
+		held[o.CreditCode] = true
+	}
+	for seq := 0; seq < 1000; seq++ {
+		first17 := "91340705" + strings.Repeat("0", 6) + fmt.Sprintf("%03d", seq)
+		c, err := ident.CreditCodeCheckChar(first17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := first17 + string(c); !held[n] {
+			return n
+		}
+	}
+	t.Fatal("no unused credit code")
+	return ""
+}
