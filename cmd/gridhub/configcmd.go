@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/config/builtin"
 )
@@ -17,10 +20,15 @@ import (
 const configUsage = `gridhub config: the configuration directory (departments, policy, catalogues).
 
 Usage:
-  gridhub config check [DIR]   check DIR (default $GRIDHUB_CONFIG, else the built-in
+  gridhub config check [--samples N] [--data-dir DIR] [CONFIG]
+                               check CONFIG (default $GRIDHUB_CONFIG, else the built-in
                                set) without starting anything: every file strictly
                                decoded, every cross-reference resolved; one problem
-                               per line as file:line; exit 1 on any error
+                               per line as file:line; exit 1 on any error. With
+                               --samples, also read the first N records of each
+                               department's fact feed (GRIDHUB_DEPT_*, or the running
+                               gridhub dev of --data-dir) and warn of a field holding
+                               ID or phone numbers that declares no identifier class
   gridhub config dump DIR      write the built-in set to DIR, to start from
 
 A configuration directory holds departments/*.yaml (required), policy.yaml,
@@ -55,12 +63,24 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 var errProblems = errors.New("the configuration has errors")
 
 func configCheck(args []string, stdout, stderr io.Writer) error {
-	if len(args) > 1 {
+	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	samples := fs.Int("samples", 0, "read this many records of each department's fact feed and check them for undeclared identifiers")
+	dataDir := fs.String("data-dir", "", "with --samples: reach the departments of this running gridhub dev")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
 		return errors.New("config check takes at most one directory")
 	}
 	dir := os.Getenv("GRIDHUB_CONFIG")
-	if len(args) == 1 {
-		dir = args[0]
+	if fs.NArg() == 1 {
+		dir = fs.Arg(0)
+	}
+	if *dataDir != "" {
+		if err := loadEnvFile(filepath.Join(*dataDir, departmentsEnvFile)); err != nil {
+			return err
+		}
 	}
 	cfg, err := config.Load(dir)
 	if err != nil {
@@ -73,6 +93,11 @@ func configCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stdout, "warning:", w)
+	}
+	if *samples > 0 {
+		for _, w := range sampleIdentifiers(cfg, *samples, stderr) {
+			fmt.Fprintln(stdout, "warning:", w)
+		}
 	}
 	fmt.Fprintf(stdout, "%s: ok: %d departments (%s), %d purposes, %d indicators, %d report fields, %d templates",
 		cfg.Dir, len(cfg.Departments), strings.Join(cfg.Codes(), ", "), len(cfg.Policy.Purposes()),
@@ -116,4 +141,35 @@ func configDump(dir string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, target)
 		return f.Close()
 	})
+}
+
+// sampleIdentifiers reads the first n records of each department's fact
+// feed and reports the fields that hold identifiers without declaring a
+// class. A department that cannot be read is reported on w and skipped.
+func sampleIdentifiers(cfg *config.Config, n int, w io.Writer) []error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out []error
+	for _, d := range cfg.Departments {
+		conn, err := connectors.Open(d)
+		if err != nil {
+			fmt.Fprintf(w, "samples of %s: %v\n", d.Code, err)
+			continue
+		}
+		feed, ok := conn.(connectors.FactFeed)
+		if ok && len(d.FactSets()) > 0 {
+			page, err := feed.Facts(ctx, "", n)
+			if err != nil {
+				fmt.Fprintf(w, "samples of %s: %v\n", d.Code, err)
+			} else {
+				out = append(out, config.UndeclaredIdentifiers(d, page.Facts)...)
+			}
+		} else {
+			fmt.Fprintf(w, "samples of %s: no fact feed to sample\n", d.Code)
+		}
+		if c, ok := conn.(connectors.Closer); ok {
+			c.Close()
+		}
+	}
+	return out
 }

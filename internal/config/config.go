@@ -27,6 +27,7 @@ import (
 
 	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/internal/config/builtin"
+	"github.com/gridhub/gridhub/internal/ident"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/report"
@@ -233,3 +234,57 @@ func (l *Live) Get() *Config { return l.p.Load() }
 
 // Set puts c in force.
 func (l *Live) Set(c *Config) { l.p.Store(c) }
+
+// UndeclaredIdentifiers checks sample records of a department: a string
+// field that declares no identifier class but whose values hold resident
+// ID numbers or mobile numbers (alone, or inside a longer value such as a
+// certificate number) is reported at its line in the mapping file, with how
+// many of the samples hold one. The hub masks such values anyway; the
+// declaration is what lets a purpose unmask them and tells readers what the
+// field is.
+func UndeclaredIdentifiers(d *connectors.Department, samples []connectors.Fact) []error {
+	type count struct {
+		seen, found int
+		class       ident.Class
+	}
+	counts := map[[2]string]*count{}
+	for _, f := range samples {
+		rs, ok := d.Set(f.Set)
+		if !ok || f.Deleted {
+			continue
+		}
+		for _, field := range rs.Fields {
+			if field.Type != connectors.TypeString || field.Identifier != "" {
+				continue
+			}
+			v, ok := f.Record[field.Name].(string)
+			if !ok {
+				continue
+			}
+			k := [2]string{rs.Name, field.Name}
+			c := counts[k]
+			if c == nil {
+				c = &count{}
+				counts[k] = c
+			}
+			c.seen++
+			if cl, ok := ident.Embedded(v); ok {
+				c.found++
+				c.class = cl
+			}
+		}
+	}
+	var out []error
+	for i, rs := range d.Records {
+		for j, field := range rs.Fields {
+			c := counts[[2]string{rs.Name, field.Name}]
+			if c == nil || c.found == 0 {
+				continue
+			}
+			out = append(out, d.Errorf([]any{"records", i, "fields", j},
+				"field %s.%s: %d of %d sample values hold a %s, but the field declares no identifier class (add identifier: %s, or certificate for a number built from one)",
+				rs.Name, field.Name, c.found, c.seen, c.class, c.class))
+		}
+	}
+	return out
+}
