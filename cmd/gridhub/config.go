@@ -38,6 +38,11 @@ type Config struct {
 	DevKey []byte
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
+	// AuditCheckpoints is the directory signed checkpoints of the audit
+	// ledger's head are written to (empty: none), every
+	// AuditCheckpointInterval when the head moved, and on shutdown.
+	AuditCheckpoints        string        // GRIDHUB_AUDIT_CHECKPOINTS; under dev, DIR/audit-checkpoints
+	AuditCheckpointInterval time.Duration // GRIDHUB_AUDIT_CHECKPOINT_INTERVAL, default 1m
 }
 
 // String describes the configuration with secrets masked, for the start-up log.
@@ -68,6 +73,9 @@ func configFromEnv() Config {
 		RateLimit:        envInt("GRIDHUB_RATE_LIMIT", 50),
 		SyncInterval:     envDuration("GRIDHUB_SYNC_INTERVAL", 5*time.Minute),
 		ShutdownTimeout:  15 * time.Second,
+		// The audit ledger's checkpoints: none unless a directory is given.
+		AuditCheckpoints:        os.Getenv("GRIDHUB_AUDIT_CHECKPOINTS"),
+		AuditCheckpointInterval: envDuration("GRIDHUB_AUDIT_CHECKPOINT_INTERVAL", time.Minute),
 	}
 }
 
@@ -100,6 +108,10 @@ func (d dataDir) redis() string     { return filepath.Join(string(d), "redis") }
 func (d dataDir) secretKey() string { return filepath.Join(string(d), "secret.key") }
 func (d dataDir) truth() string     { return filepath.Join(string(d), "truth") }
 func (d dataDir) logs() string      { return filepath.Join(string(d), "logs") }
+
+// auditCheckpoints is where gridhub dev writes the audit ledger's signed
+// checkpoints, and where verify-audit --data-dir looks for them.
+func (d dataDir) auditCheckpoints() string { return filepath.Join(string(d), "audit-checkpoints") }
 
 // configPath records the configuration directory gridhub dev runs with
 // (--config), for the commands that act on the data dir.

@@ -90,6 +90,7 @@ func runDev(ctx context.Context, args []string) error {
 	cfg.DatabaseURL = dbURL
 	cfg.Dev = true
 	cfg.SyncInterval = envDuration("GRIDHUB_SYNC_INTERVAL", time.Minute)
+	cfg.AuditCheckpoints = envOr("GRIDHUB_AUDIT_CHECKPOINTS", d.auditCheckpoints())
 	rd, err := devenv.StartRedis(ctx, d.redis(), logFile(d, "redis.log"))
 	switch {
 	case errors.Is(err, devenv.ErrNotInstalled):

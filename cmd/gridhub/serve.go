@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gridhub/gridhub/graph"
-	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
@@ -88,9 +87,13 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		return err
 	}
 	defer fed.Close()
-	ledger := audit.New(st.Pool)
-	// The ledger drains before the pool closes (defers run last-in first-out).
-	defer ledger.Close(context.Background())
+	ledger, stopAudit, err := openAudit(ctx, cfg, st, keys)
+	if err != nil {
+		return err
+	}
+	// The ledger drains, then its last checkpoint is written, before the pool
+	// closes (defers run last-in first-out).
+	defer stopAudit()
 
 	reports, err := report.NewService(st.Pool, conf.Catalogue, conf.Templates, fed, report.Options{Opener: keys})
 	if err != nil {

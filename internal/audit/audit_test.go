@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,10 +13,24 @@ import (
 
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/devenv"
+	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(devenv.RunTests(m)) }
+
+// testKeys hold the audit keys of a fixed master key, derived as the hub
+// derives them; chainKey chains the tests' ledgers.
+var (
+	testKeys = func() *secret.Keys {
+		k, err := secret.New(bytes.Repeat([]byte{7}, secret.KeySize))
+		if err != nil {
+			panic(err)
+		}
+		return k
+	}()
+	chainKey = testKeys.AuditChainKey()
+)
 
 // migrated returns a migrated store on a new, empty database, and its URL.
 func migrated(tb testing.TB) (*store.Store, string) {
@@ -42,7 +57,7 @@ func newLedger(tb testing.TB) (*audit.Ledger, *pgxpool.Pool) {
 
 func ledgerOn(tb testing.TB, pool *pgxpool.Pool) *audit.Ledger {
 	tb.Helper()
-	l := audit.New(pool)
+	l := audit.New(pool, chainKey)
 	tb.Cleanup(func() {
 		if err := l.Close(context.Background()); err != nil {
 			tb.Error(err)

@@ -3,28 +3,39 @@
 // (who, with which roles and purpose, which persons, which fields, which
 // operation, which trace, when) to the append-only table audit_log.
 //
-// Entries are hash-chained: each holds the hash of the one before it, and its own
+// Entries are chained: each holds the hash of the one before it, and its own
 // hash covers its content and that link (see Entry.ComputeHash for the exact
-// encoding). The newest seq and hash are also kept in the one-row table
-// audit_head, moved in the same transaction as the append. Verify walks the chain
-// and names the first entry that was edited (hash mismatch), removed (gap in
-// sequence), reordered (broken link), or cut off or forged at the end (head
-// mismatch).
+// encoding). The hash is an HMAC-SHA256 under the chain key, derived from the
+// hub's master key (internal/secret), which the database does not hold: whoever
+// edits an entry cannot recompute the hashes after it, database superusers
+// included. Entries written before the key was introduced (migration 00007)
+// keep their unkeyed SHA-256 hash (AlgV1); Verify accepts them only before the
+// first keyed entry. The newest seq and hash are also kept in the one-row
+// table audit_head, moved in the same transaction as the append. Verify walks
+// the chain and names the first entry that was edited (hash mismatch), removed
+// (gap in sequence), reordered (broken link), downgraded to the unkeyed hash
+// (downgrade), or cut off or forged at the end (head mismatch).
 //
 // Three layers make the ledger append-only: the hub's database role
 // (gridhub_app) is granted only SELECT and INSERT on audit_log; a trigger refuses
 // UPDATE, DELETE and TRUNCATE even to the table's owner; and whoever gets past
 // both (a superuser disabling the trigger) still cannot change history without
-// breaking the chain. A superuser who rewrites the whole chain from the edit on
-// is caught only against a head recorded elsewhere: publish Report.HeadHash.
+// breaking the chain. Two things the chain alone cannot show: the newest
+// entries cut off together with the head moved back (what is left is a valid
+// chain), and a rewrite by someone holding the chain key. Checkpoints catch
+// both: a Checkpointer signs the head with a second key (Ed25519, also derived
+// from the master key) at an interval and writes it outside the database
+// (a Sink), and VerifyCheckpoints checks the ledger against them.
 package audit
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"time"
 	"unicode/utf8"
 )
@@ -39,8 +50,20 @@ const (
 	ActionExport = "export"
 )
 
-// HashSize is the length of Entry.Hash and Entry.PrevHash (SHA-256).
+// HashSize is the length of Entry.Hash and Entry.PrevHash (SHA-256, and
+// HMAC-SHA256).
 const HashSize = sha256.Size
+
+// The algorithms an entry's hash is taken with, as stored in audit_log.alg.
+const (
+	// AlgV1 is plain SHA-256 of the encoding tagged "gridhub.audit.v1": the
+	// entries written before migration 00007. Anyone can recompute it, so it
+	// is accepted only before the first AlgV2 entry.
+	AlgV1 = 1
+	// AlgV2 is HMAC-SHA256 under the chain key of the encoding tagged
+	// "gridhub.audit.v2": what Append writes.
+	AlgV2 = 2
+)
 
 // Genesis is the PrevHash of the first entry: there is nothing before it.
 var Genesis = make([]byte, HashSize)
@@ -75,21 +98,28 @@ type Entry struct {
 	TraceID string
 	// PrevHash is the previous entry's Hash (Genesis for Seq 1).
 	PrevHash []byte
+	// Alg is how Hash is taken: AlgV2 for everything Append writes, AlgV1
+	// for entries written before the chain was keyed.
+	Alg int
 	// Hash is ComputeHash of this entry.
 	Hash []byte
 }
 
-// hashDomain opens every hashed encoding, so that an entry's hash can never be
-// mistaken for a hash of some other structure, and so a future encoding can
-// change the tag.
-const hashDomain = "gridhub.audit.v1"
+// The domain tags that open the hashed encodings, so that an entry's hash can
+// never be mistaken for a hash of some other structure, and so that an entry
+// hashed under one algorithm can never pass for one under another.
+const (
+	hashDomainV1 = "gridhub.audit.v1"
+	hashDomainV2 = "gridhub.audit.v2"
+)
 
-// ComputeHash returns the entry's hash: SHA-256 over this canonical encoding,
-// where every string and byte string is its length (uint32, big-endian) then
-// its bytes, and every list is its element count (uint32, big-endian) then its
-// elements:
+// ComputeHash returns the entry's hash under its algorithm Alg, or nil for
+// an algorithm it does not know (so check Alg first). The hash is taken over
+// this canonical encoding, where every string and byte string is its length
+// (uint32, big-endian) then its bytes, and every list is its element count
+// (uint32, big-endian) then its elements:
 //
-//	string  "gridhub.audit.v1"
+//	string  domain tag               "gridhub.audit.v1" or "gridhub.audit.v2"
 //	int64   Seq                      8 bytes, big-endian, two's complement
 //	int64   At as Unix microseconds  8 bytes, big-endian, two's complement
 //	string  Actor
@@ -103,12 +133,33 @@ const hashDomain = "gridhub.audit.v1"
 //	string  TraceID
 //	bytes   PrevHash
 //
+// AlgV1: SHA-256 of the encoding with the tag "gridhub.audit.v1"; key is
+// not used. AlgV2: HMAC-SHA256 (RFC 2104) with key (the chain key,
+// secret.Keys.AuditChainKey) of the encoding with the tag "gridhub.audit.v2".
+// The tag is the only difference between the two encodings; it covers Alg, so
+// relabelling an entry changes its hash.
+//
 // Length prefixes make it unambiguous (no two different entries encode alike,
 // whatever bytes their strings hold), and fixed order and widths make it
 // reproducible in any language. A nil and an empty list encode alike, as
 // Postgres stores both as '{}'. Hash itself is not covered.
-func (e *Entry) ComputeHash() []byte {
-	h := sha256.New()
+func (e *Entry) ComputeHash(key []byte) []byte {
+	switch e.Alg {
+	case AlgV1:
+		h := sha256.New()
+		e.encode(h, hashDomainV1)
+		return h.Sum(nil)
+	case AlgV2:
+		h := hmac.New(sha256.New, key)
+		e.encode(h, hashDomainV2)
+		return h.Sum(nil)
+	default:
+		return nil
+	}
+}
+
+// encode writes the canonical encoding documented at ComputeHash to h.
+func (e *Entry) encode(h hash.Hash, domain string) {
 	var buf [8]byte
 	str := func(s string) {
 		binary.BigEndian.PutUint32(buf[:4], uint32(len(s)))
@@ -126,7 +177,7 @@ func (e *Entry) ComputeHash() []byte {
 		binary.BigEndian.PutUint64(buf[:], uint64(v))
 		h.Write(buf[:])
 	}
-	str(hashDomain)
+	str(domain)
 	i64(e.Seq)
 	i64(e.At.UnixMicro())
 	str(e.Actor)
@@ -141,7 +192,6 @@ func (e *Entry) ComputeHash() []byte {
 	binary.BigEndian.PutUint32(buf[:4], uint32(len(e.PrevHash)))
 	h.Write(buf[:4])
 	h.Write(e.PrevHash)
-	return h.Sum(nil)
 }
 
 // OperationHash is the value for Entry.OperationHash: the hex SHA-256 of the

@@ -37,6 +37,8 @@ var ErrClosed = errors.New("audit: ledger closed")
 // append to one database: the head row's lock orders them into one chain.
 type Ledger struct {
 	pool *pgxpool.Pool
+	// key is the chain key: Append hashes with it, Verify checks with it.
+	key  []byte
 	reqs chan *request
 
 	// mu guards closed; senders counts Appends between their closed check and
@@ -75,13 +77,27 @@ type result struct {
 	err error
 }
 
+// MinKeySize is the shortest chain key New takes: a shorter HMAC key would be
+// the weak point of the chain.
+const MinKeySize = 32
+
 // New returns a Ledger on pool (migrated: the tables come from the store's
-// migration 00002_audit) and starts its writer. Close it to flush what is
-// queued.
-func New(pool *pgxpool.Pool) *Ledger {
+// migrations 00002_audit and 00007_audit_keyed) and starts its writer. Close it
+// to flush what is queued.
+//
+// chainKey is the HMAC key the chain is computed with
+// (secret.Keys.AuditChainKey): Append needs it to write, Verify to check. It
+// must be the same for every process on one database, and at least
+// MinKeySize bytes; New panics otherwise, as a shorter key is a programming
+// error, not a condition to handle.
+func New(pool *pgxpool.Pool, chainKey []byte) *Ledger {
+	if len(chainKey) < MinKeySize {
+		panic(fmt.Sprintf("audit: chain key has %d bytes, want at least %d", len(chainKey), MinKeySize))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Ledger{
 		pool:   pool,
+		key:    slices.Clone(chainKey),
 		reqs:   make(chan *request, queueLen),
 		base:   ctx,
 		cancel: cancel,
@@ -112,7 +128,7 @@ func (l *Ledger) Append(ctx context.Context, e Entry) (Entry, error) {
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	// Our own copies: the caller may reuse its slices as soon as we return.
 	e.Roles, e.Persons, e.Fields = slices.Clone(e.Roles), slices.Clone(e.Persons), slices.Clone(e.Fields)
-	e.Seq, e.PrevHash, e.Hash = 0, nil, nil
+	e.Seq, e.PrevHash, e.Alg, e.Hash = 0, nil, AlgV2, nil
 	r := &request{e: e, res: make(chan result, 1)}
 
 	l.mu.RLock()
@@ -200,7 +216,7 @@ func (l *Ledger) commit(batch []*request) ([]Entry, error) {
 	ctx, cancel := context.WithTimeout(l.base, batchTimeout)
 	defer cancel()
 	if l.headOK {
-		entries := chain(l.head, batch)
+		entries := chain(l.key, l.head, batch)
 		swapped, err := insert(ctx, l.pool, l.head, entries)
 		switch {
 		case err == nil && swapped:
@@ -222,7 +238,7 @@ func (l *Ledger) commit(batch []*request) ([]Entry, error) {
 		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id FOR UPDATE`).Scan(&h.seq, &h.hash); err != nil {
 			return fmt.Errorf("lock head: %w", err)
 		}
-		entries = chain(h, batch)
+		entries = chain(l.key, h, batch)
 		swapped, err := insert(ctx, tx, h, entries)
 		if err != nil {
 			return err
@@ -247,15 +263,17 @@ func isSerializationFailure(err error) bool {
 	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "40")
 }
 
-// chain numbers and hashes the batch's entries in queue order after h.
-func chain(h chainHead, batch []*request) []Entry {
+// chain numbers and hashes (AlgV2, under key) the batch's entries in queue
+// order after h.
+func chain(key []byte, h chainHead, batch []*request) []Entry {
 	entries := make([]Entry, len(batch))
 	prev := h.hash
 	for i, r := range batch {
 		e := r.e
 		e.Seq = h.seq + int64(i) + 1
 		e.PrevHash = prev
-		e.Hash = e.ComputeHash()
+		e.Alg = AlgV2
+		e.Hash = e.ComputeHash(key)
 		prev = e.Hash
 		entries[i] = e
 	}
@@ -272,16 +290,17 @@ func headOf(entries []Entry) chainHead {
 // transaction moved the head meanwhile, READ COMMITTED re-checks the WHERE on
 // the new row, it no longer matches, and no row is inserted. The list columns
 // travel as Postgres array literals (one text per row) because unnest cannot
-// take arrays of arrays of different lengths.
+// take arrays of arrays of different lengths. Every row is AlgV2 ($18): the
+// writer hashes nothing else.
 const insertSQL = `
 WITH head AS (
     UPDATE audit_head SET seq = $1, hash = $2
     WHERE id AND seq = $3 AND hash = $4
     RETURNING 1
 )
-INSERT INTO audit_log (seq, at, actor, roles, department, purpose, action, persons, fields, operation_hash, trace_id, prev_hash, hash)
+INSERT INTO audit_log (seq, at, actor, roles, department, purpose, action, persons, fields, operation_hash, trace_id, prev_hash, alg, hash)
 SELECT u.seq, u.at, u.actor, u.roles::text[], u.department, u.purpose, u.action, u.persons::text[], u.fields::text[],
-       u.operation_hash, u.trace_id, u.prev_hash, u.hash
+       u.operation_hash, u.trace_id, u.prev_hash, $18::smallint, u.hash
 FROM unnest($5::bigint[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
             $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bytea[])
      AS u(seq, at, actor, roles, department, purpose, action, persons, fields, operation_hash, trace_id, prev_hash, hash)
@@ -311,7 +330,7 @@ func insert(ctx context.Context, db execer, from chainHead, entries []Entry) (bo
 	}
 	last := entries[n-1]
 	tag, err := db.Exec(ctx, insertSQL, last.Seq, last.Hash, from.seq, from.hash,
-		seqs, ats, actors, roles, depts, purposes, actions, persons, fields, opHashes, traceIDs, prevHashes, hashes)
+		seqs, ats, actors, roles, depts, purposes, actions, persons, fields, opHashes, traceIDs, prevHashes, hashes, AlgV2)
 	if err != nil {
 		return false, fmt.Errorf("insert %d entries after %d: %w", n, from.seq, err)
 	}

@@ -51,8 +51,8 @@ func TestAppendVerifyRoundTrip(t *testing.T) {
 	}
 	prev := audit.Genesis
 	for i, e := range stored {
-		if e.Seq != int64(i+1) || !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, e.ComputeHash()) {
-			t.Fatalf("entry %d: seq %d, prev %x (want %x), hash %x (computes %x)", i, e.Seq, e.PrevHash, prev, e.Hash, e.ComputeHash())
+		if e.Seq != int64(i+1) || !bytes.Equal(e.PrevHash, prev) || e.Alg != audit.AlgV2 || !bytes.Equal(e.Hash, e.ComputeHash(chainKey)) {
+			t.Fatalf("entry %d: seq %d, prev %x (want %x), alg %d, hash %x (computes %x)", i, e.Seq, e.PrevHash, prev, e.Alg, e.Hash, e.ComputeHash(chainKey))
 		}
 		if e.At.Location() != time.UTC || e.At.Nanosecond()%1000 != 0 {
 			t.Errorf("entry %d: At %v is not UTC at microsecond precision", i, e.At)
@@ -220,7 +220,7 @@ func TestVerifyDuringAppends(t *testing.T) {
 
 func TestCloseDrainsTheQueue(t *testing.T) {
 	st, _ := migrated(t)
-	l := audit.New(st.Pool)
+	l := audit.New(st.Pool, chainKey)
 	const n = 500
 	var (
 		wg     sync.WaitGroup
@@ -260,7 +260,7 @@ func TestCloseDrainsTheQueue(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 	// Every entry that was acknowledged is in the ledger, and nothing else.
-	v := audit.New(st.Pool)
+	v := audit.New(st.Pool, chainKey)
 	defer v.Close(context.Background())
 	rep := mustVerify(t, v)
 	if rep.Broken != nil || rep.Entries != int64(ok) {

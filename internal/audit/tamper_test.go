@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -48,14 +49,21 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			FROM audit_log b WHERE (a.seq, b.seq) IN ((3, 4), (4, 3))`), 3, audit.BrokenLink},
 		{"swap two entries' seqs", sql(`UPDATE audit_log SET seq = seq + 1000 WHERE seq IN (3, 4); UPDATE audit_log SET seq = CASE seq WHEN 1003 THEN 4 ELSE 3 END WHERE seq > 1000`), 3, audit.BrokenLink},
 		{"renumber below 1", sql(`ALTER TABLE audit_log DROP CONSTRAINT audit_log_seq_check; UPDATE audit_log SET seq = 0 WHERE seq = 1`), 0, audit.SequenceGap},
-		{"forge an entry with a bad hash", sql(`INSERT INTO audit_log SELECT 11, at, actor, roles, department, purpose, action, '{77}', fields, operation_hash, trace_id, hash, sha256('forged') FROM audit_log WHERE seq = 10`), 11, audit.HashMismatch},
-		{"forge a well-chained entry", forge(11), 11, audit.HeadMismatch},
+		{"forge an entry with a bad hash", sql(`INSERT INTO audit_log SELECT 11, at, actor, roles, department, purpose, action, '{77}', fields, operation_hash, trace_id, hash, sha256('forged'), alg FROM audit_log WHERE seq = 10`), 11, audit.HashMismatch},
+		{"forge a well-chained entry", forge(11, audit.AlgV2, chainKey), 11, audit.HeadMismatch},
+		{"forge an entry without the key", forge(11, audit.AlgV2, bytes.Repeat([]byte{1}, 32)), 11, audit.HashMismatch},
+		{"forge an unkeyed entry", forge(11, audit.AlgV1, nil), 11, audit.Downgrade},
+		{"relabel an entry unkeyed", sql(`UPDATE audit_log SET alg = 1 WHERE seq = 5`), 5, audit.Downgrade},
+		{"relabel every entry unkeyed", sql(`UPDATE audit_log SET alg = 1`), 1, audit.HashMismatch},
+		{"unknown algorithm", sql(`ALTER TABLE audit_log DROP CONSTRAINT audit_log_alg_check; UPDATE audit_log SET alg = 3 WHERE seq = 5`), 5, audit.HashMismatch},
+		{"NULL the algorithm", sql(`ALTER TABLE audit_log ALTER COLUMN alg DROP NOT NULL; UPDATE audit_log SET alg = NULL WHERE seq = 5`), 5, audit.HashMismatch},
 		{"replace an entry with a well-hashed one", func(t *testing.T, pool *pgxpool.Pool, entries []audit.Entry) {
-			// The attacker recomputes the hash of the edited entry; the next
-			// entry's link still points at the original.
+			// The attacker (even one holding the key) recomputes the hash of
+			// the edited entry; the next entry's link still points at the
+			// original.
 			e := entries[4]
 			e.Purpose = "forged"
-			e.Hash = e.ComputeHash()
+			e.Hash = e.ComputeHash(chainKey)
 			asAttacker(t, pool, `UPDATE audit_log SET purpose = $1, hash = $2 WHERE seq = $3`, e.Purpose, e.Hash, e.Seq)
 		}, 6, audit.BrokenLink},
 		{"roll the head back", func(t *testing.T, pool *pgxpool.Pool, entries []audit.Entry) {
@@ -92,17 +100,18 @@ func sql(stmt string) func(*testing.T, *pgxpool.Pool, []audit.Entry) {
 	return func(t *testing.T, pool *pgxpool.Pool, _ []audit.Entry) { asAttacker(t, pool, stmt) }
 }
 
-// forge appends a correctly chained and hashed entry behind the hub's back:
-// only the head, moved in the same transaction as every real append, shows it.
-func forge(seq int64) func(*testing.T, *pgxpool.Pool, []audit.Entry) {
+// forge appends a chained entry behind the hub's back, hashed with alg and
+// key. With the chain key, only the head, moved in the same transaction as
+// every real append, shows it; without it, its hash.
+func forge(seq int64, alg int, key []byte) func(*testing.T, *pgxpool.Pool, []audit.Entry) {
 	return func(t *testing.T, pool *pgxpool.Pool, entries []audit.Entry) {
 		last := entries[len(entries)-1]
 		e := sample(99)
-		e.Seq, e.At, e.PrevHash = seq, last.At, last.Hash
-		e.Hash = e.ComputeHash()
+		e.Seq, e.At, e.PrevHash, e.Alg = seq, last.At, last.Hash, alg
+		e.Hash = e.ComputeHash(key)
 		// A plain INSERT: the forger does not even need the triggers off.
-		exec(t, pool, `INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			e.Seq, e.At, e.Actor, e.Roles, e.Department, e.Purpose, e.Action, e.Persons, e.Fields, e.OperationHash, e.TraceID, e.PrevHash, e.Hash)
+		exec(t, pool, `INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			e.Seq, e.At, e.Actor, e.Roles, e.Department, e.Purpose, e.Action, e.Persons, e.Fields, e.OperationHash, e.TraceID, e.PrevHash, e.Hash, e.Alg)
 	}
 }
 

@@ -2,10 +2,15 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -28,6 +33,10 @@ const (
 	// HeadMismatch: the chain does not end where audit_head says it does, so
 	// the newest entries were deleted, or entries were forged after them.
 	HeadMismatch BreakKind = "head mismatch"
+	// Downgrade: an unkeyed (AlgV1) entry follows a keyed one. The hub never
+	// writes one after the chain was keyed, so the entry was rewritten by
+	// someone without the key, passing it off as an old entry.
+	Downgrade BreakKind = "downgrade"
 )
 
 // Break is the first broken entry Verify found.
@@ -48,6 +57,11 @@ type Report struct {
 	// Entries is how many entries the walk found intact: all of them when
 	// Broken is nil, else those before the break.
 	Entries int64
+	// Unkeyed is how many of those are AlgV1 entries, written before the
+	// chain was keyed: they come first, and their hashes are plain SHA-256
+	// that anyone can recompute, so only a checkpoint taken after them
+	// (VerifyCheckpoints) shows that they were not rewritten.
+	Unkeyed int64
 	// HeadSeq and HeadHash are the head audit_head records. Kept outside the
 	// database (printed, published), they let a later Verify catch even a
 	// rewrite of the whole chain after them.
@@ -61,11 +75,14 @@ type Report struct {
 // however long the ledger grows.
 const verifyBatch = 10000
 
-// Verify walks the whole chain in seq order and reports the first broken
-// entry, if any. It reads in one REPEATABLE READ snapshot, so entries appended
-// meanwhile (and the head they move) are neither seen nor mistaken for
-// tampering. An error means the walk could not be done, not that the chain is
-// broken.
+// Verify walks the whole chain in seq order, checking every hash with the
+// Ledger's chain key, and reports the first broken entry, if any. It reads in
+// one REPEATABLE READ snapshot, so entries appended meanwhile (and the head
+// they move) are neither seen nor mistaken for tampering. An error means the
+// walk could not be done, not that the chain is broken.
+//
+// What a valid chain cannot show, VerifyCheckpoints can: the newest entries
+// cut off with the head moved back, and a rewrite by a holder of the key.
 func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 	var rep Report
 	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -77,7 +94,7 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		} else if err != nil {
 			return fmt.Errorf("read head: %w", err)
 		}
-		w := walker{prev: Genesis, next: 1, headSeq: rep.HeadSeq, headHash: rep.HeadHash, headMissing: headMissing}
+		w := walker{key: l.key, prev: Genesis, next: 1, headSeq: rep.HeadSeq, headHash: rep.HeadHash, headMissing: headMissing}
 		after := int64(math.MinInt64) // not 0: rows renumbered below 1 must be seen too
 		for w.broken == nil {
 			rows, err := tx.Query(ctx, `SELECT `+columns+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, after, verifyBatch)
@@ -106,7 +123,7 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		if w.broken == nil {
 			w.finish()
 		}
-		rep.Entries, rep.Broken = w.intact, w.broken
+		rep.Entries, rep.Unkeyed, rep.Broken = w.intact, w.unkeyed, w.broken
 		return nil
 	})
 	if err != nil {
@@ -117,9 +134,12 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 
 // walker checks one entry after another against the chain so far.
 type walker struct {
+	key         []byte // the chain key
 	prev        []byte // hash of the last intact entry
 	next        int64  // the seq the next entry must have
+	keyedFrom   int64  // the seq of the first AlgV2 entry, 0 before it
 	intact      int64
+	unkeyed     int64
 	headSeq     int64
 	headHash    []byte
 	headMissing bool
@@ -156,7 +176,20 @@ func (w *walker) check(r *rawRow) {
 		w.fail(r.seq, HashMismatch, "column %s of entry %d is NULL or out of range (edited)", null, r.seq)
 		return
 	}
-	if !bytes.Equal(e.ComputeHash(), r.hash) {
+	switch e.Alg {
+	case AlgV1:
+		if w.keyedFrom != 0 {
+			w.fail(r.seq, Downgrade, "entry %d is unkeyed (v1), but the chain is keyed from entry %d on (rewritten without the key)", r.seq, w.keyedFrom)
+			return
+		}
+	case AlgV2:
+	default:
+		w.fail(r.seq, HashMismatch, "entry %d has unknown hash algorithm %d (edited)", r.seq, e.Alg)
+		return
+	}
+	// hmac.Equal, not bytes.Equal: a forger probing a live verifier must
+	// not learn from the timing how many bytes of a guessed MAC are right.
+	if !hmac.Equal(e.ComputeHash(w.key), r.hash) {
 		w.fail(r.seq, HashMismatch, "entry %d does not match its hash (edited)", r.seq)
 		return
 	}
@@ -170,6 +203,11 @@ func (w *walker) check(r *rawRow) {
 	}
 	w.prev, w.next = r.hash, r.seq+1
 	w.intact++
+	if e.Alg == AlgV1 {
+		w.unkeyed++
+	} else if w.keyedFrom == 0 {
+		w.keyedFrom = r.seq
+	}
 }
 
 // finish checks, after the last entry, that the chain ends at the head.
@@ -190,7 +228,7 @@ func (w *walker) finish() {
 }
 
 // columns are audit_log's columns in the order rawRow.dest scans them.
-const columns = `seq, at, actor, roles, department, purpose, action, persons, fields, operation_hash, trace_id, prev_hash, hash`
+const columns = `seq, at, actor, roles, department, purpose, action, persons, fields, operation_hash, trace_id, prev_hash, alg, hash`
 
 // rawRow is a row as stored, NULLs and all: a tampered row must be reported,
 // not fail the scan.
@@ -199,12 +237,13 @@ type rawRow struct {
 	at                                                  pgtype.Timestamptz
 	actor, department, purpose, action, opHash, traceID pgtype.Text
 	roles, persons, fields                              pgtype.Array[pgtype.Text]
+	alg                                                 pgtype.Int2
 	prevHash, hash                                      []byte
 }
 
 func (r *rawRow) dest() []any {
 	return []any{&r.seq, &r.at, &r.actor, &r.roles, &r.department, &r.purpose, &r.action,
-		&r.persons, &r.fields, &r.opHash, &r.traceID, &r.prevHash, &r.hash}
+		&r.persons, &r.fields, &r.opHash, &r.traceID, &r.prevHash, &r.alg, &r.hash}
 }
 
 // entry converts the row, naming the first column that holds a value Append
@@ -242,7 +281,154 @@ func (r *rawRow) entry() (e Entry, null string) {
 	e.OperationHash = text(r.opHash, "operation_hash")
 	e.TraceID = text(r.traceID, "trace_id")
 	note(r.prevHash != nil, "prev_hash")
+	note(r.alg.Valid, "alg")
 	note(r.hash != nil, "hash")
-	e.PrevHash, e.Hash = r.prevHash, r.hash
+	e.PrevHash, e.Alg, e.Hash = r.prevHash, int(r.alg.Int16), r.hash
 	return e, null
+}
+
+// The ways the ledger disagrees with a checkpoint.
+const (
+	// CheckpointMismatch: the entry at a checkpoint's seq does not have the
+	// hash the checkpoint recorded, so it or an entry before it was
+	// rewritten after the checkpoint was taken (by someone holding the chain
+	// key, or the chain would be broken too), or the entry is gone.
+	CheckpointMismatch BreakKind = "checkpoint mismatch"
+	// CutTail: a checkpoint names an entry beyond the head, so the newest
+	// entries were deleted and the head moved back.
+	CutTail BreakKind = "cut tail"
+)
+
+// RefusedCheckpoint is a checkpoint file VerifyCheckpoints could not use: it
+// does not parse, or its signature is not the checkpoint key's. Either way
+// someone other than the hub wrote or changed it.
+type RefusedCheckpoint struct {
+	Name   string
+	Reason string
+}
+
+// CheckpointReport is the outcome of VerifyCheckpoints.
+type CheckpointReport struct {
+	// Checked is how many checkpoints the ledger agrees with: all signed
+	// ones when Broken is nil, else those below the break.
+	Checked int
+	// Newest is the agreeing checkpoint with the highest seq (zero when
+	// none): the ledger is pinned up to its Seq.
+	Newest Checkpoint
+	// Refused are the files that are not valid checkpoints.
+	Refused []RefusedCheckpoint
+	// Broken is the first (lowest seq) entry that disagrees with a
+	// checkpoint, or nil. Its Reason names the checkpoint.
+	Broken *Break
+}
+
+// VerifyCheckpoints checks the ledger against checkpoints (see
+// ReadCheckpointDir): each signature against pub, the key derived from the
+// master key (never a key read from beside the checkpoints); and for each
+// signed checkpoint, that the head has reached its seq and that the entry at
+// its seq has its hash. It reads the ledger in one snapshot, so read the
+// checkpoints first: then no checkpoint a live hub writes meanwhile is
+// mistaken for one beyond the head.
+//
+// It does not walk the chain: run Verify too, which shows what happened
+// between checkpoints and after the newest one.
+func (l *Ledger) VerifyCheckpoints(ctx context.Context, pub ed25519.PublicKey, checkpoints []StoredCheckpoint) (CheckpointReport, error) {
+	var rep CheckpointReport
+	var signed []StoredCheckpoint
+	for _, sc := range checkpoints {
+		switch {
+		case sc.Err != nil:
+			rep.Refused = append(rep.Refused, RefusedCheckpoint{sc.Name, sc.Err.Error()})
+		case !sc.SignatureValid(pub):
+			rep.Refused = append(rep.Refused, RefusedCheckpoint{sc.Name, "the signature is not the checkpoint key's (forged or altered)"})
+		case sc.Seq < 1:
+			rep.Refused = append(rep.Refused, RefusedCheckpoint{sc.Name, fmt.Sprintf("seq %d names no entry", sc.Seq)})
+		default:
+			signed = append(signed, sc)
+		}
+	}
+	if len(signed) == 0 {
+		return rep, nil
+	}
+	slices.SortStableFunc(signed, func(a, b StoredCheckpoint) int { return cmp.Compare(a.Seq, b.Seq) })
+	seqs := make([]int64, 0, len(signed))
+	for _, sc := range signed {
+		if len(seqs) == 0 || seqs[len(seqs)-1] != sc.Seq {
+			seqs = append(seqs, sc.Seq)
+		}
+	}
+
+	var headSeq int64
+	hashes := make(map[int64][]byte, len(seqs))
+	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// Without a head row (deleted), the newest entry stands in: Verify
+		// reports the missing head itself.
+		err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq FROM audit_head WHERE id), (SELECT max(seq) FROM audit_log), 0)`).Scan(&headSeq)
+		if err != nil {
+			return fmt.Errorf("read head: %w", err)
+		}
+		for batch := range slices.Chunk(seqs, verifyBatch) {
+			rows, err := tx.Query(ctx, `SELECT seq, hash FROM audit_log WHERE seq = ANY($1)`, batch)
+			if err != nil {
+				return fmt.Errorf("read checkpointed entries: %w", err)
+			}
+			for rows.Next() {
+				var seq int64
+				var h []byte
+				if err := rows.Scan(&seq, &h); err != nil {
+					rows.Close()
+					return fmt.Errorf("read checkpointed entries: %w", err)
+				}
+				hashes[seq] = h
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("read checkpointed entries: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return CheckpointReport{}, fmt.Errorf("audit: verify checkpoints: %w", err)
+	}
+
+	// pinned is the highest seq an agreeing checkpoint pins so far: a
+	// rewrite that breaks a later checkpoint happened after it.
+	var pinned int64
+	for _, sc := range signed {
+		h, ok := hashes[sc.Seq]
+		fail := func(kind BreakKind, format string, args ...any) {
+			rep.Broken = &Break{Seq: sc.Seq, Kind: kind, Reason: string(kind) + ": " + fmt.Sprintf(format, args...)}
+		}
+		switch {
+		case sc.Seq > headSeq:
+			gone := fmt.Sprintf("entries %d to %d were", headSeq+1, sc.Seq)
+			if headSeq+1 == sc.Seq {
+				gone = fmt.Sprintf("entry %d was", sc.Seq)
+			}
+			fail(CutTail, "checkpoint %s (%s) recorded the ledger at entry %d, but the head is at %d: %s cut off",
+				sc.Name, sc.At.Format(time.RFC3339), sc.Seq, headSeq, gone)
+		case !ok:
+			fail(CheckpointMismatch, "entry %d is missing, but checkpoint %s (%s) recorded it (deleted)",
+				sc.Seq, sc.Name, sc.At.Format(time.RFC3339))
+		case !bytes.Equal(h, sc.Hash):
+			fail(CheckpointMismatch, "entry %d does not have the hash checkpoint %s (%s) recorded: %s up to entry %d was rewritten",
+				sc.Seq, sc.Name, sc.At.Format(time.RFC3339), rewrittenFrom(pinned), sc.Seq)
+		}
+		if rep.Broken != nil {
+			return rep, nil
+		}
+		rep.Checked++
+		rep.Newest, pinned = sc.Checkpoint, sc.Seq
+	}
+	return rep, nil
+}
+
+// rewrittenFrom says where a rewrite may have started, given the highest seq
+// a checkpoint still pins.
+func rewrittenFrom(pinned int64) string {
+	if pinned == 0 {
+		return "an entry from the first"
+	}
+	return fmt.Sprintf("an entry after %d (which a checkpoint still pins)", pinned)
 }

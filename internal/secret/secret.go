@@ -1,10 +1,25 @@
 // Package secret keeps resident ID numbers out of the database in clear: a keyed
-// HMAC (blind index) for lookups and joins, and AES-GCM for display.
+// HMAC (blind index) for lookups and joins, and AES-GCM for display. It also
+// derives the audit ledger's keys (see AuditChainKey and AuditCheckpointKey),
+// so that the one master key, which the database never holds, configures them
+// all.
+//
+// Every key is derived from the master key with HKDF-SHA256 (RFC 5869, no
+// salt) under its own info label:
+//
+//	"gridhub blind index v1"           blind index (HMAC-SHA256 key)
+//	"gridhub seal v1"                  sealing (AES-256-GCM key)
+//	"gridhub audit chain key v1"       audit chain (HMAC-SHA256 key)
+//	"gridhub audit checkpoint key v1"  audit checkpoints (Ed25519 seed, RFC 8032)
+//
+// Distinct labels make the keys independent: knowing one reveals nothing of
+// another or of the master key.
 package secret
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -20,11 +35,27 @@ import (
 // KeySize is the size of a master key in bytes.
 const KeySize = 32
 
-// Keys blinds and seals identifiers with keys derived from one master key.
+// Keys blinds and seals identifiers with keys derived from one master key, and
+// holds the audit ledger's keys derived from the same master key.
 type Keys struct {
 	mac  []byte
 	aead cipher.AEAD
+	// auditChain keys the audit ledger's hash chain; checkpoint signs its
+	// checkpoints. Two keys, so that whoever holds the chain key (a process
+	// that appends) still cannot forge a checkpoint.
+	auditChain []byte
+	checkpoint ed25519.PrivateKey
 }
+
+// The HKDF info labels of the derived keys (see the package documentation).
+// Changing one orphans everything made with the key: blind indexes, sealed
+// values, audit chains or checkpoints.
+const (
+	labelBlind      = "gridhub blind index v1"
+	labelSeal       = "gridhub seal v1"
+	labelAuditChain = "gridhub audit chain key v1"
+	labelCheckpoint = "gridhub audit checkpoint key v1"
+)
 
 // New derives the blinding and sealing keys from a 32-byte master key, so that one
 // secret configures both and neither key is used for two purposes.
@@ -32,11 +63,19 @@ func New(master []byte) (*Keys, error) {
 	if len(master) != KeySize {
 		return nil, fmt.Errorf("secret: master key has %d bytes, want %d", len(master), KeySize)
 	}
-	mac, err := hkdf.Key(sha256.New, master, nil, "gridhub blind index v1", 32)
+	mac, err := hkdf.Key(sha256.New, master, nil, labelBlind, 32)
 	if err != nil {
 		return nil, err
 	}
-	enc, err := hkdf.Key(sha256.New, master, nil, "gridhub seal v1", 32)
+	enc, err := hkdf.Key(sha256.New, master, nil, labelSeal, 32)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := hkdf.Key(sha256.New, master, nil, labelAuditChain, 32)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := hkdf.Key(sha256.New, master, nil, labelCheckpoint, ed25519.SeedSize)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +87,22 @@ func New(master []byte) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{mac: mac, aead: aead}, nil
+	return &Keys{mac: mac, aead: aead, auditChain: chain, checkpoint: ed25519.NewKeyFromSeed(seed)}, nil
+}
+
+// AuditChainKey is the HMAC-SHA256 key that chains the audit ledger
+// (audit.New): without it nobody can recompute the chain after editing an
+// entry, database superusers included. The caller gets its own copy.
+func (k *Keys) AuditChainKey() []byte {
+	return append([]byte(nil), k.auditChain...)
+}
+
+// AuditCheckpointKey is the Ed25519 key that signs the audit ledger's
+// checkpoints (audit.NewCheckpointer); its public half is what verify-audit
+// checks them against and what an outside auditor pins. The caller gets its
+// own copy.
+func (k *Keys) AuditCheckpointKey() ed25519.PrivateKey {
+	return append(ed25519.PrivateKey(nil), k.checkpoint...)
 }
 
 // Parse reads a master key written as base64 (standard or URL alphabet).

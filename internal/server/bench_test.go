@@ -157,7 +157,7 @@ func newBenchFixture(b *testing.B, how benchHub) *benchFixture {
 		Auth: verifier, Config: config.NewLive(&config.Config{Departments: depts, Policy: pol}),
 	}
 	if !how.unguarded {
-		ledger := audit.New(st.Pool)
+		ledger := audit.New(st.Pool, keys.AuditChainKey())
 		b.Cleanup(func() { ledger.Close(context.Background()) })
 		opts.Ledger = ledger
 	}

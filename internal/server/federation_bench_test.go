@@ -257,7 +257,7 @@ func newFedFixtureWith(b *testing.B, walk bool) *fedFixture {
 		}
 		if guarded {
 			guardedFed = fed
-			ledger := audit.New(st.Pool)
+			ledger := audit.New(st.Pool, keys.AuditChainKey())
 			b.Cleanup(func() { ledger.Close(context.Background()) })
 			opts.Ledger = ledger
 		}

@@ -60,7 +60,7 @@ func fuzzHandler(tb testing.TB) (http.Handler, *testcity.Fixture) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(fed.Close)
-	ledger := audit.New(fx.Store.Pool)
+	ledger := audit.New(fx.Store.Pool, fx.Keys.AuditChainKey())
 	tb.Cleanup(func() { ledger.Close(context.Background()) })
 	return server.New(server.Options{
 		Store: fx.Store, People: people.NewService(fx.Store.Pool, fx.Keys), Version: "test",

@@ -67,7 +67,7 @@ func hubOptions(t *testing.T, fx *testcity.Fixture) (server.Options, *audit.Ledg
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledger := audit.New(fx.Store.Pool)
+	ledger := audit.New(fx.Store.Pool, bytes.Repeat([]byte("c"), audit.MinKeySize))
 	t.Cleanup(func() { ledger.Close(context.Background()) })
 	return server.Options{
 		Store: fx.Store, People: people.NewService(fx.Store.Pool, fx.Keys), Version: "test",
