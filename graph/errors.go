@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -37,8 +39,25 @@ func PresentError(ctx context.Context, err error) *gqlerror.Error {
 		out.Extensions = ext
 		return out
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The client hung up or the request ran out of time: nothing went
+		// wrong inside, and no one reads this answer (ClientsGone counts
+		// them, once per request).
+		slog.DebugContext(ctx, "resolver stopped", "path", out.Path.String(), "err", err)
+		out.Message = "the request was cancelled or ran out of time"
+		out.Extensions = map[string]any{"code": "REQUEST_CANCELLED"}
+		return out
+	}
 	slog.ErrorContext(ctx, "resolver failed", "path", out.Path.String(), "err", err)
 	out.Message = "internal error"
 	out.Extensions = map[string]any{"code": "INTERNAL_SERVER_ERROR"}
 	return out
 }
+
+// ClientsGone counts operations whose client hung up (or whose time ran out)
+// before the answer was written: a load test's last requests, a closed tab.
+// They are not errors of the hub, so they are counted, not logged.
+var ClientsGone = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "gridhub_graphql_cancelled_total",
+	Help: "GraphQL operations whose client hung up or whose time ran out before the answer.",
+})

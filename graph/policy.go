@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -55,6 +56,9 @@ func (o *Operations) InterceptResponse(ctx context.Context, next graphql.Respons
 	pr, _ := auth.FromContext(ctx)
 	op := records.NewOperation(pol, pr, PurposeFrom(ctx))
 	resp := next(records.With(ctx, op))
+	if ctx.Err() != nil {
+		ClientsGone.Inc()
+	}
 	if resp == nil || o.Ledger == nil {
 		return resp
 	}
@@ -79,12 +83,20 @@ func (o *Operations) InterceptResponse(ctx context.Context, next graphql.Respons
 	if pu := PurposeFrom(ctx); pu != nil {
 		e.Purpose = pu.Code
 	}
-	if _, err := o.Ledger.Append(ctx, e); err != nil {
+	// The departments were read whether or not the client is still there:
+	// the entry is written on a context the client's hanging up does not
+	// end, within a bound of its own.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
+	defer cancel()
+	if _, err := o.Ledger.Append(actx, e); err != nil {
 		graphql.AddError(ctx, fmt.Errorf("audit ledger: %w", err))
 		return &graphql.Response{Errors: graphql.GetErrors(ctx)}
 	}
 	return resp
 }
+
+// appendTimeout bounds the wait for a ledger entry's commit.
+const appendTimeout = 30 * time.Second
 
 // personFields are the ledger names of the Person fields the operation
 // selects anywhere (fragments included): an identifier shown masked is

@@ -46,7 +46,10 @@ func (r *mutationResolver) SubmitReport(ctx context.Context, input model.SubmitR
 		if pu := PurposeFrom(ctx); pu != nil {
 			e.Purpose = pu.Code
 		}
-		if _, err := r.Ledger.Append(ctx, e); err != nil {
+		// Stored is stored: its entry is written even if the client hangs up.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
+		defer cancel()
+		if _, err := r.Ledger.Append(actx, e); err != nil {
 			return nil, err
 		}
 	}

@@ -31,6 +31,8 @@ type Config struct {
 	// SyncInterval is how often serve pulls the departments' fact feeds.
 	SyncInterval time.Duration // GRIDHUB_SYNC_INTERVAL, default 5m
 	Dev          bool
+	// PprofAddr, when set, serves net/http/pprof on this loopback address.
+	PprofAddr string // GRIDHUB_PPROF_ADDR
 	// WatchConfig reloads the configuration directory when a file in it
 	// changes (gridhub dev --config); SIGHUP reloads it in any case.
 	WatchConfig bool
@@ -72,6 +74,7 @@ func configFromEnv() Config {
 		TrustedDocuments: os.Getenv("GRIDHUB_TRUSTED_DOCUMENTS"),
 		RateLimit:        envInt("GRIDHUB_RATE_LIMIT", 50),
 		SyncInterval:     envDuration("GRIDHUB_SYNC_INTERVAL", 5*time.Minute),
+		PprofAddr:        os.Getenv("GRIDHUB_PPROF_ADDR"),
 		ShutdownTimeout:  15 * time.Second,
 		// The audit ledger's checkpoints: none unless a directory is given.
 		AuditCheckpoints:        os.Getenv("GRIDHUB_AUDIT_CHECKPOINTS"),

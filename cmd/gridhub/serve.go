@@ -69,6 +69,11 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	if err != nil {
 		return err
 	}
+	if cfg.PprofAddr != "" {
+		if err := startPprof(ctx, cfg.PprofAddr); err != nil {
+			return err
+		}
+	}
 	live := config.NewLive(conf)
 	verifier, err := openVerifier(cfg, live)
 	if err != nil {

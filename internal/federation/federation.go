@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +59,7 @@ type Federation struct {
 	cur     atomic.Pointer[deptSet]
 	mu      sync.Mutex // serialises Reconfigure and Close
 	cache   cache.Cache
+	copies  *copies
 	blinder Blinder
 	tracer  trace.Tracer
 	metrics *metrics
@@ -103,6 +103,7 @@ func New(depts []*connectors.Department, opts Options) (*Federation, error) {
 	if f.cache == nil {
 		f.cache = cache.NewMemory(200_000)
 	}
+	f.copies = newCopies(f.cache, opts.Metrics)
 	if f.timeout == 0 {
 		f.timeout = 10 * time.Second
 	}
@@ -182,8 +183,10 @@ func (d *Dept) close() {
 	}
 }
 
-// Close closes every connector that holds resources.
+// Close stores the recent copies still pending and closes every connector
+// that holds resources.
 func (f *Federation) Close() {
+	f.copies.close()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, d := range f.cur.Load().list {
@@ -244,7 +247,7 @@ func (f *Federation) Read(ctx context.Context, code string, req connectors.ReadR
 	f.metrics.observe(code, elapsed, err)
 	if err == nil {
 		now := time.Now()
-		f.keepCopy(ctx, code, req, res, now)
+		f.keepCopy(code, req, res, now)
 		asOf := make(map[string]time.Time, len(req.Keys))
 		for _, k := range req.Keys {
 			asOf[k] = now
@@ -262,7 +265,7 @@ func (f *Federation) Read(ctx context.Context, code string, req connectors.ReadR
 	if ctx.Err() != nil {
 		return nil, unavailable
 	}
-	return f.copyOf(ctx, code, req), unavailable
+	return f.copyOf(ctx, d, req), unavailable
 }
 
 // reason says why a call failed in words safe to show: the kind of failure, not
@@ -294,51 +297,43 @@ func (f *Federation) copyKey(code, entity, key string) string {
 	return "copy:" + code + ":" + entity + ":" + k
 }
 
-// keepCopy stores each key's records, including "no records", so that a copy
-// can say "nothing here" as well as what was there.
-func (f *Federation) keepCopy(ctx context.Context, code string, req connectors.ReadRequest, res connectors.Result, at time.Time) {
+// keepCopy keeps each key's records, including "no records", so that a copy
+// can say "nothing here" as well as what was there. It hands them to the
+// copy writer and returns at once.
+func (f *Federation) keepCopy(code string, req connectors.ReadRequest, res connectors.Result, at time.Time) {
 	if req.Sets != nil {
 		return // a partial read must not overwrite a full copy
 	}
-	items := make(map[string][]byte, len(req.Keys))
+	entries := make(map[string]copyEntry, len(req.Keys))
 	for _, k := range req.Keys {
-		b, err := json.Marshal(copyEntry{AsOf: at, Sets: res[k]})
-		if err != nil {
-			continue
-		}
-		items[f.copyKey(code, req.Entity, k)] = b
+		entries[f.copyKey(code, req.Entity, k)] = copyEntry{AsOf: at, Sets: res[k]}
 	}
-	if err := f.cache.SetMulti(ctx, items, CopyTTL); err != nil {
-		slog.WarnContext(ctx, "keep department copy", "department", code, "err", err)
-	}
+	f.copies.keep(entries)
 }
 
 // copyOf returns the recent copy for the keys it holds, or nil when it holds none.
-func (f *Federation) copyOf(ctx context.Context, code string, req connectors.ReadRequest) *Answer {
+func (f *Federation) copyOf(ctx context.Context, d *Dept, req connectors.ReadRequest) *Answer {
 	ckeys := make([]string, len(req.Keys))
 	for i, k := range req.Keys {
-		ckeys[i] = f.copyKey(code, req.Entity, k)
+		ckeys[i] = f.copyKey(d.Config.Code, req.Entity, k)
 	}
-	got, err := f.cache.GetMulti(ctx, ckeys)
-	if err != nil || len(got) == 0 {
+	got := f.copies.get(ctx, ckeys)
+	if len(got) == 0 {
 		return nil
 	}
 	ans := &Answer{Result: connectors.Result{}, AsOf: map[string]time.Time{}, Stale: true}
 	for i, k := range req.Keys {
-		b, ok := got[ckeys[i]]
+		e, ok := got[ckeys[i]]
 		if !ok {
-			continue
-		}
-		var e copyEntry
-		if json.Unmarshal(b, &e) != nil {
 			continue
 		}
 		for set, recs := range e.Sets {
 			if req.Sets != nil && !slices.Contains(req.Sets, set) {
 				continue
 			}
+			rs, _ := d.Config.Set(set)
 			for _, r := range recs {
-				ans.Result.Add(k, set, r)
+				ans.Result.Add(k, set, restore(rs, r))
 			}
 		}
 		ans.AsOf[k] = e.AsOf

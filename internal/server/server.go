@@ -109,7 +109,7 @@ func New(opts Options) *Handler {
 		Help:    "HTTP request duration by route and status class.",
 		Buckets: prometheus.DefBuckets,
 	}, []string{"route", "code"})
-	reg.MustRegister(duration)
+	reg.MustRegister(duration, graph.ClientsGone)
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
