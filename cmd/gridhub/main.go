@@ -28,7 +28,7 @@ Usage:
   gridhub sync    [--data-dir DIR] [--full] [--department D]   (pull the departments' fact feeds once)
   gridhub deptsim --department D [--data-dir DIR] [--port N]   (one simulated department system)
   gridhub token   --role R [--department D] [--scope CODE,...] [--data-dir DIR]
-  gridhub verify-audit [--data-dir DIR]
+  gridhub verify-audit [--data-dir DIR] [--checkpoints DIR]
   gridhub config  check [DIR] | dump DIR      (the configuration directory: departments, policy, catalogues)
 
 Commands that work on a database take --data-dir to act on a "gridhub dev" data
