@@ -133,7 +133,21 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopSimulators(sims)
-	return serve(ctx, cfg, st, keys, func(addr string) {
+	// The hub runs as a role that owns nothing (store/grants.sql), as in
+	// production; the setup above ran as the cluster's owner.
+	if err := st.EnsureLogin(ctx, store.DevLogin); err != nil {
+		return err
+	}
+	hubURL, err := store.AsUser(dbURL, store.DevLogin)
+	if err != nil {
+		return err
+	}
+	hub, err := store.Open(ctx, hubURL)
+	if err != nil {
+		return err
+	}
+	defer hub.Close()
+	return serve(ctx, cfg, hub, keys, func(addr string) {
 		for _, sim := range sims {
 			fmt.Printf("department %s: %s (pid %d; kill it to see the hub without it)\n", sim.dept, sim.url, sim.cmd.Process.Pid)
 		}

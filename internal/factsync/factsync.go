@@ -610,10 +610,9 @@ func ensurePartition(ctx context.Context, pool *pgxpool.Pool, dept string) error
 	if exists {
 		return nil
 	}
-	// DDL takes no parameters: the value is a quoted literal.
-	literal := "'" + strings.ReplaceAll(dept, "'", "''") + "'"
-	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()+
-		` PARTITION OF facts FOR VALUES IN (`+literal+`)`); err != nil {
+	// The hub's role owns no table: a function of migration 00008 creates
+	// the partition as the owner.
+	if _, err := pool.Exec(ctx, `SELECT gridhub_fact_partition($1, $2)`, name, dept); err != nil {
 		// Another syncer creating it at the same moment can make IF NOT
 		// EXISTS fail: what matters is that it exists now.
 		if e := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); e == nil && exists {

@@ -43,7 +43,7 @@ func (s *Syncer) finish(ctx context.Context, dept string, r run, ok bool, st *St
 		// Statistics of facts from before a big change would mislead the
 		// recomputation's plan (a first sync starts from none at all).
 		if r.full || st.Changed >= analyzeAfter {
-			if _, err := tx.Exec(ctx, `ANALYZE `+pgx.Identifier{PartitionName(dept)}.Sanitize()); err != nil {
+			if _, err := tx.Exec(ctx, `SELECT gridhub_analyze_fact_partition($1)`, PartitionName(dept)); err != nil {
 				return fmt.Errorf("analyze facts: %w", err)
 			}
 		}

@@ -126,7 +126,10 @@ func NewClient(svc *Service, w Writers, cfg ClientConfig) (*river.Client[pgx.Tx]
 		FetchPollInterval:    cfg.FetchPollInterval,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
-		Logger:               logger,
+		// The hub's role does not own River's tables (store/grants.sql), so
+		// it does not reindex them: that is maintenance for their owner.
+		ReindexerIndexNames: []string{},
+		Logger:              logger,
 		TestOnly:             cfg.TestOnly,
 	})
 	if err != nil {

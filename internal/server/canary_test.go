@@ -141,7 +141,7 @@ func canaryHub(t *testing.T, fx *testcity.Fixture) (*hub, *deptsim.Dataset) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports, err := report.NewService(fx.Store.Pool, cat, templates, fed, report.Options{Opener: fx.Keys})
+	reports, err := report.NewService(fx.App.Pool, cat, templates, fed, report.Options{Opener: fx.Keys})
 	if err != nil {
 		t.Fatal(err)
 	}

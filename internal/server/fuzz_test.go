@@ -60,10 +60,10 @@ func fuzzHandler(tb testing.TB) (http.Handler, *testcity.Fixture) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(fed.Close)
-	ledger := audit.New(fx.Store.Pool, fx.Keys.AuditChainKey())
+	ledger := audit.New(fx.App.Pool, fx.Keys.AuditChainKey())
 	tb.Cleanup(func() { ledger.Close(context.Background()) })
 	return server.New(server.Options{
-		Store: fx.Store, People: people.NewService(fx.Store.Pool, fx.Keys), Version: "test",
+		Store: fx.App, People: people.NewService(fx.App.Pool, fx.Keys), Version: "test",
 		Auth: v, Config: config.NewLive(&config.Config{Departments: depts, Policy: pol}), Ledger: ledger, Federation: fed,
 	}), fx
 }

@@ -67,10 +67,10 @@ func hubOptions(t *testing.T, fx *testcity.Fixture) (server.Options, *audit.Ledg
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledger := audit.New(fx.Store.Pool, bytes.Repeat([]byte("c"), audit.MinKeySize))
+	ledger := audit.New(fx.App.Pool, bytes.Repeat([]byte("c"), audit.MinKeySize))
 	t.Cleanup(func() { ledger.Close(context.Background()) })
 	return server.Options{
-		Store: fx.Store, People: people.NewService(fx.Store.Pool, fx.Keys), Version: "test",
+		Store: fx.App, People: people.NewService(fx.App.Pool, fx.Keys), Version: "test",
 		Auth: v, Config: config.NewLive(&config.Config{Departments: depts, Policy: pol}), Ledger: ledger,
 	}, ledger
 }
@@ -476,7 +476,7 @@ func TestReadyzWaitsForMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	opts, _ := hubOptions(t, &testcity.Fixture{Store: st})
+	opts, _ := hubOptions(t, &testcity.Fixture{Store: st, App: st})
 	h := server.New(opts)
 	get := func(path string) int {
 		rec := httptest.NewRecorder()

@@ -91,7 +91,7 @@ func newPagesHub(t *testing.T) (*hub, *writes) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports, err := report.NewService(fx.Store.Pool, cat, templates, fed, report.Options{Opener: fx.Keys})
+	reports, err := report.NewService(fx.App.Pool, cat, templates, fed, report.Options{Opener: fx.Keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +115,10 @@ func newPagesHub(t *testing.T) (*hub, *writes) {
 	})
 
 	ic := indicators.Default()
-	registry := grid.NewRegistry(fx.Store, time.Hour)
+	registry := grid.NewRegistry(fx.App, time.Hour)
 	// Prepare computes the master index aggregates (residents, households):
 	// enough for core indicators without syncing any department.
-	syncer := factsync.New(fx.Store.Pool, fx.Keys, factsync.FeedMap{}, registry, indicators.NewAggregator(ic), factsync.Options{})
+	syncer := factsync.New(fx.App.Pool, fx.Keys, factsync.FeedMap{}, registry, indicators.NewAggregator(ic), factsync.Options{})
 	if err := syncer.Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func newPagesHub(t *testing.T) (*hub, *writes) {
 	opts, ledger := hubOptions(t, fx)
 	opts.Federation = fed
 	opts.Reports = reports
-	opts.Figures = indicators.NewService(fx.Store.Pool, ic, registry, indicators.Options{})
+	opts.Figures = indicators.NewService(fx.App.Pool, ic, registry, indicators.Options{})
 	opts.Freshness = syncer.Freshness
 	return startHub(t, fx, opts, ledger), w
 }

@@ -8,7 +8,11 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -75,8 +79,62 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return len(res), fmt.Errorf("store: migrate job queue: %w", err)
 	}
+	if err := s.grantApp(ctx); err != nil {
+		return len(res) + len(rres.Versions), err
+	}
 	return len(res) + len(rres.Versions), nil
 }
+
+// AppRole is the role the hub's own LOGIN role is a member of: what
+// grants.sql allows it, and nothing more.
+const AppRole = "gridhub_app"
+
+// DevLogin is the LOGIN role gridhub dev and the tests run the hub as, on
+// their own clusters.
+const DevLogin = "gridhub_hub"
+
+//go:embed grants.sql
+var grantsSQL string
+
+// grantApp gives AppRole exactly what grants.sql says, on every table the
+// migrations made. A database whose migrating role cannot create roles may
+// lack AppRole until its administrator creates it: then nothing is granted,
+// and Migrate says so.
+func (s *Store) grantApp(ctx context.Context) error {
+	var exists bool
+	if err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, AppRole).Scan(&exists); err != nil {
+		return fmt.Errorf("store: grants: %w", err)
+	}
+	if !exists {
+		slog.Warn("store: role gridhub_app does not exist: create it (CREATE ROLE gridhub_app NOLOGIN) and migrate again, so the hub's role gets its grants")
+		return nil
+	}
+	if _, err := s.Pool.Exec(ctx, grantsSQL); err != nil {
+		return fmt.Errorf("store: grants to %s: %w", AppRole, err)
+	}
+	return nil
+}
+
+// EnsureLogin makes name a LOGIN role that is a member of AppRole (and
+// nothing else), for a hub to connect as: what gridhub dev and the tests do
+// on their own clusters; in production the administrator does it.
+func (s *Store) EnsureLogin(ctx context.Context, name string) error {
+	_, err := s.Pool.Exec(ctx, `DO $$ BEGIN
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = `+quoteLiteral(name)+`) THEN
+			CREATE ROLE `+pgx.Identifier{name}.Sanitize()+` LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+		END IF;
+	EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+	END $$`)
+	if err == nil {
+		_, err = s.Pool.Exec(ctx, `GRANT `+AppRole+` TO `+pgx.Identifier{name}.Sanitize())
+	}
+	if err != nil {
+		return fmt.Errorf("store: login role %s: %w", name, err)
+	}
+	return nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // Pending reports whether migrations remain to apply: the hub is not ready until
 // they are.
@@ -97,4 +155,15 @@ func (s *Store) Pending(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return !v.OK, nil
+}
+
+// AsUser is dbURL connecting as user instead (no password: the dev and test
+// clusters trust local connections).
+func AsUser(dbURL, user string) (string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "", err
+	}
+	u.User = url.User(user)
+	return u.String(), nil
 }

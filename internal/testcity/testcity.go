@@ -22,10 +22,15 @@ const Residents = 4000
 
 // Fixture is a loaded test city.
 type Fixture struct {
+	// Store is connected as the database's owner: for setting tests up.
 	Store *store.Store
-	Keys  *secret.Keys
-	City  *synth.City
+	// App is the same database connected as the hub's own role (a member of
+	// store.AppRole, owning nothing), as gridhub serve connects.
+	App  *store.Store
+	Keys *secret.Keys
+	City *synth.City
 }
+
 
 var (
 	genOnce sync.Once
@@ -49,7 +54,8 @@ func City(tb testing.TB) *synth.City {
 func Load(tb testing.TB) *Fixture {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, devenv.NewDatabase(tb))
+	dbURL := devenv.NewDatabase(tb)
+	st, err := store.Open(ctx, dbURL)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -57,6 +63,18 @@ func Load(tb testing.TB) *Fixture {
 	if _, err := st.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
+	if err := st.EnsureLogin(ctx, store.DevLogin); err != nil {
+		tb.Fatal(err)
+	}
+	appURL, err := store.AsUser(dbURL, store.DevLogin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	app, err := store.Open(ctx, appURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(app.Close)
 	keys, err := secret.New(bytes.Repeat([]byte{42}, secret.KeySize))
 	if err != nil {
 		tb.Fatal(err)
@@ -65,5 +83,5 @@ func Load(tb testing.TB) *Fixture {
 	if _, err := st.LoadCity(ctx, city, keys); err != nil {
 		tb.Fatal(err)
 	}
-	return &Fixture{Store: st, Keys: keys, City: city}
+	return &Fixture{Store: st, App: app, Keys: keys, City: city}
 }

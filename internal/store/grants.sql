@@ -1,0 +1,51 @@
+-- What the hub's database role may do: gridhub_app, of which the LOGIN role
+-- the hub connects as is a member (CREATE ROLE hub LOGIN IN ROLE gridhub_app).
+-- Migrations, seeding and the operator commands run as the owner of the
+-- tables; the hub never does. Every table of the schema is named here (a
+-- test checks it), each with the least the hub needs; run after every
+-- migration (Store.Migrate), so River's tables, created by its own
+-- migrations, are covered too.
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM gridhub_app;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM gridhub_app;
+GRANT USAGE ON SCHEMA public TO gridhub_app;
+
+-- The master index: read. A submitted report corrects a person's contact
+-- and residence and a household's count of residents, and nothing else.
+GRANT SELECT ON grid_units, buildings, households, persons, organizations, seeds TO gridhub_app;
+GRANT UPDATE (phone, residence, away_since) ON persons TO gridhub_app;
+GRANT UPDATE (resident_count) ON households TO gridhub_app;
+
+-- The access ledger: read and append, never change or remove (and the
+-- head, which only moves forward, per its trigger). No TRIGGER privilege
+-- anywhere: the hub cannot disable the append-only triggers.
+GRANT SELECT, INSERT ON audit_log TO gridhub_app;
+GRANT SELECT, UPDATE ON audit_head TO gridhub_app;
+
+-- The unified report: submissions are stored and their deliveries tracked.
+GRANT SELECT, INSERT, UPDATE ON report_submissions, report_deliveries TO gridhub_app;
+
+-- Synced facts and the indicator cells computed from them: the hub's own
+-- copy, rewritten by every sync. Partitions are made and analyzed through
+-- the functions of migration 00008.
+GRANT SELECT, INSERT, UPDATE, DELETE ON facts, sync_state, indicator_cells, indicator_dirty TO gridhub_app;
+GRANT SELECT, UPDATE ON fact_meta TO gridhub_app;
+GRANT EXECUTE ON FUNCTION gridhub_fact_partition(text, text), gridhub_analyze_fact_partition(text) TO gridhub_app;
+
+-- The job queue (River): its workers fetch, update and clean jobs, elect a
+-- leader and keep their queues; its migrations stay the owner's. Which
+-- tables it has depends on its version, so they are granted as found.
+DO $$
+DECLARE t text;
+BEGIN
+    FOR t IN SELECT tablename FROM pg_tables
+        WHERE schemaname = current_schema() AND tablename LIKE 'river\_%' AND tablename <> 'river_migration'
+    LOOP
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO gridhub_app', t);
+    END LOOP;
+END $$;
+GRANT SELECT ON river_migration TO gridhub_app;
+
+-- Readiness reads which migrations are applied.
+GRANT SELECT ON goose_db_version TO gridhub_app;
+
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO gridhub_app;
