@@ -130,7 +130,7 @@ func NewClient(svc *Service, w Writers, cfg ClientConfig) (*river.Client[pgx.Tx]
 		// it does not reindex them: that is maintenance for their owner.
 		ReindexerIndexNames: []string{},
 		Logger:              logger,
-		TestOnly:             cfg.TestOnly,
+		TestOnly:            cfg.TestOnly,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("report: delivery client: %w", err)

@@ -31,7 +31,6 @@ type Fixture struct {
 	City *synth.City
 }
 
-
 var (
 	genOnce sync.Once
 	genCity *synth.City
