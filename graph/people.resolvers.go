@@ -35,8 +35,10 @@ func (r *householdResolver) Head(ctx context.Context, obj *people.Household) (*p
 		return nil, nil
 	}
 	p, err := r.loaders(ctx).Persons.Load(ctx, obj.HeadID)
-	r.operation(ctx).NotePersons(p)
-	return p, err
+	if err != nil || p == nil {
+		return p, err
+	}
+	return p, r.present(ctx, []*people.Person{p}, obj, personNeedsAt(ctx))
 }
 
 // Members is the resolver for the members field.
@@ -45,25 +47,15 @@ func (r *householdResolver) Members(ctx context.Context, obj *people.Household) 
 	if members == nil && err == nil {
 		members = []*people.Person{}
 	}
-	r.operation(ctx).NotePersons(members...)
-	r.prefetchSections(ctx, members)
-	return members, err
+	if err != nil {
+		return nil, err
+	}
+	return members, r.present(ctx, members, obj, personNeedsAt(ctx))
 }
 
 // Grid is the resolver for the grid field.
 func (r *organizationResolver) Grid(ctx context.Context, obj *people.Organization) (*grid.Unit, error) {
 	return r.unit(ctx, "grid", obj.GridCode)
-}
-
-// Grid is the resolver for the grid field.
-func (r *personResolver) Grid(ctx context.Context, obj *people.Person) (*grid.Unit, error) {
-	return r.unit(ctx, "grid", obj.GridCode)
-}
-
-// Household is the resolver for the household field.
-func (r *personResolver) Household(ctx context.Context, obj *people.Person) (*people.Household, error) {
-	// The household lives where the person does: in the caller's scope.
-	return r.loaders(ctx).Households.Load(ctx, obj.HouseholdID)
 }
 
 // TotalCount is the resolver for the totalCount field.
@@ -78,11 +70,13 @@ func (r *queryResolver) Person(ctx context.Context, idNumber string) (*people.Pe
 		return nil, err
 	}
 	p, err := r.Master.PersonByIDNumber(ctx, idNumber)
-	if p = personInScope(pr, p); p != nil {
-		r.operation(ctx).NotePersons(p)
-		r.prefetchSections(ctx, []*people.Person{p})
+	if err != nil {
+		return nil, err
 	}
-	return p, err
+	if p = personInScope(pr, p); p == nil {
+		return nil, nil
+	}
+	return p, r.present(ctx, []*people.Person{p}, nil, personNeedsAt(ctx))
 }
 
 // People is the resolver for the people field.
@@ -95,12 +89,14 @@ func (r *queryResolver) People(ctx context.Context, within string, first *int, a
 		return nil, err
 	}
 	prefixes := scopedPrefixes(pr, within)
-	page, err := r.Master.People(ctx, prefixes, first, after)
+	needs := personNeedsAt(ctx)
+	page, err := r.Master.People(ctx, prefixes, first, after, needs.household)
 	if err != nil {
 		return nil, err
 	}
-	r.operation(ctx).NotePersons(page.Persons...)
-	r.prefetchSections(ctx, page.Persons)
+	if err := r.present(ctx, page.Persons, nil, needs); err != nil {
+		return nil, err
+	}
 	conn := &model.PersonConnection{
 		Edges:    make([]*model.PersonEdge, len(page.Persons)),
 		Nodes:    page.Persons,

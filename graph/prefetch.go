@@ -3,9 +3,6 @@ package graph
 import (
 	"context"
 
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/graph/generated/departments"
 	"github.com/gridhub/gridhub/internal/people"
@@ -23,23 +20,13 @@ var personSections = func() map[string]string {
 	return m
 }()
 
-// prefetchSections queues, in one go, every department read the persons of
-// this field will need: each selected section's loader (a typed section, or
-// Person.records of a department) gets all the keys at once, so a page costs
-// one connector call per department however the resolvers of its rows are
-// scheduled. The rows' own section resolvers then find their answers in the
-// loaders' caches.
-func (r *Resolver) prefetchSections(ctx context.Context, persons []*people.Person) {
-	if r.Federation == nil || len(persons) == 0 || !graphql.HasOperationContext(ctx) {
-		return
-	}
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil {
-		return
-	}
-	depts := map[string]bool{}
-	selectedSections(graphql.GetOperationContext(ctx), fc.Field.Selections, depts, 0)
-	if len(depts) == 0 {
+// prefetchSections queues, in one go, every department read the persons
+// will need (depts, from personNeedsAt): each loader gets all the keys at
+// once, so a page costs one connector call per department however the
+// resolvers of its rows are scheduled. The rows' own section resolvers then
+// find their answers in the loaders' caches.
+func (r *Resolver) prefetchSections(ctx context.Context, persons []*people.Person, depts map[string]bool) {
+	if r.Federation == nil || len(persons) == 0 || len(depts) == 0 {
 		return
 	}
 	keys := make([]string, 0, len(persons))
@@ -58,29 +45,6 @@ func (r *Resolver) prefetchSections(ctx context.Context, persons []*people.Perso
 		}
 		if l := loaders.section(r.Federation, d, connectors.Person); l != nil {
 			l.LoadAllThunk(ctx, keys) // queued now; the rows collect the results
-		}
-	}
-}
-
-// selectedSections collects the departments whose records are selected on the
-// persons reachable through sels: a typed section or records(department:) of
-// a Person, directly or through a connection's nodes and edges.
-func selectedSections(oc *graphql.OperationContext, sels ast.SelectionSet, into map[string]bool, depth int) {
-	if depth > 3 {
-		return
-	}
-	for _, f := range graphql.CollectFields(oc, sels, []string{"Person", "PersonConnection", "PersonEdge"}) {
-		if dept, ok := personSections[f.Name]; ok {
-			into[dept] = true
-			continue
-		}
-		switch f.Name {
-		case "records":
-			if dept, ok := f.ArgumentMap(oc.Variables)["department"].(string); ok {
-				into[dept] = true
-			}
-		case "nodes", "edges", "node":
-			selectedSections(oc, f.Selections, into, depth+1)
 		}
 	}
 }

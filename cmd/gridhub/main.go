@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/gridhub/gridhub/internal/telemetry"
@@ -45,7 +46,16 @@ func main() {
 	}
 }
 
+// gcPercent is the garbage collector's target when GOGC is not set: the
+// hub allocates per request a garbage of short-lived objects (the GraphQL
+// executor's field contexts), and collecting at 4 times the live heap rather
+// than twice halves the collector's CPU share for a few tens of megabytes.
+const gcPercent = 400
+
 func run(args []string) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return flag.ErrHelp

@@ -560,8 +560,6 @@ type OrganizationResolver interface {
 	UrbanCases(ctx context.Context, obj *people.Organization) (*model.UrbanCases, error)
 }
 type PersonResolver interface {
-	Grid(ctx context.Context, obj *people.Person) (*grid.Unit, error)
-	Household(ctx context.Context, obj *people.Person) (*people.Household, error)
 	Records(ctx context.Context, obj *people.Person, department string, sets []string) ([]*model.RecordSet, error)
 	CivilAffairs(ctx context.Context, obj *people.Person) (*model.CivilAffairs, error)
 	Employment(ctx context.Context, obj *people.Person) (*model.Employment, error)
@@ -9825,7 +9823,7 @@ func (ec *executionContext) _Person_grid(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Person_grid(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Person().Grid(ctx, obj)
+			return obj.Grid, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *grid.Unit) graphql.Marshaler {
@@ -9839,8 +9837,8 @@ func (ec *executionContext) fieldContext_Person_grid(_ context.Context, field gr
 	fc = &graphql.FieldContext{
 		Object:     "Person",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Grid(ctx, field)
 		},
@@ -9857,7 +9855,7 @@ func (ec *executionContext) _Person_household(ctx context.Context, field graphql
 			return ec.fieldContext_Person_household(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Person().Household(ctx, obj)
+			return obj.Household, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *people.Household) graphql.Marshaler {
@@ -9871,8 +9869,8 @@ func (ec *executionContext) fieldContext_Person_household(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Person",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Household(ctx, field)
 		},
@@ -15963,17 +15961,15 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "grid":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Person_grid(ctx, field, obj)
-				})
+			out.Values[i] = ec._Person_grid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "household":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Person_household(ctx, field, obj)
-				})
+			out.Values[i] = ec._Person_household(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "records":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/lestrrat-go/httprc/v3"
 	"github.com/lestrrat-go/httprc/v3/errsink"
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -122,8 +123,31 @@ type Verifier struct {
 	mu           sync.Mutex
 	urlSet       jwk.Set // the set urlKeys was built from
 	urlKeys      []vkey
+	keyGen       uint64 // moves when urlKeys are rebuilt
 	lastOnDemand time.Time
+
+	// verified remembers tokens already verified, so that a client sending
+	// the same token with every request pays for its signature once a
+	// minute rather than every time.
+	verified *lru.Cache[string, verifiedToken]
 }
+
+// verifiedToken is a token that passed verification: its principal, and
+// until when the verification stands (its expiry, and at most
+// verifiedFor after it was checked, so that a key withdrawn from the set
+// stops being honoured within that time).
+type verifiedToken struct {
+	p     *Principal
+	until time.Time
+	gen   uint64 // the key generation it was verified under
+}
+
+// verifiedFor bounds how long a verified token is trusted without checking
+// its signature again; verifiedTokens how many are remembered.
+const (
+	verifiedFor    = time.Minute
+	verifiedTokens = 10_000
+)
 
 // vkey is one usable verification key: the algorithm comes from the key set,
 // never from a token.
@@ -137,6 +161,7 @@ type vkey struct {
 // a Verifier. Call Close to stop the JWKS refresh.
 func NewVerifier(cfg Config) (*Verifier, error) {
 	v := &Verifier{cfg: cfg, now: cfg.Now, leeway: cfg.Leeway, log: cfg.Logger, open: map[string]bool{}}
+	v.verified, _ = lru.New[string, verifiedToken](verifiedTokens)
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -377,6 +402,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 	if len(token) > MaxTokenLen {
 		return nil, ErrMalformedToken
 	}
+	now := v.now()
+	gen := v.keyGeneration(ctx)
+	if vt, ok := v.verified.Get(token); ok {
+		if now.Before(vt.until) && vt.gen == gen {
+			p := *vt.p
+			return v.checkDepartment(&p)
+		}
+		v.verified.Remove(token)
+	}
 	h, err := parseCompact(token)
 	if err != nil {
 		return nil, err
@@ -400,7 +434,29 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 	if err != nil {
 		return nil, fail(ErrBadSignature, err)
 	}
-	return v.principal(payload)
+	p, err := v.principal(payload)
+	if err != nil {
+		return nil, err
+	}
+	until := now.Add(verifiedFor)
+	if exp := p.ExpiresAt.Add(v.leeway); exp.Before(until) {
+		until = exp
+	}
+	stored := *p
+	v.verified.Add(token, verifiedToken{p: &stored, until: until, gen: gen})
+	return v.checkDepartment(p)
+}
+
+// checkDepartment refuses a dept_officer of a department the configuration
+// in force does not have: checked at every request, since a reload may
+// remove one.
+func (v *Verifier) checkDepartment(p *Principal) (*Principal, error) {
+	if v.cfg.Departments != nil {
+		if err := p.CheckDepartment(v.cfg.Departments()); err != nil {
+			return nil, &Error{Reason: err.Error(), cause: err}
+		}
+	}
+	return p, nil
 }
 
 // keysFor picks the keys that may have signed a token with this header. The
@@ -469,7 +525,21 @@ func (v *Verifier) urlKeysNow(ctx context.Context) []vkey {
 		v.urlKeys = keys
 	}
 	v.urlSet = set
+	v.keyGen++
 	return v.urlKeys
+}
+
+// keyGeneration is the generation of the JWKS URL's keys in force: it moves
+// whenever the set changes, and a token verified under an older one is
+// verified again.
+func (v *Verifier) keyGeneration(ctx context.Context) uint64 {
+	if v.cache == nil {
+		return 0
+	}
+	v.urlKeysNow(ctx)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.keyGen
 }
 
 // refreshOnDemand fetches the JWKS now unless it was fetched on demand within
@@ -548,11 +618,6 @@ func (v *Verifier) principal(payload []byte) (*Principal, error) {
 	}
 	if err := p.Validate(); err != nil {
 		return nil, &Error{Reason: err.Error(), cause: err}
-	}
-	if v.cfg.Departments != nil {
-		if err := p.CheckDepartment(v.cfg.Departments()); err != nil {
-			return nil, &Error{Reason: err.Error(), cause: err}
-		}
 	}
 	return p, nil
 }

@@ -446,3 +446,36 @@ func TestConfigMasksDevKey(t *testing.T) {
 		}
 	}
 }
+
+// A token already verified is honoured from memory only while it is valid:
+// past its expiry it is refused as a fresh one would be, and a department
+// the configuration no longer has is refused at once.
+func TestVerifiedTokensAreRememberedWithinTheirValidity(t *testing.T) {
+	devKey := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Now()
+	clock := func() time.Time { return now }
+	depts := []string{"civil_affairs", "veterans"}
+	v, err := NewVerifier(Config{Dev: true, DevKey: devKey, Now: clock, Leeway: -1, Departments: func() []string { return depts }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	tok, err := DevToken(devKey, Principal{Subject: "o", Roles: []Role{DeptOfficer}, Department: "veterans"}, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if p, err := v.Verify(context.Background(), tok); err != nil || p.Department != "veterans" {
+			t.Fatalf("Verify = %+v, %v", p, err)
+		}
+	}
+	depts = []string{"civil_affairs"}
+	if _, err := v.Verify(context.Background(), tok); err == nil || !strings.Contains(err.Error(), "unknown department") {
+		t.Errorf("a removed department: %v, want unknown department", err)
+	}
+	depts = []string{"civil_affairs", "veterans"}
+	now = now.Add(11 * time.Minute)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrTokenExpired) {
+		t.Errorf("after expiry: %v, want %v", err, ErrTokenExpired)
+	}
+}

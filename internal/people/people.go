@@ -39,6 +39,11 @@ type Person struct {
 	Relation    string
 	GridCode    string
 	HouseholdID string
+	// Grid is the grid unit the person is placed in, and Household the
+	// household, when the reader of the person needs them (the GraphQL
+	// layer sets them for an answer; a page query joins the households).
+	Grid      *grid.Unit
+	Household *Household
 	// Masking is how the identifiers are shown to the caller of the request
 	// that read the person; nil shows both masked.
 	Masking *Masking
@@ -130,22 +135,55 @@ func NewService(pool *pgxpool.Pool, keys *secret.Keys) *Service {
 
 const personColumns = `id, id_enc, name, gender, birth_date, ethnicity, phone, relation, grid_code, household_id`
 
+// joinedPersonColumns and joinedHouseholdColumns are the same columns in a
+// query joining persons p to households h.
+const (
+	joinedPersonColumns    = `p.id, p.id_enc, p.name, p.gender, p.birth_date, p.ethnicity, p.phone, p.relation, p.grid_code, p.household_id`
+	joinedHouseholdColumns = `h.grid_code, h.building_id, h.address, h.head_id`
+)
+
 func (s *Service) scanPerson(row pgx.CollectableRow) (*Person, error) {
+	p := &Person{}
 	var (
-		p        Person
-		id, hh   int64
-		enc      []byte
-		idNumber string
-		err      error
+		id, hh int64
+		enc    []byte
 	)
-	if err = row.Scan(&id, &enc, &p.Name, &p.Gender, &p.BirthDate, &p.Ethnicity, &p.Phone, &p.Relation, &p.GridCode, &hh); err != nil {
+	if err := row.Scan(&id, &enc, &p.Name, &p.Gender, &p.BirthDate, &p.Ethnicity, &p.Phone, &p.Relation, &p.GridCode, &hh); err != nil {
 		return nil, err
 	}
-	if idNumber, err = s.keys.Open(enc); err != nil {
-		return nil, fmt.Errorf("person %d: %w", id, err)
+	return p, s.finishPerson(p, id, hh, enc)
+}
+
+// scanPersonWithHousehold scans a row of joinedPersonColumns and
+// joinedHouseholdColumns.
+func (s *Service) scanPersonWithHousehold(row pgx.CollectableRow) (*Person, error) {
+	p := &Person{}
+	h := &Household{}
+	var (
+		id, hh, building int64
+		head             *int64
+		enc              []byte
+	)
+	if err := row.Scan(&id, &enc, &p.Name, &p.Gender, &p.BirthDate, &p.Ethnicity, &p.Phone, &p.Relation, &p.GridCode, &hh,
+		&h.GridCode, &building, &h.Address, &head); err != nil {
+		return nil, err
 	}
-	p.ID, p.IDNumber, p.HouseholdID = strconv.FormatInt(id, 10), idNumber, strconv.FormatInt(hh, 10)
-	return &p, nil
+	h.ID, h.BuildingID = strconv.FormatInt(hh, 10), strconv.FormatInt(building, 10)
+	if head != nil {
+		h.HeadID = strconv.FormatInt(*head, 10)
+	}
+	p.Household = h
+	return p, s.finishPerson(p, id, hh, enc)
+}
+
+// finishPerson sets what a scan reads as numbers and ciphertext.
+func (s *Service) finishPerson(p *Person, id, household int64, enc []byte) error {
+	idNumber, err := s.keys.Open(enc)
+	if err != nil {
+		return fmt.Errorf("person %d: %w", id, err)
+	}
+	p.ID, p.IDNumber, p.HouseholdID = strconv.FormatInt(id, 10), idNumber, strconv.FormatInt(household, 10)
+	return nil
 }
 
 // PersonByIDNumber finds a resident by ID number. A malformed number is a
@@ -167,9 +205,11 @@ func (s *Service) PersonByIDNumber(ctx context.Context, idNumber string) (*Perso
 }
 
 // People returns a page of residents whose grid code starts with one of
-// prefixes (grid codes of any level, disjoint), in (grid code, id) order. The
-// caller has checked the prefixes and cut them to the caller's row scope.
-func (s *Service) People(ctx context.Context, prefixes []string, first *int, after *string) (*PersonPage, error) {
+// prefixes (grid codes of any level, disjoint), in (grid code, id) order,
+// with each one's Household when withHouseholds is set (joined in the same
+// query). The caller has checked the prefixes and cut them to the caller's
+// row scope.
+func (s *Service) People(ctx context.Context, prefixes []string, first *int, after *string, withHouseholds bool) (*PersonPage, error) {
 	limit, err := PageSize(first)
 	if err != nil {
 		return nil, err
@@ -189,10 +229,20 @@ func (s *Service) People(ctx context.Context, prefixes []string, first *int, aft
 		if afterCode >= hi || len(persons) > limit {
 			continue
 		}
-		rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons
-			WHERE grid_code >= $1 AND grid_code < $2 AND (grid_code, id) > ($3, $4)
-			ORDER BY grid_code, id LIMIT $5`, lo, hi, afterCode, afterID, limit+1-len(persons))
-		got, err := pgx.CollectRows(rows, s.scanPerson)
+		var got []*Person
+		var err error
+		if withHouseholds {
+			rows, _ := s.pool.Query(ctx, `SELECT `+joinedPersonColumns+`, `+joinedHouseholdColumns+`
+				FROM persons p JOIN households h ON h.id = p.household_id
+				WHERE p.grid_code >= $1 AND p.grid_code < $2 AND (p.grid_code, p.id) > ($3, $4)
+				ORDER BY p.grid_code, p.id LIMIT $5`, lo, hi, afterCode, afterID, limit+1-len(persons))
+			got, err = pgx.CollectRows(rows, s.scanPersonWithHousehold)
+		} else {
+			rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons
+				WHERE grid_code >= $1 AND grid_code < $2 AND (grid_code, id) > ($3, $4)
+				ORDER BY grid_code, id LIMIT $5`, lo, hi, afterCode, afterID, limit+1-len(persons))
+			got, err = pgx.CollectRows(rows, s.scanPerson)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("people: page within %s: %w", prefix, err)
 		}

@@ -111,10 +111,56 @@ func (graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
-	if resp != nil {
-		resp.Errors = capErrors(resp.Errors)
+	if resp == nil {
+		writeJSON(w, r, http.StatusOK, resp)
+		return
 	}
-	writeJSON(w, r, http.StatusOK, resp)
+	resp.Errors = capErrors(resp.Errors)
+	writeResponse(w, r, resp)
+}
+
+// writeResponse writes an executed operation's answer. Its data is JSON the
+// executor wrote already: it is copied as it is, not encoded again (which
+// would check and compact every byte of it); the rest is encoded, in the
+// order encoding/json writes a graphql.Response.
+func writeResponse(w http.ResponseWriter, r *http.Request, resp *graphql.Response) {
+	if resp.Label != "" || resp.Path != nil || resp.HasNext != nil {
+		writeJSON(w, r, http.StatusOK, resp) // incremental delivery: not on this transport
+		return
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(resp.Data) + 64)
+	buf.WriteByte('{')
+	if len(resp.Errors) > 0 {
+		b, err := json.Marshal(resp.Errors)
+		if err != nil {
+			writeJSON(w, r, http.StatusOK, resp)
+			return
+		}
+		buf.WriteString(`"errors":`)
+		buf.Write(b)
+		buf.WriteByte(',')
+	}
+	buf.WriteString(`"data":`)
+	if len(resp.Data) == 0 {
+		buf.WriteString("null")
+	} else {
+		buf.Write(resp.Data)
+	}
+	if len(resp.Extensions) > 0 {
+		b, err := json.Marshal(resp.Extensions)
+		if err != nil {
+			writeJSON(w, r, http.StatusOK, resp)
+			return
+		}
+		buf.WriteString(`,"extensions":`)
+		buf.Write(b)
+	}
+	buf.WriteByte('}')
+	w.Header().Set("Content-Type", responseType(r))
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
 }
 
 // MaxErrors bounds the errors of one response: a hostile document (a

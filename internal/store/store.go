@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (the CPU count, at least 4) makes requests queue for
+		// a connection while others wait on the network: a request holds one
+		// for a few round trips at most, and the ledger's writer, River's
+		// workers and the fact sync hold theirs too.
+		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
