@@ -404,8 +404,29 @@ func (m *model) literal(sf *setField) string {
 }
 
 // bodies fills in the resolvers of the typed sections and of the located
-// record types' grid; every other resolver keeps what it has.
+// record types' grid; every other resolver keeps what it has. It also has
+// the executor resolve the fields of the objects below one by one, on the
+// goroutine marshaling the object, rather than a goroutine per resolver
+// field: their resolvers either return at once (a grid from the in-memory
+// registry) or wait on a loader that a list's resolver has already queued
+// for every row (prefetchSections), so running them in turn costs nothing
+// and saves a goroutine, its stack growth and its bookkeeping per field per
+// row.
 type bodies struct{ m *model }
+
+// sequential are the objects whose resolver fields run in turn.
+var sequential = []string{"Person", "Organization", "Household", "Building", "Grid"}
+
+// GenerateCode implements plugin.CodeGenerator: it runs before the executor
+// is written.
+func (p *bodies) GenerateCode(data *codegen.Data) error {
+	for _, o := range data.Objects {
+		if slices.Contains(sequential, o.Name) || slices.Contains(p.m.located, o.Name) {
+			o.DisableConcurrency = true
+		}
+	}
+	return nil
+}
 
 // Name implements plugin.Plugin.
 func (*bodies) Name() string { return "gengraph" }
