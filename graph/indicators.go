@@ -11,8 +11,11 @@ import (
 
 // IndicatorsFor serves an indicator table to a caller allowed aggregates for
 // the whole of within: a bi_reader (city-wide or under its scope), a row role
-// within its row scope. A scoped caller must name a within inside its scope.
-// The CSV export goes through here too, so both publish the same cells.
+// within its row scope. within may be the city's own 4-digit code, or be
+// left out, for the whole city: for callers whose scope is the whole city
+// (an admin, a bi_reader or dept_officer without scope codes). A scoped
+// caller must name a within inside its scope. The CSV export goes through
+// here too, so both publish the same cells.
 func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error) {
 	pr, err := principal(ctx)
 	if err != nil {
@@ -20,14 +23,44 @@ func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *
 	}
 	code := ""
 	if within != nil && *within != "" {
-		if err := people.CheckCode("within", *within); err != nil {
-			return nil, err
-		}
 		code = *within
+		if len(code) == cityCodeLen {
+			city, err := r.cityCode(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if code != city {
+				return nil, &apperr.Error{Code: apperr.NotFound, Field: "within", Message: "within names no city of this hub"}
+			}
+			code = ""
+		} else if err := people.CheckCode("within", code); err != nil {
+			return nil, apperr.BadInput("within", "length", "within must be the city's 4-digit code or a grid code of 6, 9, 12 or 15 digits")
+		}
 	}
-	if !pr.InAggregateScope(code) {
+	if code == "" && !pr.WholeCity() || code != "" && !pr.InAggregateScope(code) {
 		return nil, &apperr.Error{Code: apperr.Forbidden, Field: "within",
 			Message: "these figures are outside your scope: name a within code inside it"}
 	}
 	return r.Figures.Table(ctx, level, code, names)
+}
+
+// cityCodeLen is the length of a prefecture-level city's code (铜陵市 3407).
+const cityCodeLen = 4
+
+// cityCode is the city the registry covers: the prefix its districts share.
+func (r *Resolver) cityCode(ctx context.Context) (string, error) {
+	ix, err := r.Registry.Index(ctx)
+	if err != nil {
+		return "", err
+	}
+	city := ""
+	for _, d := range ix.Units(grid.District) {
+		switch {
+		case city == "":
+			city = d.Code[:cityCodeLen]
+		case d.Code[:cityCodeLen] != city:
+			return "", nil // districts of several cities: none is the whole
+		}
+	}
+	return city, nil
 }

@@ -3166,8 +3166,10 @@ extend type Query {
   "The indicator catalogue."
   indicatorCatalogue: [Indicator!]!
   """
-  One row per unit of level within an ancestor code (all of the area without
-  within), for the named indicators (all without names).
+  One row per unit of level within an ancestor code, for the named indicators
+  (all without names). within may be the city's 4-digit code (3407), or left
+  out, for the whole city: open to an admin and to a bi_reader or dept_officer
+  without scope codes.
   """
   indicators(level: GridLevel!, within: ID, names: [String!]): IndicatorTable!
 }

@@ -185,6 +185,15 @@ func (p *Principal) InAggregateScope(code string) bool {
 	return len(p.Scope) == 0 || under(code, p.Scope)
 }
 
+// WholeCity reports whether p may read figures of the whole area at once:
+// an admin, or a bi_reader or dept_officer without scope codes.
+func (p *Principal) WholeCity() bool {
+	if p == nil {
+		return false
+	}
+	return p.Has(Admin) || len(p.Scope) == 0 && (p.Has(BIReader) || p.Has(DeptOfficer))
+}
+
 // under reports whether code is at or below one of the scope codes.
 func under(code string, scope []string) bool {
 	for _, s := range scope {

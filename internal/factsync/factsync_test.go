@@ -382,6 +382,45 @@ func TestResyncIsIdempotent(t *testing.T) {
 	}
 }
 
+// A sync that finds nothing new leaves the data version alone, so that
+// every indicator table cached for it stays good; one that changes a fact
+// moves it.
+func TestNoOpSyncKeepsTheDataVersion(t *testing.T) {
+	e := newEnv(t, factsync.Options{PageSize: 1000, BatchSize: 2000})
+	ctx := context.Background()
+	version := func() int64 {
+		var v int64
+		if err := e.fx.Store.Pool.QueryRow(ctx, `SELECT data_version FROM fact_meta`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if _, err := e.syncer.SyncAll(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	before := version()
+	res, err := e.syncer.SyncAll(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d, r := range res {
+		if r.Stats.Changed != 0 {
+			t.Fatalf("%s: the second sync changed %d facts", d, r.Stats.Changed)
+		}
+	}
+	if after := version(); after != before {
+		t.Errorf("a sync with nothing new moved the data version %d -> %d", before, after)
+	}
+	e.feeds[deptsim.Health].Append(connectors.Fact{Entity: connectors.Person, Set: "floating", Key: e.fx.City.Persons[0].IDNumber,
+		ID: "no-op-test", Record: connectors.Record{"reason": "WORK"}})
+	if _, err := e.syncer.SyncDepartment(ctx, deptsim.Health, false); err != nil {
+		t.Fatal(err)
+	}
+	if after := version(); after == before {
+		t.Error("a sync that added a fact left the data version")
+	}
+}
+
 // A full sync removes the facts the feed no longer has, without deletion
 // markers.
 func TestFullSyncSweepsVanishedFacts(t *testing.T) {

@@ -68,9 +68,13 @@ func (s *Syncer) finish(ctx context.Context, dept string, r run, ok bool, st *St
 			WHERE department = $1`, dept, st.Changed > 0, r.full); err != nil {
 			return err
 		}
-		// Every completed sync moves the data version (cached tables carry
-		// the departments' as-of times); the cells version only when counts
-		// may have changed.
+		// A sync that changed something moves the data version (cached
+		// tables carry the departments' as-of times: when their data last
+		// changed); one that found nothing new leaves every cached table
+		// standing. The cells version moves only when counts may have.
+		if st.Changed == 0 && !r.full {
+			return nil
+		}
 		_, err = tx.Exec(ctx, `UPDATE fact_meta SET data_version = data_version + 1,
 			cells_version = cells_version + CASE WHEN $1 THEN 1 ELSE 0 END`, n > 0)
 		return err

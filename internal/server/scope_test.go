@@ -191,3 +191,47 @@ func unusedCreditCode(t *testing.T, city *synth.City) string {
 	t.Fatal("no unused credit code")
 	return ""
 }
+
+// The whole city's figures in one request: within may be the city's own
+// code or be left out, for the callers whose scope is the whole city.
+func TestIndicatorsOfTheWholeCity(t *testing.T) {
+	h, _ := newPagesHub(t)
+	const q = `query($w: ID) { indicators(level: DISTRICT, within: $w, names: ["residents"]) { rows { unit { code } } totals { value } } }`
+	type answer struct {
+		Indicators *struct {
+			Rows   []struct{ Unit struct{ Code string } }
+			Totals []struct{ Value *float64 }
+		}
+	}
+	city := h.fx.City.Persons[0].GridCode[:4]
+	admin := h.as(auth.Principal{Subject: "city-admin", Roles: []auth.Role{auth.Admin}}).with("")
+	bi := h.as(auth.Principal{Subject: "city-bi", Roles: []auth.Role{auth.BIReader}}).with("")
+	var omitted, named answer
+	if errs := admin.query(q, map[string]any{}, &omitted); len(errs) > 0 {
+		t.Fatalf("no within: %+v", errs)
+	}
+	bi.mustQuery(q, map[string]any{"w": city}, &named)
+	if omitted.Indicators == nil || len(omitted.Indicators.Rows) == 0 || omitted.Indicators.Totals[0].Value == nil {
+		t.Fatalf("the whole city without within: %+v", omitted)
+	}
+	if a, b := fmt.Sprintf("%+v %v", omitted.Indicators.Rows, *omitted.Indicators.Totals[0].Value),
+		fmt.Sprintf("%+v %v", named.Indicators.Rows, *named.Indicators.Totals[0].Value); a != b {
+		t.Errorf("within %s differs from no within:\n%s\n%s", city, a, b)
+	}
+	street := h.as(auth.Principal{Subject: "street", Roles: []auth.Role{auth.StreetAdmin}, Scope: []string{h.fx.City.Persons[0].GridCode[:9]}}).with("")
+	for _, tc := range []struct {
+		who    *hub
+		within any
+		code   string
+	}{
+		{street, nil, "FORBIDDEN"},
+		{street, city, "FORBIDDEN"},
+		{admin, "1101", "NOT_FOUND"},
+		{admin, "340", "BAD_USER_INPUT"},
+	} {
+		errs := tc.who.query(q, map[string]any{"w": tc.within}, nil)
+		if len(errs) != 1 || errs[0].Extensions["code"] != tc.code {
+			t.Errorf("within %v: errors %+v, want %s", tc.within, errs, tc.code)
+		}
+	}
+}
