@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // shape is a random hierarchy: the number of top-level units is 1..fan[0], and
@@ -185,4 +186,84 @@ func sumUp(nodes []Node) {
 	for _, i := range kids[""] {
 		sum(i)
 	}
+}
+
+// cityFamily is one family of related counts of cityFamilies.
+type cityFamily struct {
+	counts    []Count
+	relations []Relation
+}
+
+// cityFamilies gives the hierarchy twenty counts with the shares of
+// cityIndicators (20 % of the population down to 0.02 %), but related the
+// way the built-in catalogue's counts are: counts 0-3 a chain of subsets
+// (residents, 18+, 60+, 80+), 4-5 and 6-7 pairs (pension insured and
+// receiving; persons and households on 低保), 8-10 and 11-13 two subsets of
+// one count each (cases, open and overdue; party members, probationary and
+// out of contact), and 14-19 alone. A subset is drawn by thinning its
+// superset grid by grid, which keeps every count's distribution as in
+// cityIndicators (a thinned Poisson count is Poisson).
+func cityFamilies(r *rand.Rand, hierarchy []Node) []cityFamily {
+	kids := map[string]int{}
+	for _, nd := range hierarchy {
+		kids[nd.Parent]++
+	}
+	pop := make([]float64, len(hierarchy))
+	for i, nd := range hierarchy {
+		if kids[nd.Code] == 0 {
+			pop[i] = math.Exp(5.5 + r.NormFloat64())
+		}
+	}
+	name := func(k int) string { return fmt.Sprintf("i%02d", k) }
+	counts := make([]Count, 20)
+	for k := range counts {
+		counts[k] = Count{Name: name(k), Nodes: slices.Clone(hierarchy)}
+	}
+	// of[k] is the count that count k is a subset of (thinned from), or -1.
+	of := []int{-1, 0, 1, 2, -1, 4, -1, 6, -1, 8, 8, -1, 11, 11, -1, -1, -1, -1, -1, -1}
+	for k := range counts {
+		share := 0.2 * math.Pow(0.7, float64(k))
+		for i := range hierarchy {
+			if pop[i] == 0 {
+				continue
+			}
+			if o := of[k]; o >= 0 {
+				p := share / (0.2 * math.Pow(0.7, float64(o)))
+				counts[k].Nodes[i].Value = binomial(r, counts[o].Nodes[i].Value, p)
+			} else {
+				counts[k].Nodes[i].Value = poisson(r, pop[i]*share)
+			}
+		}
+	}
+	for k := range counts {
+		sumUp(counts[k].Nodes)
+	}
+	var out []cityFamily
+	for k := range counts {
+		if of[k] >= 0 {
+			continue
+		}
+		fam := cityFamily{counts: []Count{counts[k]}}
+		// Members in order, so that a chain's links come after their ends.
+		member := map[int]bool{k: true}
+		for j := k + 1; j < len(counts); j++ {
+			if of[j] >= 0 && member[of[j]] {
+				member[j] = true
+				fam.counts = append(fam.counts, counts[j])
+				fam.relations = append(fam.relations, Relation{Count: name(j), Kind: SubsetOf, Of: []string{name(of[j])}})
+			}
+		}
+		out = append(out, fam)
+	}
+	return out
+}
+
+func binomial(r *rand.Rand, n int64, p float64) int64 {
+	var k int64
+	for range n {
+		if r.Float64() < p {
+			k++
+		}
+	}
+	return k
 }

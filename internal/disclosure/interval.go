@@ -39,6 +39,25 @@ func Intervals(nodes []Node, suppressed map[string]bool) (map[string]Interval, e
 	if err != nil {
 		return nil, err
 	}
+	iv := t.intervals(sup)
+	out := make(map[string]Interval)
+	for i := range t.len() {
+		if sup[i] {
+			f := iv[i]
+			in := Interval{Lo: f.lo, Hi: f.hi}
+			if f.inf {
+				in.Hi = Unbounded
+			}
+			out[t.code(int32(i))] = in
+		}
+	}
+	return out, nil
+}
+
+// intervals is Intervals by index: the feasible interval of every cell under
+// the tree's equations, non-negativity and the suppression sup (a published
+// cell's is its value). It is exact for the tree alone; see Intervals.
+func (t *tree) intervals(sup []bool) []span {
 	n := t.len()
 	below := make([]span, n)
 	for q := n - 1; q >= 0; q-- {
@@ -100,18 +119,15 @@ func Intervals(nodes []Node, suppressed map[string]bool) (map[string]Interval, e
 			above[c] = top.sub(others).nonNegative()
 		}
 	}
-	out := make(map[string]Interval)
+	out := make([]span, n)
 	for i := range n {
 		if sup[i] {
-			f := below[i].intersect(above[i])
-			iv := Interval{Lo: f.lo, Hi: f.hi}
-			if f.inf {
-				iv.Hi = Unbounded
-			}
-			out[t.code(int32(i))] = iv
+			out[i] = below[i].intersect(above[i])
+		} else {
+			out[i] = point(t.value[i])
 		}
 	}
-	return out, nil
+	return out
 }
 
 // span is an integer interval [lo, hi], or [lo, ∞) when inf. A lower bound of

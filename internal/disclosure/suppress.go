@@ -67,6 +67,12 @@ func Suppress(nodes []Node, rule Rule) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newSuppressor(t, th, rule.SuppressZero).codes(), nil
+}
+
+// newSuppressor marks the primary cells of t and runs the rules to their
+// fixpoint.
+func newSuppressor(t *tree, th int64, zero bool) *suppressor {
 	s := &suppressor{
 		t:       t,
 		th:      th,
@@ -76,7 +82,7 @@ func Suppress(nodes []Node, rule Rule) (map[string]bool, error) {
 		queue:   make([]int32, t.len()),
 	}
 	for i, v := range t.value {
-		if primary(v, th, rule.SuppressZero) {
+		if primary(v, th, zero) {
 			s.primary[i] = true
 			s.sup[i] = true
 		}
@@ -88,6 +94,12 @@ func Suppress(nodes []Node, rule Rule) (map[string]bool, error) {
 			s.push(i)
 		}
 	}
+	s.run()
+	return s
+}
+
+// run examines the queued equations until none needs another cell.
+func (s *suppressor) run() {
 	for s.size > 0 {
 		p := s.queue[s.head]
 		s.head = (s.head + 1) % len(s.queue)
@@ -95,6 +107,10 @@ func Suppress(nodes []Node, rule Rule) (map[string]bool, error) {
 		s.queued[p] = false
 		s.check(p)
 	}
+}
+
+// codes returns the codes of the withheld cells.
+func (s *suppressor) codes() map[string]bool {
 	n := 0
 	for _, sup := range s.sup {
 		if sup {
@@ -104,10 +120,33 @@ func Suppress(nodes []Node, rule Rule) (map[string]bool, error) {
 	out := make(map[string]bool, n)
 	for i, sup := range s.sup {
 		if sup {
-			out[t.code(int32(i))] = true
+			out[s.t.code(int32(i))] = true
 		}
 	}
-	return out, nil
+	return out
+}
+
+// cost is the number of cells that complement(i) would withhold, i
+// included; the suppression is left as it was.
+func (s *suppressor) cost(i int32) int {
+	var trial []int32
+	s.trial = &trial
+	s.suppress(i)
+	s.run()
+	s.trial = nil
+	for _, c := range trial {
+		s.sup[c] = false
+	}
+	return len(trial)
+}
+
+// complement withholds cell i for a reason outside the tree (a relation with
+// another count) and restores the tree's own rules around it.
+func (s *suppressor) complement(i int32) {
+	if !s.sup[i] {
+		s.suppress(i)
+		s.run()
+	}
 }
 
 type suppressor struct {
@@ -121,6 +160,8 @@ type suppressor struct {
 	head, size int
 	queued     []bool
 	stack      []int32 // scratch for widen
+	// trial, when not nil, records every cell suppress withholds (cost).
+	trial *[]int32
 }
 
 func (s *suppressor) push(p int32) {
@@ -136,6 +177,9 @@ func (s *suppressor) push(p int32) {
 // interval check of the first published ancestor, under which i now counts.
 func (s *suppressor) suppress(i int32) {
 	s.sup[i] = true
+	if s.trial != nil {
+		*s.trial = append(*s.trial, i)
+	}
 	s.push(i)
 	a := s.t.parent[i]
 	s.push(a)

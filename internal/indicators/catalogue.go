@@ -18,11 +18,13 @@
 // the whole grid hierarchy at once, and published the same way at every level
 // and in every table (see internal/disclosure): counts 1 to 4 are withheld,
 // with complementary cells so that no withheld count can be recomputed from
-// the published ones. The decision is a function of the counts only, computed
-// once per version of the counts and reused by every table. A rate is withheld
-// when its numerator or denominator is, or when the denominator is below the
-// threshold. Related indicators are not suppressed jointly: the catalogue must
-// not publish counts that add up to another published count.
+// the published ones. Counts that the catalogue relates (subsetOf, sumOf:
+// households on 低保 are at most the persons on 低保) are decided together,
+// as one family, so that the relation cannot narrow a withheld count either.
+// The decision is a function of the counts only, computed once per version
+// of the counts and reused by every table; a table that needs one count of a
+// family has the whole family decided. A rate is withheld when its numerator
+// or denominator is, or when the denominator is below the threshold.
 //
 // # Caching
 //
@@ -82,6 +84,17 @@ type Indicator struct {
 	Threshold int64 `yaml:"threshold,omitempty"`
 	// SuppressZero withholds zeros too, for a count whose absence is sensitive.
 	SuppressZero bool `yaml:"suppressZero,omitempty"`
+	// SubsetOf names counts that this count is at most in every unit,
+	// because what it counts is a subset of what each of them counts
+	// (households on 低保 are at most the persons on 低保). SumOf names
+	// counts that this count is the sum of in every unit. An attacker who
+	// knows the definitions can use these relations across the published
+	// tables, so related counts are suppressed together (see
+	// internal/disclosure); declare every relation that holds by
+	// definition. Counts whose values break a declared relation are
+	// withheld entirely.
+	SubsetOf []string `yaml:"subsetOf,omitempty"`
+	SumOf    []string `yaml:"sumOf,omitempty"`
 }
 
 // IsRate says whether the indicator is a rate rather than a count.
@@ -119,6 +132,10 @@ type Rate struct {
 type Catalogue struct {
 	list   []*Indicator
 	byName map[string]*Indicator
+	// family is, for every count, the counts related to it through
+	// subsetOf and sumOf, directly or not, itself included, in catalogue
+	// order: what must be suppressed together.
+	family map[string][]string
 	// file is where the catalogue was read from, for errors; nil for one
 	// built in code.
 	file *yamlpos.File
@@ -180,11 +197,16 @@ func newCatalogue(list []*Indicator, f *yamlpos.File) (*Catalogue, error) {
 			if err := c.check(in); err != nil {
 				errs = append(errs, c.errorf(i, nil, "%s: %v", in.Name, err))
 			}
+			errs = append(errs, c.checkRelations(i, in)...)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if err := c.checkCycles(); err != nil {
+		return nil, err
+	}
+	c.families()
 	b, _ := json.Marshal(c.list)
 	sum := sha256.Sum256(b)
 	c.fp = hex.EncodeToString(sum[:16])
@@ -284,6 +306,125 @@ func (c *Catalogue) check(in *Indicator) error {
 	return nil
 }
 
+// checkRelations checks the subsetOf and sumOf lists of entry i: counts that
+// exist, other than in, each named once, and a sum of at least two.
+func (c *Catalogue) checkRelations(i int, in *Indicator) (errs []error) {
+	for _, rel := range []struct {
+		key   string
+		names []string
+	}{{"subsetOf", in.SubsetOf}, {"sumOf", in.SumOf}} {
+		if len(rel.names) == 0 {
+			continue
+		}
+		if in.Rate != nil {
+			errs = append(errs, c.errorf(i, []any{rel.key}, "%s: a rate has no %s: relate its counts", in.Name, rel.key))
+			continue
+		}
+		if rel.key == "sumOf" && len(rel.names) < 2 {
+			errs = append(errs, c.errorf(i, []any{rel.key}, "%s: a sum of %d count, want at least 2", in.Name, len(rel.names)))
+		}
+		for j, name := range rel.names {
+			other := c.byName[name]
+			switch {
+			case other == nil:
+				errs = append(errs, c.errorf(i, []any{rel.key, j}, "%s: %s unknown indicator %q", in.Name, rel.key, name))
+			case other.Count == nil:
+				errs = append(errs, c.errorf(i, []any{rel.key, j}, "%s: %s %q, which is not a count", in.Name, rel.key, name))
+			case other == in:
+				errs = append(errs, c.errorf(i, []any{rel.key, j}, "%s: %s itself", in.Name, rel.key))
+			case slices.Index(rel.names, name) < j:
+				errs = append(errs, c.errorf(i, []any{rel.key, j}, "%s: %s names %q twice", in.Name, rel.key, name))
+			}
+		}
+	}
+	return errs
+}
+
+// checkCycles rejects relations that go round (a subset of b, b a subset of
+// a; a sum that is part of itself): such counts would be equal, or the
+// declarations wrong.
+func (c *Catalogue) checkCycles() error {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(in *Indicator) error
+	visit = func(in *Indicator) error {
+		state[in.Name] = onPath
+		path = append(path, in.Name)
+		for _, name := range slices.Concat(in.SubsetOf, in.SumOf) {
+			switch state[name] {
+			case onPath:
+				cycle := append(slices.Clone(path[slices.Index(path, name):]), name)
+				key := "subsetOf"
+				if slices.Contains(in.SumOf, name) {
+					key = "sumOf"
+				}
+				return c.errorf(c.index(in), []any{key}, "%s: relations go round: %s", in.Name, strings.Join(cycle, " -> "))
+			case unseen:
+				if err := visit(c.byName[name]); err != nil {
+					return err
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[in.Name] = done
+		return nil
+	}
+	for _, in := range c.list {
+		if state[in.Name] == unseen {
+			if err := visit(in); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// families groups the counts into families: connected through relations,
+// in either direction.
+func (c *Catalogue) families() {
+	c.family = map[string][]string{}
+	for _, in := range c.list {
+		if in.Count == nil || c.family[in.Name] != nil {
+			continue
+		}
+		members := map[string]bool{in.Name: true}
+		for grew := true; grew; {
+			grew = false
+			for _, o := range c.list {
+				if o.Count == nil {
+					continue
+				}
+				for _, name := range slices.Concat(o.SubsetOf, o.SumOf) {
+					if members[o.Name] != members[name] {
+						members[o.Name], members[name] = true, true
+						grew = true
+					}
+				}
+			}
+		}
+		var fam []string
+		for _, o := range c.list {
+			if members[o.Name] {
+				fam = append(fam, o.Name)
+			}
+		}
+		for _, name := range fam {
+			c.family[name] = fam
+		}
+	}
+}
+
+// Family returns the count indicators that must be suppressed together with
+// the count name: those related to it by subsetOf or sumOf, directly or
+// through others, itself included, in catalogue order. It is nil for a rate
+// or an unknown name.
+func (c *Catalogue) Family(name string) []string { return c.family[name] }
+
 // CheckDepartments checks the catalogue against the department mapping files:
 // every department exists, and every count of facts names record sets and
 // fields the department maps. Each problem names the catalogue's file and
@@ -308,15 +449,37 @@ func (c *Catalogue) For(depts []*connectors.Department) *Catalogue {
 	for _, d := range depts {
 		byCode[d.Code] = d
 	}
-	ok := func(in *Indicator) bool { return len(c.checkIndicator(in, byCode)) == 0 }
+	// The counts that hold, less every sum with a part that does not: a
+	// sum published beside some of its parts tells more about them than a
+	// relation to the parts that remain can say.
+	keep := map[string]bool{}
+	for _, in := range c.list {
+		keep[in.Name] = in.Count != nil && len(c.checkIndicator(in, byCode)) == 0
+	}
+	for dropped := true; dropped; {
+		dropped = false
+		for _, in := range c.list {
+			if keep[in.Name] && slices.ContainsFunc(in.SumOf, func(n string) bool { return !keep[n] }) {
+				keep[in.Name], dropped = false, true
+			}
+		}
+	}
 	var list []*Indicator
 	for _, in := range c.list {
 		if r := in.Rate; r != nil {
-			if !ok(c.byName[r.Numerator]) || !ok(c.byName[r.Denominator]) {
-				continue
+			if keep[r.Numerator] && keep[r.Denominator] {
+				list = append(list, in)
 			}
-		} else if !ok(in) {
 			continue
+		}
+		if !keep[in.Name] {
+			continue
+		}
+		// A subset of a count that is gone relates to nothing published.
+		if slices.ContainsFunc(in.SubsetOf, func(n string) bool { return !keep[n] }) {
+			cp := *in
+			cp.SubsetOf = slices.DeleteFunc(slices.Clone(in.SubsetOf), func(n string) bool { return !keep[n] })
+			in = &cp
 		}
 		list = append(list, in)
 	}

@@ -76,6 +76,8 @@ func TestSyncedCity(t *testing.T) {
 	e := newEnv(t, indicators.Options{})
 	t.Run("ValuesMatchGroundTruth", func(t *testing.T) { testValuesMatchGroundTruth(t, e) })
 	t.Run("Suppression", func(t *testing.T) { testSuppression(t, e) })
+	t.Run("RelatedSuppression", func(t *testing.T) { testRelatedSuppression(t, e) })
+	t.Run("PlantedRelation", func(t *testing.T) { testPlantedRelation(t, e) })
 	t.Run("TableShape", func(t *testing.T) { testTableShape(t, e) })
 	t.Run("TableErrors", func(t *testing.T) { testTableErrors(t, e) })
 	t.Run("CacheRedis", func(t *testing.T) { testCacheRedis(t, e) })
@@ -150,6 +152,19 @@ func TestCatalogueValidation(t *testing.T) {
 		{"bad distinct", `- {name: x, label: l, department: health, unit: 人, definition: d, count: {of: facts, sets: [a], distinct: cats}}`, "distinct"},
 		{"in and notIn", `- {name: x, label: l, department: health, unit: 人, definition: d, count: {of: facts, sets: [a], distinct: person, where: [{field: s, in: [A], notIn: [B]}]}}`, "exactly one of in and notIn"},
 		{"ages", `- {name: x, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 80, maxAge: 60}}`, "minAge above maxAge"},
+		{"subset of unknown", base + `- {name: x, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 3}, subsetOf: [nobody]}`, `unknown indicator "nobody"`},
+		{"subset of a rate", base + `- {name: y, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 3}}
+- {name: r, label: l, department: core, unit: "%", definition: d, rate: {numerator: y, denominator: residents}}
+- {name: x, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 9}, subsetOf: [r]}`, "not a count"},
+		{"relation of a rate", base + `- {name: y, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 3}}
+- {name: r, label: l, department: core, unit: "%", definition: d, rate: {numerator: y, denominator: residents}, subsetOf: [y]}`, "a rate has no subsetOf"},
+		{"subset of itself", base + `- {name: x, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 3}, subsetOf: [x]}`, "subsetOf itself"},
+		{"named twice", base + `- {name: x, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 3}, subsetOf: [residents, residents]}`, "twice"},
+		{"sum of one", base + `- {name: x, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 3}, sumOf: [residents]}`, "want at least 2"},
+		{"cycle", `- {name: a, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 1}, subsetOf: [b]}
+- {name: b, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 2}, subsetOf: [c]}
+- {name: c, label: l, department: core, unit: 人, definition: d, count: {of: persons, minAge: 3}, sumOf: [a, residents]}
+` + base, "relations go round: a -> b -> c -> a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := indicators.Parse([]byte(tc.yaml))
@@ -157,6 +172,20 @@ func TestCatalogueValidation(t *testing.T) {
 				t.Errorf("Parse: %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+	// Relation errors point at the line of the name in the list.
+	_, err := indicators.ParseFile("cat.yaml", []byte(base+`- name: x
+  label: l
+  department: core
+  unit: 人
+  definition: d
+  count: {of: persons, minAge: 3}
+  subsetOf:
+    - residents
+    - nobody
+`))
+	if err == nil || !strings.Contains(err.Error(), `cat.yaml:10: x: subsetOf unknown indicator "nobody"`) {
+		t.Errorf("ParseFile: %v, want the error at cat.yaml:10", err)
 	}
 	// Against the mapping files: unknown sets and fields.
 	ds, err := builtin.Departments()

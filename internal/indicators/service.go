@@ -318,14 +318,18 @@ func (s *Service) published(ctx context.Context, v versions, names []string) (*s
 	if sn == nil || sn.cells != v.cells || sn.registry != v.registry || sn.ix != ix {
 		sn = newSnapshot(ix, v)
 	}
+	// Related counts are decided together: a count brings its whole family.
+	cat := s.Catalogue()
 	var missing []string
 	for _, n := range names {
-		if sn.counts[n] == nil {
-			missing = append(missing, n)
+		for _, m := range cat.Family(n) {
+			if sn.counts[m] == nil && !slices.Contains(missing, m) {
+				missing = append(missing, m)
+			}
 		}
 	}
 	if len(missing) > 0 {
-		if err := s.load(ctx, sn, missing); err != nil {
+		if err := s.load(ctx, cat, sn, missing); err != nil {
 			return nil, err
 		}
 	}
@@ -333,10 +337,11 @@ func (s *Service) published(ctx context.Context, v versions, names []string) (*s
 	return sn, nil
 }
 
-// load reads the grid counts of names, rolls them up by code prefix (each unit
-// is the sum of its children) and decides their suppression over the whole
-// hierarchy.
-func (s *Service) load(ctx context.Context, sn *snapshot, names []string) error {
+// load reads the grid counts of names (whole families of related counts),
+// rolls them up by code prefix (each unit is the sum of its children) and
+// decides their suppression over the whole hierarchy, each family of related
+// counts in one call.
+func (s *Service) load(ctx context.Context, cat *Catalogue, sn *snapshot, names []string) error {
 	vals := make(map[string][]int64, len(names))
 	for _, n := range names {
 		vals[n] = make([]int64, len(sn.units))
@@ -362,13 +367,7 @@ func (s *Service) load(ctx context.Context, sn *snapshot, names []string) error 
 	if unknown > 0 {
 		s.opts.Logger.Warn("indicators: counts of grids not in the registry ignored", "cells", unknown)
 	}
-	nodes := make([]disclosure.Node, len(sn.units))
-	for i, u := range sn.units {
-		nodes[i] = disclosure.Node{Code: u.Code, Parent: u.Parent}
-		if sn.parent[i] < 0 {
-			nodes[i].Parent = disclosure.GrandTotal
-		}
-	}
+	totals := make(map[string]int64, len(names))
 	for _, n := range names {
 		val := vals[n]
 		// Children come after their parents: summing from the end rolls
@@ -381,23 +380,71 @@ func (s *Service) load(ctx context.Context, sn *snapshot, names []string) error 
 				total += val[i]
 			}
 		}
-		for i := range nodes {
-			nodes[i].Value = val[i]
+		totals[n] = total
+	}
+	for _, n := range names {
+		if sn.counts[n] != nil {
+			continue // decided with its family
 		}
-		in, _ := s.Catalogue().Lookup(n)
-		sup, err := disclosure.Suppress(nodes, s.rule(in))
-		if err != nil {
-			return fmt.Errorf("indicators: suppress %s: %w", n, err)
-		}
-		p := &published{value: val, sup: make([]bool, len(val)), total: total, totalSup: sup[disclosure.GrandTotal]}
-		for code := range sup {
-			if i, ok := sn.pos[code]; ok {
-				p.sup[i] = true
+		fam := cat.Family(n)
+		counts := make([]disclosure.Count, len(fam))
+		var relations []disclosure.Relation
+		for k, m := range fam {
+			in, _ := cat.Lookup(m)
+			nodes := make([]disclosure.Node, len(sn.units))
+			for i, u := range sn.units {
+				nodes[i] = disclosure.Node{Code: u.Code, Parent: u.Parent, Value: vals[m][i]}
+				if sn.parent[i] < 0 {
+					nodes[i].Parent = disclosure.GrandTotal
+				}
+			}
+			counts[k] = disclosure.Count{Name: m, Nodes: nodes, Rule: s.rule(in)}
+			for _, o := range in.SubsetOf {
+				relations = append(relations, disclosure.Relation{Count: m, Kind: disclosure.SubsetOf, Of: []string{o}})
+			}
+			if len(in.SumOf) > 0 {
+				relations = append(relations, disclosure.Relation{Count: m, Kind: disclosure.SumOf, Of: in.SumOf})
 			}
 		}
-		sn.counts[n] = p
+		sup, err := disclosure.SuppressFamily(counts, relations)
+		if err != nil && len(relations) > 0 {
+			if _, err2 := disclosure.SuppressFamily(counts, nil); err2 == nil {
+				// The counts are sound and a declared relation does not
+				// hold: the check cannot reason from a false premise, and
+				// an attacker who trusts the catalogue would be misled in
+				// ways nobody has checked. Withhold the family.
+				s.opts.Logger.Error("indicators: a declared relation does not hold: the family is withheld", "family", fam, "err", err)
+				sup, err = withholdAll(counts), nil
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("indicators: suppress %s: %w", strings.Join(fam, ", "), err)
+		}
+		for _, m := range fam {
+			p := &published{value: vals[m], sup: make([]bool, len(sn.units)), total: totals[m], totalSup: sup[m][disclosure.GrandTotal]}
+			for code := range sup[m] {
+				if i, ok := sn.pos[code]; ok {
+					p.sup[i] = true
+				}
+			}
+			sn.counts[m] = p
+		}
 	}
 	return nil
+}
+
+// withholdAll is the suppression of every cell of counts, the grand totals
+// included.
+func withholdAll(counts []disclosure.Count) map[string]map[string]bool {
+	out := make(map[string]map[string]bool, len(counts))
+	for _, c := range counts {
+		all := map[string]bool{disclosure.GrandTotal: true}
+		for _, nd := range c.Nodes {
+			all[nd.Code] = true
+		}
+		out[c.Name] = all
+	}
+	return out
 }
 
 func (s *Service) rule(in *Indicator) disclosure.Rule {
