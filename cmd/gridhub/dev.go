@@ -194,15 +194,14 @@ func devCity(ctx context.Context, d dataDir, st *store.Store, keys *secret.Keys,
 	if err != nil {
 		return nil, err
 	}
-	optsFile := filepath.Join(string(d), "city.json")
+	optsFile := d.cityOptions()
 	if v == 0 {
 		slog.Info("new data dir: generating the demo city", "scale", o.scale, "residents", o.residents)
 		city, err := seed(ctx, st, keys, o)
 		if err != nil {
 			return nil, err
 		}
-		b, _ := json.Marshal(map[string]any{"scale": o.scale, "residents": o.residents, "seed": o.seed})
-		return city, os.WriteFile(optsFile, b, 0o644)
+		return city, recordCity(d, o)
 	}
 	if deptsim.FilesWritten(d.departments()) {
 		return nil, nil
@@ -214,12 +213,24 @@ func devCity(ctx context.Context, d dataDir, st *store.Store, keys *secret.Keys,
 	}
 	b, err := os.ReadFile(optsFile)
 	if err != nil {
-		return nil, fmt.Errorf("the city in %s was not made by gridhub dev (no city.json); start with a new --data-dir", d)
+		return nil, fmt.Errorf("the city in %s was not made by gridhub dev or gridhub seed --data-dir (no city.json); start with a new --data-dir", d)
 	}
 	if err := json.Unmarshal(b, &saved); err != nil {
 		return nil, fmt.Errorf("%s: %w", optsFile, err)
 	}
 	return synth.Generate(synth.Options{Scale: saved.Scale, Residents: saved.Residents, Seed: saved.Seed})
+}
+
+// cityOptions is where a data dir records how its city was generated, so
+// that what depends on the same city (the department simulators) can be
+// rebuilt from them.
+func (d dataDir) cityOptions() string { return filepath.Join(string(d), "city.json") }
+
+// recordCity records the options a data dir's city was generated with:
+// gridhub dev and gridhub seed --data-dir both do.
+func recordCity(d dataDir, o seedOptions) error {
+	b, _ := json.Marshal(map[string]any{"scale": o.scale, "residents": o.residents, "seed": o.seed})
+	return os.WriteFile(d.cityOptions(), b, 0o644)
 }
 
 // logFile opens (appending) a log file in the data dir; on failure logs go nowhere

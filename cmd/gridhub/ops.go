@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
+	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/store"
 	"github.com/gridhub/gridhub/internal/synth"
+	"github.com/jackc/pgx/v5"
 )
 
 // runMigrate applies pending migrations.
@@ -72,8 +75,28 @@ func runSeed(ctx context.Context, args []string) error {
 	if _, err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	_, err = seed(ctx, st, t.keys, o)
-	return err
+	if _, err = seed(ctx, st, t.keys, o); err != nil || *dir == "" {
+		return err
+	}
+	// A gridhub dev data dir: record the city as dev does, and drop the
+	// department systems built from the city it replaced, so that the next
+	// gridhub dev builds them from this one.
+	d := dataDir(*dir)
+	if err := recordCity(d, o); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(d.departments()); err != nil {
+		return err
+	}
+	for _, dept := range deptsim.Departments() {
+		if deptsim.Kind(dept) != deptsim.KindSQL {
+			continue
+		}
+		if _, err := st.Pool.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{deptsim.DatabaseName(dept)}.Sanitize()+` WITH (FORCE)`); err != nil {
+			return fmt.Errorf("drop the department database of the replaced city: %w", err)
+		}
+	}
+	return nil
 }
 
 // seed generates the city, writes its ground truth, and loads it.
