@@ -3145,7 +3145,7 @@ type IndicatorRow {
   values: [IndicatorValue!]!
 }
 
-"When a department's data was last synced (core: when the master index was loaded)."
+"When a department's counted data last changed: the last sync that found something new (core: when the master index was loaded). A later sync that found nothing leaves it; Department.lastSyncAt says when the department was last asked."
 type DepartmentAsOf {
   department: String!
   at: Time

@@ -41,7 +41,8 @@ type Table struct {
 	// its districts, when Within is ""), in Names order.
 	Totals []Cell
 	// AsOf is the time each department's data is as of: core (the master
-	// index) when it was seeded, the others when their last sync completed.
+	// index) when it was seeded, the others when a sync last found a change
+	// (a sync that finds nothing new leaves it, and the cached table).
 	AsOf []AsOf
 	// DataVersion is the version of the data the table was computed from.
 	DataVersion int64
@@ -562,7 +563,7 @@ func (s *Service) asOf(ctx context.Context, names []string) ([]AsOf, error) {
 		}
 	}
 	rows, _ := s.pool.Query(ctx, `SELECT $1::text, (SELECT loaded_at FROM seeds ORDER BY version DESC LIMIT 1)
-		UNION ALL SELECT department, last_sync_at FROM sync_state WHERE department = ANY($2)`, Core, depts)
+		UNION ALL SELECT department, coalesce(last_change_at, last_sync_at) FROM sync_state WHERE department = ANY($2)`, Core, depts)
 	at := map[string]*time.Time{}
 	var (
 		d string
