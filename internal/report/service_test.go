@@ -135,7 +135,7 @@ func TestSubmitValidatesEverythingAtOnce(t *testing.T) {
 	for _, e := range verr.Errors {
 		paths = append(paths, e.Path+"/"+e.Rule)
 	}
-	if diff := cmp.Diff([]string{"idempotencyKey/length", "version/unknown", "subject/format"}, paths); diff != "" {
+	if diff := cmp.Diff([]string{"idempotencyKey/length", "version/unknown", "subject/format", "values/empty"}, paths); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 
@@ -157,7 +157,8 @@ func TestSubmitValidatesEverythingAtOnce(t *testing.T) {
 	if diff := cmp.Diff(want, paths); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
-	if _, err := f.svc.Submit(ctx, SubmitInput{Template: "home_visit", Version: 1, Subject: "99999999", IdempotencyKey: newKey()}, actor); !isCode(err, apperr.NotFound, "subject") {
+	if _, err := f.svc.Submit(ctx, SubmitInput{Template: "home_visit", Version: 1, Subject: "99999999", IdempotencyKey: newKey(),
+		Values: []FieldValue{{"core.person.residence", "本地"}}}, actor); !isCode(err, apperr.NotFound, "subject") {
 		t.Errorf("unknown subject: %v", err)
 	}
 	if n := f.count(t, `SELECT count(*) FROM report_submissions`); n != 0 {
