@@ -113,37 +113,9 @@ func StartPostgres(ctx context.Context, dir string, log io.Writer) (*Postgres, e
 // without it), because initdb and postgres refuse to run as root; dir is then
 // chowned to that user, and every parent of dir must be searchable by it.
 func StartPostgresWith(ctx context.Context, dir string, log io.Writer, opts Options) (*Postgres, error) {
-	dir, err := absDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultStartTimeout)
-		defer cancel()
-	}
-	bin, err := FindPostgresBin()
-	if err != nil {
-		return nil, err
-	}
-	ru, err := serverUser()
-	if err != nil {
-		return nil, err
-	}
-	if dir, err = placeCluster(dir, ru); err != nil {
-		return nil, err
-	}
-	if err := prepareClusterDir(dir, ru); err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, fs.ErrNotExist) {
-		if err := initdb(ctx, bin, dir, ru, log, opts); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("devenv: %w", err)
-	}
-	return startCluster(ctx, bin, dir, ru, log, opts)
+	return startPostgres(ctx, dir, log, opts, func(ctx context.Context, bin, dir string, ru *runUser) error {
+		return initdb(ctx, bin, dir, ru, log, opts)
+	})
 }
 
 // StartReplica starts a streaming replica of pg on the cluster directory dir:
@@ -153,6 +125,15 @@ func StartPostgresWith(ctx context.Context, dir string, log io.Writer, opts Opti
 // standby signal and the primary's address written into the copy); a dir
 // that holds one is started as it is. log is as for StartPostgres.
 func (pg *Postgres) StartReplica(ctx context.Context, dir string, log io.Writer, opts Options) (*Postgres, error) {
+	return startPostgres(ctx, dir, log, opts, func(ctx context.Context, bin, dir string, ru *runUser) error {
+		return pg.baseBackup(ctx, bin, dir, ru, log)
+	})
+}
+
+// startPostgres starts a server on the cluster in dir, calling create to
+// make the cluster when dir holds none.
+func startPostgres(ctx context.Context, dir string, log io.Writer, opts Options,
+	create func(ctx context.Context, bin, dir string, ru *runUser) error) (*Postgres, error) {
 	dir, err := absDir(dir)
 	if err != nil {
 		return nil, err
@@ -177,7 +158,7 @@ func (pg *Postgres) StartReplica(ctx context.Context, dir string, log io.Writer,
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, fs.ErrNotExist) {
-		if err := pg.baseBackup(ctx, bin, dir, ru, log); err != nil {
+		if err := create(ctx, bin, dir, ru); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
