@@ -45,6 +45,10 @@ type Config struct {
 	DevKey []byte
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long a stopping hub goes on serving, with
+	// /readyz answering 503, before it stops taking connections: the time a
+	// load balancer needs to see it leave and send new requests elsewhere.
+	ShutdownDelay time.Duration // GRIDHUB_SHUTDOWN_DELAY, default 5s (0 under dev)
 	// AuditCheckpoints is the directory signed checkpoints of the audit
 	// ledger's head are written to (empty: none), every
 	// AuditCheckpointInterval when the head moved, and on shutdown.
@@ -84,6 +88,7 @@ func configFromEnv() Config {
 		SyncInterval:       envDuration("GRIDHUB_SYNC_INTERVAL", 5*time.Minute),
 		PprofAddr:          os.Getenv("GRIDHUB_PPROF_ADDR"),
 		ShutdownTimeout:    15 * time.Second,
+		ShutdownDelay:      envDurationOrZero("GRIDHUB_SHUTDOWN_DELAY", 5*time.Second),
 		// The audit ledger's checkpoints: none unless a directory is given.
 		AuditCheckpoints:        os.Getenv("GRIDHUB_AUDIT_CHECKPOINTS"),
 		AuditCheckpointInterval: envDuration("GRIDHUB_AUDIT_CHECKPOINT_INTERVAL", time.Minute),
@@ -99,6 +104,14 @@ func envInt(key string, def int) int {
 
 func envDuration(key string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+// envDurationOrZero is envDuration where 0 is a value one may set.
+func envDurationOrZero(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d >= 0 {
 		return d
 	}
 	return def

@@ -133,6 +133,10 @@ type shared struct {
 func openShared(ctx context.Context, cfg Config) (*shared, error) {
 	limit := ratelimit.Limit{PerSecond: cfg.RateLimit, Burst: 2 * cfg.RateLimit}
 	if cfg.RedisURL == "" {
+		if !cfg.Dev {
+			slog.Warn("GRIDHUB_REDIS_URL is not set: rate limits, persisted queries and recent copies are this replica's own; " +
+				"several replicas need a shared Redis for a caller's limit to hold across them")
+		}
 		return &shared{
 			cache:   cache.NewMemory(200_000),
 			limiter: ratelimit.NewMemory(limit, 100_000),

@@ -211,6 +211,19 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		return err
 	case <-ctx.Done():
 	}
+	if cfg.ShutdownDelay > 0 {
+		// Not ready any more, still serving: a load balancer sees /readyz
+		// fail and sends new requests to the other replicas, while this one
+		// answers what still comes, each answer closing its connection.
+		slog.Info("shutting down: draining", "delay", cfg.ShutdownDelay)
+		h.Drain()
+		srv.SetKeepAlivesEnabled(false)
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(cfg.ShutdownDelay):
+		}
+	}
 	timeout := cfg.ShutdownTimeout
 	if timeout == 0 {
 		timeout = 15 * time.Second
