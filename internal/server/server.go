@@ -92,10 +92,15 @@ type Options struct {
 
 // Handler is the hub's HTTP handler.
 type Handler struct {
-	mux   *http.ServeMux
-	store *store.Store
-	ready atomic.Bool
+	mux      *http.ServeMux
+	store    *store.Store
+	ready    atomic.Bool
+	draining atomic.Bool
 }
+
+// Drain makes /readyz answer 503 from now on, for a hub on its way out: a
+// load balancer stops sending it requests while it still answers them.
+func (h *Handler) Drain() { h.draining.Store(true) }
 
 // New builds the handler with every route.
 func New(opts Options) *Handler {
@@ -188,8 +193,13 @@ func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 	return srv
 }
 
-// readyz answers 200 once the database answers and every migration is applied.
+// readyz answers 200 once the database answers and every migration is
+// applied, until the hub drains.
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if h.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := h.store.Pool.Ping(ctx); err != nil {
