@@ -171,6 +171,10 @@ func TestReviewFlowEndToEnd(t *testing.T) {
 	if errs := outsider.query(confirm, map[string]any{"id": cand}, nil); len(errs) != 1 || errs[0].Extensions["code"] != "NOT_FOUND" {
 		t.Errorf("confirming outside the scope: %+v, want NOT_FOUND", errs)
 	}
+	missing := linkage.CandidateID("employment", "hardship", "999999")
+	if errs := admin.query(confirm, map[string]any{"id": missing}, nil); len(errs) != 1 || errs[0].Extensions["code"] != "NOT_FOUND" {
+		t.Errorf("confirming a row that does not exist: %+v, want NOT_FOUND", errs)
+	}
 	health := h.as(auth.Principal{Subject: "officer-h", Roles: []auth.Role{auth.DeptOfficer}, Department: "health"}).with("")
 	health.mustQuery(q, nil, &none)
 	if none.LinkCandidates.TotalCount != 0 {
