@@ -35,7 +35,8 @@ func newSectionLoader(fed *federation.Federation, dept *federation.Dept, entity 
 			l := &loaded{unavailable: err}
 			if ans != nil {
 				if at, ok := ans.AsOf[k]; ok {
-					l.section = &records.Section{Dept: dept.Config, Entity: entity, Sets: ans.Result[k], AsOf: at, Stale: ans.Stale}
+					l.section = &records.Section{Dept: dept.Config, Entity: entity, Sets: ans.Result[k], AsOf: at, Stale: ans.Stale,
+						LinkedBy: ans.LinkedBy[k]}
 				}
 			}
 			out[i] = l

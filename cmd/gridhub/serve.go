@@ -19,6 +19,7 @@ import (
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/leader"
+	"github.com/gridhub/gridhub/internal/linkage"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/secret"
@@ -88,7 +89,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		}
 	}
 	reg := prometheus.NewRegistry()
-	fed, err := federation.New(conf.Departments, federation.Options{Cache: sh.cache, Blinder: keys, Metrics: reg})
+	fed, err := federation.New(conf.Departments, federation.Options{Cache: sh.cache, Blinder: keys, Metrics: reg,
+		Linked: linkage.NewRows(st.Pool, keys)})
 	if err != nil {
 		return err
 	}
@@ -143,7 +145,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	registry := grid.NewRegistry(st, 5*time.Second)
 	agg := indicators.NewAggregator(conf.Indicators)
 	figures := indicators.NewService(st.Pool, conf.Indicators, registry, indicators.Options{Cache: sh.cache})
-	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{})
+	linker := linkage.New(st.Pool, linkage.Options{})
+	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{Linker: linker})
 	if err := syncer.Prepare(ctx); err != nil {
 		return fmt.Errorf("prepare indicators: %w", err)
 	}
@@ -184,6 +187,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		Reports:    reports,
 		Figures:    figures,
 		Freshness:  syncer.Freshness,
+		Linker:     linker,
 		Cache:      sh.cache,
 		Limiter:    sh.limiter,
 		Trusted:    trusted,

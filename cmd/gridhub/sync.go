@@ -16,6 +16,7 @@ import (
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
+	"github.com/gridhub/gridhub/internal/linkage"
 	"github.com/gridhub/gridhub/internal/store"
 )
 
@@ -101,7 +102,8 @@ func runSync(ctx context.Context, args []string) error {
 		return errors.Join(append([]error{errors.New("sync: no department to sync")}, problems...)...)
 	}
 
-	syncer := factsync.New(st.Pool, t.keys, feeds, grid.NewRegistry(st, time.Minute), indicators.NewAggregator(cat), factsync.Options{})
+	syncer := factsync.New(st.Pool, t.keys, feeds, grid.NewRegistry(st, time.Minute), indicators.NewAggregator(cat),
+		factsync.Options{Linker: linkage.New(st.Pool, linkage.Options{})})
 
 	results := map[string]factsync.Result{}
 	if *only != "" {

@@ -31,6 +31,7 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
+	"github.com/gridhub/gridhub/internal/linkage"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/ratelimit"
@@ -88,6 +89,8 @@ type Options struct {
 	Version string
 	// Dev turns on GraphiQL and introspection.
 	Dev bool
+	// Linker is record linkage's review queue; nil serves none.
+	Linker *linkage.Linker
 }
 
 // Handler is the hub's HTTP handler.
@@ -132,6 +135,7 @@ func New(opts Options) *Handler {
 		Figures:    opts.Figures,
 		Freshness:  opts.Freshness,
 		Version:    opts.Version,
+		Linker:     opts.Linker,
 	}
 	gql := newGraphQL(resolver, opts)
 

@@ -46,8 +46,13 @@ func Quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // their connectors from the built-in mapping files.
 func Start(t testing.TB) *City {
 	t.Helper()
-	fx := testcity.Load(t)
-	ds := factsynctest.Dataset(t)
+	return StartWith(t, testcity.Load(t), factsynctest.Dataset(t))
+}
+
+// StartWith starts the department systems of dataset ds over the loaded city
+// fx (factsynctest.LoadBenchCity for a city of another size).
+func StartWith(t testing.TB, fx *testcity.Fixture, ds *deptsim.Dataset) *City {
+	t.Helper()
 	ctx := context.Background()
 	c := &City{Fixture: fx, Dataset: ds, Dir: t.TempDir(), Conns: map[string]connectors.Connector{},
 		Feeds: factsync.FeedMap{}, Servers: map[string]*httptest.Server{}}
@@ -96,7 +101,11 @@ func Start(t testing.TB) *City {
 		}
 	}
 	c.Registry = grid.NewRegistry(fx.Store, time.Hour)
-	c.Linker = linkage.New(fx.App.Pool, linkage.Options{Logger: Quiet()})
+	pool := fx.Store.Pool
+	if fx.App != nil {
+		pool = fx.App.Pool
+	}
+	c.Linker = linkage.New(pool, linkage.Options{Logger: Quiet()})
 	return c
 }
 
@@ -112,7 +121,11 @@ func (c *City) Syncer(feeds factsync.Feeds) *factsync.Syncer {
 	if feeds == nil {
 		feeds = c.Feeds
 	}
-	return factsync.New(c.Fixture.App.Pool, c.Fixture.Keys, feeds, c.Registry, indicators.NewAggregator(indicators.Default()),
+	pool := c.Fixture.Store.Pool
+	if c.Fixture.App != nil {
+		pool = c.Fixture.App.Pool
+	}
+	return factsync.New(pool, c.Fixture.Keys, feeds, c.Registry, indicators.NewAggregator(indicators.Default()),
 		factsync.Options{PageSize: 1000, Now: func() time.Time { return factsynctest.Day }, Logger: Quiet(), Linker: c.Linker})
 }
 
