@@ -21,9 +21,13 @@ import (
 // (as the hub's own role) before they start, while the migration Job runs.
 func runMigrate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "act on a gridhub dev data dir")
+	dir := dataDirFlag(fs)
 	wait := fs.Duration("wait", 0, "apply nothing: wait up to this long until the database answers and every migration is applied; exit 1 if it does not")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if *dir, err = databaseDir(fs, *dir, os.Getenv); err != nil {
 		return err
 	}
 	t, err := openTarget(ctx, *dir)
@@ -94,13 +98,17 @@ type seedOptions struct {
 // runSeed generates a city and loads it, replacing the master index.
 func runSeed(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "act on a gridhub dev data dir")
+	dir := dataDirFlag(fs)
 	var o seedOptions
 	fs.StringVar(&o.scale, "scale", "demo", "demo (铜官区, about 250,000 residents) or city (all of 铜陵市, about 1.3 million)")
 	fs.IntVar(&o.residents, "residents", 0, "scale to about this many residents (0: natural size)")
 	fs.Int64Var(&o.seed, "seed", 1, "generator seed: the same seed gives the same city")
 	fs.StringVar(&o.truth, "truth", "", "directory for the generator's ground truth (default: the data dir's truth/)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if *dir, err = databaseDir(fs, *dir, os.Getenv); err != nil {
 		return err
 	}
 	if o.truth == "" && *dir != "" {
