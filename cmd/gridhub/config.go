@@ -12,19 +12,24 @@ import (
 
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/secret"
+	"github.com/gridhub/gridhub/internal/store"
 )
 
 // Config is what serve needs, from flags and the environment.
 type Config struct {
 	Addr        string // GRIDHUB_ADDR, --addr
 	DatabaseURL string // GRIDHUB_DATABASE_URL
-	RedisURL    string // GRIDHUB_REDIS_URL, optional
-	ConfigDir   string // GRIDHUB_CONFIG: departments, policy, templates
-	SecretKey   string // GRIDHUB_SECRET_KEY: base64 master key for ID blinding and sealing
-	JWKSFile    string // GRIDHUB_JWKS_FILE: public keys that sign bearer tokens
-	JWKSURL     string // GRIDHUB_JWKS_URL: the same, fetched and refreshed
-	JWTIssuer   string // GRIDHUB_JWT_ISSUER, checked when set
-	JWTAudience string // GRIDHUB_JWT_AUDIENCE, checked when set
+	// DatabaseReplicaURL, when set, is a streaming replica of the database
+	// that master-index reads go to while it keeps within ReplicaMaxLag.
+	DatabaseReplicaURL string        // GRIDHUB_DATABASE_REPLICA_URL
+	ReplicaMaxLag      time.Duration // GRIDHUB_DATABASE_REPLICA_MAX_LAG, default 5s
+	RedisURL           string        // GRIDHUB_REDIS_URL, optional
+	ConfigDir          string        // GRIDHUB_CONFIG: departments, policy, templates
+	SecretKey          string        // GRIDHUB_SECRET_KEY: base64 master key for ID blinding and sealing
+	JWKSFile           string        // GRIDHUB_JWKS_FILE: public keys that sign bearer tokens
+	JWKSURL            string        // GRIDHUB_JWKS_URL: the same, fetched and refreshed
+	JWTIssuer          string        // GRIDHUB_JWT_ISSUER, checked when set
+	JWTAudience        string        // GRIDHUB_JWT_AUDIENCE, checked when set
 	// TrustedDocuments, when set, is a manifest of the only operations that run.
 	TrustedDocuments string // GRIDHUB_TRUSTED_DOCUMENTS
 	// RateLimit is requests per second per caller (burst twice that).
@@ -41,6 +46,10 @@ type Config struct {
 	DevKey []byte
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long a stopping hub goes on serving, with
+	// /readyz answering 503, before it stops taking connections: the time a
+	// load balancer needs to see it leave and send new requests elsewhere.
+	ShutdownDelay time.Duration // GRIDHUB_SHUTDOWN_DELAY, default 5s (0 under dev)
 	// AuditCheckpoints is the directory signed checkpoints of the audit
 	// ledger's head are written to (empty: none), every
 	// AuditCheckpointInterval when the head moved, and on shutdown.
@@ -56,27 +65,31 @@ func (c Config) String() string {
 		}
 		return "(set)"
 	}
-	return fmt.Sprintf("addr=%s database=%s redis=%s config=%q secret_key=%s jwks_file=%q jwks_url=%q trusted_documents=%q rate_limit=%d dev=%t",
-		c.Addr, redactURL(c.DatabaseURL), redactURL(c.RedisURL), c.ConfigDir, mask(c.SecretKey),
+	return fmt.Sprintf("addr=%s database=%s replica=%s redis=%s config=%q secret_key=%s jwks_file=%q jwks_url=%q trusted_documents=%q rate_limit=%d dev=%t",
+		c.Addr, redactURL(c.DatabaseURL), redactURL(c.DatabaseReplicaURL), redactURL(c.RedisURL), c.ConfigDir, mask(c.SecretKey),
 		c.JWKSFile, c.JWKSURL, c.TrustedDocuments, c.RateLimit, c.Dev)
 }
 
 func configFromEnv() Config {
 	return Config{
-		Addr:             envOr("GRIDHUB_ADDR", ":8080"),
-		DatabaseURL:      os.Getenv("GRIDHUB_DATABASE_URL"),
-		RedisURL:         os.Getenv("GRIDHUB_REDIS_URL"),
-		ConfigDir:        os.Getenv("GRIDHUB_CONFIG"),
-		SecretKey:        os.Getenv("GRIDHUB_SECRET_KEY"),
-		JWKSFile:         os.Getenv("GRIDHUB_JWKS_FILE"),
-		JWKSURL:          os.Getenv("GRIDHUB_JWKS_URL"),
-		JWTIssuer:        os.Getenv("GRIDHUB_JWT_ISSUER"),
-		JWTAudience:      os.Getenv("GRIDHUB_JWT_AUDIENCE"),
-		TrustedDocuments: os.Getenv("GRIDHUB_TRUSTED_DOCUMENTS"),
-		RateLimit:        envInt("GRIDHUB_RATE_LIMIT", 50),
-		SyncInterval:     envDuration("GRIDHUB_SYNC_INTERVAL", 5*time.Minute),
-		PprofAddr:        os.Getenv("GRIDHUB_PPROF_ADDR"),
-		ShutdownTimeout:  15 * time.Second,
+		Addr:        envOr("GRIDHUB_ADDR", ":8080"),
+		DatabaseURL: os.Getenv("GRIDHUB_DATABASE_URL"),
+		// Master-index reads: a streaming replica's, while it keeps up.
+		DatabaseReplicaURL: os.Getenv("GRIDHUB_DATABASE_REPLICA_URL"),
+		ReplicaMaxLag:      envDuration("GRIDHUB_DATABASE_REPLICA_MAX_LAG", store.DefaultMaxReplicaLag),
+		RedisURL:           os.Getenv("GRIDHUB_REDIS_URL"),
+		ConfigDir:          os.Getenv("GRIDHUB_CONFIG"),
+		SecretKey:          os.Getenv("GRIDHUB_SECRET_KEY"),
+		JWKSFile:           os.Getenv("GRIDHUB_JWKS_FILE"),
+		JWKSURL:            os.Getenv("GRIDHUB_JWKS_URL"),
+		JWTIssuer:          os.Getenv("GRIDHUB_JWT_ISSUER"),
+		JWTAudience:        os.Getenv("GRIDHUB_JWT_AUDIENCE"),
+		TrustedDocuments:   os.Getenv("GRIDHUB_TRUSTED_DOCUMENTS"),
+		RateLimit:          envInt("GRIDHUB_RATE_LIMIT", 50),
+		SyncInterval:       envDuration("GRIDHUB_SYNC_INTERVAL", 5*time.Minute),
+		PprofAddr:          os.Getenv("GRIDHUB_PPROF_ADDR"),
+		ShutdownTimeout:    15 * time.Second,
+		ShutdownDelay:      envDurationOrZero("GRIDHUB_SHUTDOWN_DELAY", 5*time.Second),
 		// The audit ledger's checkpoints: none unless a directory is given.
 		AuditCheckpoints:        os.Getenv("GRIDHUB_AUDIT_CHECKPOINTS"),
 		AuditCheckpointInterval: envDuration("GRIDHUB_AUDIT_CHECKPOINT_INTERVAL", time.Minute),
@@ -92,6 +105,14 @@ func envInt(key string, def int) int {
 
 func envDuration(key string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+// envDurationOrZero is envDuration where 0 is a value one may set.
+func envDurationOrZero(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d >= 0 {
 		return d
 	}
 	return def

@@ -89,6 +89,8 @@ func runDev(ctx context.Context, args []string) error {
 	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", *port)
 	cfg.DatabaseURL = dbURL
 	cfg.Dev = true
+	// One hub and no load balancer: nothing to wait for on the way out.
+	cfg.ShutdownDelay = envDurationOrZero("GRIDHUB_SHUTDOWN_DELAY", 0)
 	cfg.SyncInterval = envDuration("GRIDHUB_SYNC_INTERVAL", time.Minute)
 	cfg.AuditCheckpoints = envOr("GRIDHUB_AUDIT_CHECKPOINTS", d.auditCheckpoints())
 	rd, err := devenv.StartRedis(ctx, d.redis(), logFile(d, "redis.log"))

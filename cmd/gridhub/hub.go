@@ -57,6 +57,9 @@ type configured struct {
 	deliveries *river.Client[pgx.Tx]
 	// queues are the delivery queues the client works.
 	queues map[string]bool
+	// leading reports whether this replica leads: only the leader brings a
+	// new configuration's facts and indicators in at once.
+	leading func() bool
 }
 
 // deliveryWorkers is how many deliveries of one department run at once in
@@ -97,7 +100,11 @@ func (c *configured) reload(ctx context.Context) error {
 	c.live.Set(next)
 	slog.Info("configuration reloaded", "dir", orBuiltin(c.dir), "departments", strings.Join(next.Codes(), ","))
 	// Indicators of a new catalogue, and a new department's facts, are
-	// brought in at once rather than at the next tick.
+	// brought in at once rather than at the next tick, by the replica that
+	// syncs (every replica reloads on the same change).
+	if c.leading != nil && !c.leading() {
+		return nil
+	}
 	go func() {
 		if err := c.syncer.Prepare(ctx); err != nil && ctx.Err() == nil {
 			slog.Warn("configuration reload: recompute indicators", "err", err)
@@ -126,6 +133,10 @@ type shared struct {
 func openShared(ctx context.Context, cfg Config) (*shared, error) {
 	limit := ratelimit.Limit{PerSecond: cfg.RateLimit, Burst: 2 * cfg.RateLimit}
 	if cfg.RedisURL == "" {
+		if !cfg.Dev {
+			slog.Warn("GRIDHUB_REDIS_URL is not set: rate limits, persisted queries and recent copies are this replica's own; " +
+				"several replicas need a shared Redis for a caller's limit to hold across them")
+		}
 		return &shared{
 			cache:   cache.NewMemory(200_000),
 			limiter: ratelimit.NewMemory(limit, 100_000),

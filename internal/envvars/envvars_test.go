@@ -25,7 +25,7 @@ var envName = regexp.MustCompile(`^(GRIDHUB|OTEL)_[A-Z0-9_]*$`)
 var readers = map[string]bool{
 	"os.Getenv": true, "os.LookupEnv": true,
 	// cmd/gridhub's helpers over os.Getenv, and token's injected getenv.
-	"envOr": true, "envInt": true, "envDuration": true, "getenv": true,
+	"envOr": true, "envInt": true, "envDuration": true, "envDurationOrZero": true, "getenv": true,
 }
 
 // readInCode scans the non-test Go files of every package of this module the

@@ -91,10 +91,15 @@ type Options struct {
 
 // Handler is the hub's HTTP handler.
 type Handler struct {
-	mux   *http.ServeMux
-	store *store.Store
-	ready atomic.Bool
+	mux      *http.ServeMux
+	store    *store.Store
+	ready    atomic.Bool
+	draining atomic.Bool
 }
+
+// Drain makes /readyz answer 503 from now on, for a hub on its way out: a
+// load balancer stops sending it requests while it still answers them.
+func (h *Handler) Drain() { h.draining.Store(true) }
 
 // New builds the handler with every route.
 func New(opts Options) *Handler {
@@ -108,7 +113,7 @@ func New(opts Options) *Handler {
 		Help:    "HTTP request duration by route and status class.",
 		Buckets: prometheus.DefBuckets,
 	}, []string{"route", "code"})
-	reg.MustRegister(duration, graph.ClientsGone)
+	reg.MustRegister(duration, graph.ClientsGone, graph.IndicatorAnswersServed)
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
@@ -181,13 +186,21 @@ func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 	}
 	srv.Use(graph.IntrospectionOff{})
 	srv.Use(graph.Tracing{})
+	if resolver.Figures != nil {
+		srv.Use(graph.NewIndicatorAnswers(resolver, 32))
+	}
 	srv.Use(&graph.Operations{Ledger: opts.Ledger, Policy: func() *policy.Policy { return opts.Config.Get().Policy }})
 	srv.SetErrorPresenter(graph.PresentError)
 	return srv
 }
 
-// readyz answers 200 once the database answers and every migration is applied.
+// readyz answers 200 once the database answers and every migration is
+// applied, until the hub drains.
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if h.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := h.store.Pool.Ping(ctx); err != nil {

@@ -495,4 +495,12 @@ func TestReadyzWaitsForMigrations(t *testing.T) {
 	if code := get("/readyz"); code != http.StatusOK {
 		t.Errorf("readyz after migrations = %d, want 200", code)
 	}
+	// A hub on its way out: not ready, still alive and answering.
+	h.Drain()
+	if code := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("readyz while draining = %d, want 503", code)
+	}
+	if code := get("/healthz"); code != http.StatusOK {
+		t.Errorf("healthz while draining = %d, want 200", code)
+	}
 }
