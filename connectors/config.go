@@ -434,6 +434,21 @@ func (d *Department) Line(path ...any) int { return d.file.Line(path...) }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
+// EnvReferences lists the environment variables that a mapping file's
+// ${NAME} and ${NAME:-default} references read, each once, in the order they
+// first appear: what a deployment must set to point the hub at a department.
+func EnvReferences(b []byte) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, m := range envRef.FindAllSubmatch(b, -1) {
+		if name := string(m[1]); !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 func expandEnv(b []byte) []byte {
 	return envRef.ReplaceAllFunc(b, func(m []byte) []byte {
 		sub := envRef.FindSubmatch(m)

@@ -65,9 +65,13 @@ func openAudit(cfg Config, st *store.Store, keys *secret.Keys) (ledger *audit.Le
 // not migrated first: verifying must not change what it verifies.
 func runVerifyAudit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify-audit", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "act on a gridhub dev data dir")
+	dir := dataDirFlag(fs)
 	checkpoints := fs.String("checkpoints", "", "directory of signed checkpoints to check the ledger against (default: GRIDHUB_AUDIT_CHECKPOINTS, else with --data-dir its audit-checkpoints when present)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if *dir, err = databaseDir(fs, *dir, os.Getenv); err != nil {
 		return err
 	}
 	t, err := openTarget(ctx, *dir)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,6 +123,47 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// defaultDataDir is the data dir of every command that takes --data-dir and
+// is not given one: where gridhub dev keeps it, ./.gridhub.
+const defaultDataDir = ".gridhub"
+
+// dataDirFlag registers --data-dir on fs, with the one default and help text
+// every command shares (a test checks that no command registers its own).
+func dataDirFlag(fs *flag.FlagSet) *string {
+	return fs.String("data-dir", defaultDataDir, "a gridhub dev data dir (commands that act on a database use GRIDHUB_DATABASE_URL instead when it is set and --data-dir is not given)")
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// databaseDir resolves --data-dir for a command that acts on a database: the
+// data dir given; else "" (GRIDHUB_DATABASE_URL) when that is set; else
+// ./.gridhub, which must then be a data dir gridhub dev made, so that a
+// command run in the wrong directory says so instead of making a cluster.
+func databaseDir(fs *flag.FlagSet, dir string, getenv func(string) string) (string, error) {
+	if flagGiven(fs, "data-dir") {
+		return dir, nil
+	}
+	if getenv("GRIDHUB_DATABASE_URL") != "" {
+		return "", nil
+	}
+	if !isDevDataDir(dir) {
+		return "", fmt.Errorf("no database: %s is not a gridhub dev data dir here (run gridhub dev first), so give --data-dir DIR or set GRIDHUB_DATABASE_URL", dir)
+	}
+	return dir, nil
+}
+
+// isDevDataDir reports whether dir is a data dir gridhub dev (or gridhub
+// seed --data-dir) made: it holds a database cluster or the master key.
+func isDevDataDir(dir string) bool {
+	d := dataDir(dir)
+	return exists(d.postgres()) || exists(d.secretKey())
 }
 
 // dataDir is the layout of a "gridhub dev" data dir.

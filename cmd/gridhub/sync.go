@@ -39,7 +39,7 @@ const departmentsEnvFile = "departments.env"
 // makes the command fail; the others are still synced.
 func runSync(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "act on a gridhub dev data dir (its departments must be running)")
+	dir := dataDirFlag(fs) // its departments must be running
 	full := fs.Bool("full", false, "re-read every feed from the beginning and remove facts the departments no longer have")
 	only := fs.String("department", "", "sync only this department (default: every department with a fact feed)")
 	if err := fs.Parse(args); err != nil {
@@ -47,6 +47,10 @@ func runSync(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("sync: unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if *dir, err = databaseDir(fs, *dir, os.Getenv); err != nil {
+		return err
 	}
 	if *dir != "" {
 		if err := loadEnvFile(filepath.Join(*dir, departmentsEnvFile)); err != nil {

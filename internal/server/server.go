@@ -14,7 +14,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -158,7 +157,9 @@ func New(opts Options) *Handler {
 	route("GET /readyz", "readyz", http.HandlerFunc(h.readyz))
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if opts.Dev {
-		h.mux.Handle("GET /graphiql", playground.Handler("gridhub GraphiQL", "/graphql"))
+		// GraphiQL from the binary's own files: nothing from a CDN.
+		h.mux.Handle("GET "+web.GraphiQLPath, web.GraphiQL())
+		h.mux.Handle("GET "+web.GraphiQLPath+"/assets/", web.GraphiQL())
 	}
 	h.mux.Handle("GET /{$}", landing(opts.Dev))
 	h.mux.Handle("GET /report", web.Report())
@@ -280,6 +281,7 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 func landing(dev bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 		landingPage.Execute(w, struct{ Dev bool }{dev})
 	})
 }
