@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -17,11 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/signin"
 	"github.com/gridhub/gridhub/internal/testcity"
@@ -56,6 +59,7 @@ func provider(t *testing.T, redirect, gridCode string) *httptest.Server {
 		"u-wang": {ID: "u-wang", Username: "wang.wu", Password: "wang-pass", FirstName: "五", LastName: "王"},
 		"u-li":   {ID: "u-li", Username: "li.si", Password: "li-pass", FirstName: "四", LastName: "李"},
 		"u-zhao": {ID: "u-zhao", Username: "zhao.liu", Password: "zhao-pass", FirstName: "六", LastName: "赵"},
+		"u-chen": {ID: "u-chen", Username: "chen.qi", Password: "chen-pass", FirstName: "七", LastName: "陈"},
 	}
 	b, err := json.Marshal(users)
 	if err != nil {
@@ -73,6 +77,7 @@ func provider(t *testing.T, redirect, gridCode string) *httptest.Server {
 		"u-wang": {"groups": []string{"grid-workers"}, "grid_codes": []string{gridCode}},
 		"u-li":   {"groups": []string{"minzheng-officers", "auditors"}},
 		"u-zhao": {"groups": []string{"visitors"}},
+		"u-chen": {"groups": []string{"gridhub-admins"}},
 	}}
 	storage.RegisterClients(storage.WebClient("gridhub", "gridhub-secret", redirect))
 	srv := httptest.NewUnstartedServer(nil)
@@ -205,7 +210,7 @@ func TestStaffSignInThroughTheCityProvider(t *testing.T) {
 
 	// Not signed in: the pages are told where to sign in.
 	anon := newStaffBrowser(t)
-	if code, out := anon.post(a.srv.URL+signin.TokenPath, false); code != http.StatusUnauthorized || out["signIn"] != signin.LoginPath {
+	if code, out := anon.post(a.srv.URL+signin.TokenPath, false); code != http.StatusOK || out["signIn"] != signin.LoginPath || out["token"] != nil {
 		t.Fatalf("token before signing in: %d %v", code, out)
 	}
 
@@ -284,8 +289,8 @@ func TestStaffSignInThroughTheCityProvider(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "未被授权") {
 		t.Errorf("an unmapped member of staff: %d %.200s", resp.StatusCode, body)
 	}
-	if code, _ := zhao.post(b.srv.URL+signin.TokenPath, false); code != http.StatusUnauthorized {
-		t.Errorf("token for the refused member of staff: %d, want 401", code)
+	if _, out := zhao.post(b.srv.URL+signin.TokenPath, false); out["token"] != nil {
+		t.Errorf("a token for the refused member of staff: %v", out)
 	}
 
 	// A callback this browser did not start, and one replayed.
@@ -320,8 +325,8 @@ func TestStaffSignInThroughTheCityProvider(t *testing.T) {
 	if end, _ := out["endSession"].(string); code != http.StatusOK || !strings.HasPrefix(end, op.URL) {
 		t.Errorf("sign out: %d %v", code, out)
 	}
-	if code, _ := li.post(a.srv.URL+signin.TokenPath, false); code != http.StatusUnauthorized {
-		t.Errorf("token after signing out: %d, want 401", code)
+	if _, out := li.post(a.srv.URL+signin.TokenPath, false); out["token"] != nil {
+		t.Errorf("a token after signing out: %v", out)
 	}
 }
 
@@ -340,4 +345,95 @@ func decodeClaims(t *testing.T, token string) map[string]any {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestReportPageSignsInThroughTheProvider signs in to the report page in
+// headless Chromium as staff do: the page offers the identity provider's
+// button (and, on this dev hub, the paste-a-token card), the provider's
+// login form takes the password, the page comes back signed in on a hub
+// token and works; signed out, it offers the provider's button again.
+func TestReportPageSignsInThroughTheProvider(t *testing.T) {
+	keys, err := secret.New(bytes.Repeat([]byte{9}, secret.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := newPagesHub(t, func(opts *server.Options, hubURL string) {
+		redirect := hubURL + signin.CallbackPath
+		op := provider(t, redirect, "")
+		raw, err := os.ReadFile("../signin/sample.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := signin.ParseMapping("signin.yaml", raw, opts.Config.Get().Codes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := signin.New(signin.Options{
+			Issuer: op.URL + "/", ClientID: "gridhub", ClientSecret: "gridhub-secret", RedirectURL: redirect,
+			TokenKey: keys.SessionTokenKey(), CookieKey: keys.SignInCookieKey(), Dev: true,
+			Mapping: func() *signin.Mapping { return m },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Dev tokens still work beside the session's: a dev hub.
+		v, err := auth.NewVerifier(auth.Config{Dev: true, DevKey: testKey, SessionKey: keys.SessionTokenKey().Public().(ed25519.PublicKey)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		opts.Auth, opts.SignIn = v, s
+	})
+
+	p := newPage(t, 1000, 800, false)
+	p.do(chromedp.Navigate(h.srv.URL+"/report"), chromedp.WaitVisible(chromedp.CSS("#signin-provider")))
+	if p.text("#dev-hint") == "" {
+		t.Error("a dev hub's page does not offer the paste-a-token card beside the provider's button")
+	}
+	p.do(chromedp.Click(chromedp.CSS("#signin-provider")), chromedp.WaitVisible(chromedp.CSS("#username")))
+	p.do(chromedp.SetValue(chromedp.CSS("#username"), "chen.qi"), chromedp.SetValue(chromedp.CSS("#password"), "chen-pass"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+	// Through the provider and back: the page is the hub's again. What the
+	// provider's own pages logged (their missing favicon) is not the hub's.
+	waitLocation(t, p, "back at the report page", func(at string) bool { return strings.HasPrefix(at, h.srv.URL+"/report") })
+	p.mu.Lock()
+	p.bad = nil
+	p.mu.Unlock()
+	p.wait("the templates, signed in", `!!document.querySelector('[data-template="home_visit"]')`)
+	var loc string
+	p.eval(`location.pathname`, &loc)
+	if loc != "/report" {
+		t.Errorf("after signing in the page is %s, want /report", loc)
+	}
+	if who := p.text("#account .who"); !strings.Contains(who, "chen.qi") {
+		t.Errorf("account shows %q, want chen.qi", who)
+	}
+	var iss string
+	p.eval(`(GH.claims(GH.token()) || {}).iss || ''`, &iss)
+	if iss != auth.SessionIssuer {
+		t.Errorf("the page calls the API on a token from %q, want the hub's session token", iss)
+	}
+	if errs := p.errors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+
+	// Signed out: the session is over, the provider's button again.
+	p.do(chromedp.Click(chromedp.CSS("#signout")))
+	waitLocation(t, p, "signed out, off the report page", func(at string) bool { return !strings.HasPrefix(at, h.srv.URL+"/report") })
+	p.do(chromedp.Navigate(h.srv.URL+"/report"), chromedp.WaitVisible(chromedp.CSS("#signin-provider")))
+}
+
+// waitLocation waits, through navigations, until the page's address
+// satisfies ok.
+func waitLocation(t *testing.T, p *page, what string, ok func(at string) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; {
+		if at, err := chromedp.Run(p.ctx, chromedp.Location()); err == nil && ok(at) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s within a minute (page errors: %v)", what, p.errors())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

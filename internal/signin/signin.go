@@ -6,7 +6,7 @@
 //
 //	GET  /auth/login?return=/report   -> the provider's authorization endpoint
 //	GET  /auth/callback?code&state    <- the provider, with a code
-//	POST /auth/token                  -> {"token": ..., "expiresAt": ...}
+//	POST /auth/token                  -> {"token": ..., "expiresAt": ...}, or {"signIn": "/auth/login"}
 //	POST /auth/logout                 -> the session cookie cleared
 //
 // Login starts an authorization code flow with PKCE (S256) and a nonce; the
@@ -370,7 +370,8 @@ func (s *Service) finish(ctx context.Context, code string, st loginState) (auth.
 	return m.Principal(claims)
 }
 
-// tokenAnswer is POST /auth/token's answer.
+// tokenAnswer is POST /auth/token's answer: a token, or, when not signed
+// in (still 200: the pages ask on every load), where to sign in.
 type tokenAnswer struct {
 	Token     string    `json:"token,omitempty"`
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
@@ -391,7 +392,8 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			s.clearCookie(w, sessionCookie, "/auth")
 		}
-		writeJSON(w, http.StatusUnauthorized, tokenAnswer{Error: "not signed in", SignIn: LoginPath, Dev: s.opts.Dev})
+		// Not an error for the page, which asks on every load: where to go.
+		writeJSON(w, http.StatusOK, tokenAnswer{SignIn: LoginPath, Dev: s.opts.Dev})
 		return
 	}
 	ttl := min(s.opts.TokenTTL, time.Unix(sess.Expires, 0).Sub(s.opts.Now()))
@@ -432,12 +434,12 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // Disabled answers the sign-in paths of a hub without a provider: POST
-// /auth/token says there is no sign-in (and, on a dev hub, that the
-// paste-a-token card is offered); the rest are not found.
+// /auth/token gives no token and no place to sign in (and, on a dev hub,
+// says the paste-a-token card is offered); the rest are not found.
 func Disabled(dev bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == TokenPath && r.Method == http.MethodPost {
-			writeJSON(w, http.StatusUnauthorized, tokenAnswer{Error: "sign-in through an identity provider is not configured", Dev: dev})
+			writeJSON(w, http.StatusOK, tokenAnswer{Dev: dev})
 			return
 		}
 		http.NotFound(w, r)
