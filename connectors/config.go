@@ -141,6 +141,13 @@ type RecordSet struct {
 
 	// Facts, when set, puts the record set in the department's fact feed.
 	Facts *SetFacts `yaml:"facts"`
+
+	// Identity, when set, names the source fields that say who a person
+	// record is about besides its key (name, sex, birthDate, address, phone;
+	// see identity.go): the fact feed then carries them, and also lists the
+	// rows whose ID number is missing or does not validate, for the hub's
+	// record linkage to place.
+	Identity []Field `yaml:"identity"`
 }
 
 // SetFacts is how a record set lists the records changed since a watermark,
@@ -531,6 +538,7 @@ func (d *Department) Validate() error {
 			}
 		}
 		d.validateFacts(fail, i, &rs)
+		d.validateIdentity(fail, i, &rs)
 		fields := map[string]bool{}
 		for j, f := range rs.Fields {
 			fat := func(more ...any) []any { return append(at("fields", j), more...) }

@@ -17,9 +17,19 @@ import (
 // caller must name a within inside its scope. The CSV export goes through
 // here too, so both publish the same cells.
 func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error) {
-	pr, err := principal(ctx)
+	code, err := r.aggregateWithin(ctx, within)
 	if err != nil {
 		return nil, err
+	}
+	return r.Figures.Table(ctx, level, code, names)
+}
+
+// aggregateWithin checks that the caller may have the figures of within and
+// returns the code the indicator service takes for it ("" for the city).
+func (r *Resolver) aggregateWithin(ctx context.Context, within *string) (string, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return "", err
 	}
 	code := ""
 	if within != nil && *within != "" {
@@ -27,21 +37,21 @@ func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *
 		if len(code) == cityCodeLen {
 			city, err := r.cityCode(ctx)
 			if err != nil {
-				return nil, err
+				return "", err
 			}
 			if code != city {
-				return nil, &apperr.Error{Code: apperr.NotFound, Field: "within", Message: "within names no city of this hub"}
+				return "", &apperr.Error{Code: apperr.NotFound, Field: "within", Message: "within names no city of this hub"}
 			}
 			code = ""
 		} else if err := people.CheckCode("within", code); err != nil {
-			return nil, apperr.BadInput("within", "length", "within must be the city's 4-digit code or a grid code of 6, 9, 12 or 15 digits")
+			return "", apperr.BadInput("within", "length", "within must be the city's 4-digit code or a grid code of 6, 9, 12 or 15 digits")
 		}
 	}
 	if code == "" && !pr.WholeCity() || code != "" && !pr.InAggregateScope(code) {
-		return nil, &apperr.Error{Code: apperr.Forbidden, Field: "within",
+		return "", &apperr.Error{Code: apperr.Forbidden, Field: "within",
 			Message: "these figures are outside your scope: name a within code inside it"}
 	}
-	return r.Figures.Table(ctx, level, code, names)
+	return code, nil
 }
 
 // cityCodeLen is the length of a prefecture-level city's code (铜陵市 3407).

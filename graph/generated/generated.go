@@ -99,6 +99,7 @@ type ComplexityRoot struct {
 		Dibao            func(childComplexity int) int
 		Disability       func(childComplexity int) int
 		ElderlyAllowance func(childComplexity int) int
+		Residents        func(childComplexity int) int
 		Source           func(childComplexity int) int
 		Tekun            func(childComplexity int) int
 	}
@@ -461,6 +462,11 @@ type ComplexityRoot struct {
 		Version func(childComplexity int) int
 	}
 
+	Residents struct {
+		Deceased func(childComplexity int) int
+		DiedOn   func(childComplexity int) int
+	}
+
 	SectionSource struct {
 		AsOf       func(childComplexity int) int
 		Department func(childComplexity int) int
@@ -807,6 +813,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CivilAffairs.ElderlyAllowance(childComplexity), true
+	case "CivilAffairs.residents":
+		if e.ComplexityRoot.CivilAffairs.Residents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CivilAffairs.Residents(childComplexity), true
 	case "CivilAffairs.source":
 		if e.ComplexityRoot.CivilAffairs.Source == nil {
 			break
@@ -2301,6 +2313,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReportTemplate.Version(childComplexity), true
 
+	case "Residents.deceased":
+		if e.ComplexityRoot.Residents.Deceased == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Residents.Deceased(childComplexity), true
+	case "Residents.diedOn":
+		if e.ComplexityRoot.Residents.DiedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Residents.DiedOn(childComplexity), true
+
 	case "SectionSource.asOf":
 		if e.ComplexityRoot.SectionSource.AsOf == nil {
 			break
@@ -2792,6 +2817,8 @@ type CivilAffairs {
   elderlyAllowance: ElderlyAllowance
   "残疾人证 (disability certificate)."
   disability: Disability
+  "民政服务对象基本信息, with the deaths civil affairs registered."
+  residents: Residents
   source: SectionSource!
 }
 
@@ -2890,6 +2917,14 @@ type Disability {
   grade: Int
   "发证日期"
   issuedOn: Date
+}
+
+"民政服务对象"
+type Residents {
+  "死亡标志"
+  deceased: Boolean
+  "死亡日期"
+  diedOn: Date
 }
 
 "失业登记"
@@ -3492,6 +3527,8 @@ func (ec *executionContext) childFields_CivilAffairs(ctx context.Context, field 
 		return ec.fieldContext_CivilAffairs_elderlyAllowance(ctx, field)
 	case "disability":
 		return ec.fieldContext_CivilAffairs_disability(ctx, field)
+	case "residents":
+		return ec.fieldContext_CivilAffairs_residents(ctx, field)
 	case "source":
 		return ec.fieldContext_CivilAffairs_source(ctx, field)
 	}
@@ -4166,6 +4203,16 @@ func (ec *executionContext) childFields_ReportTemplate(ctx context.Context, fiel
 		return ec.fieldContext_ReportTemplate_fields(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReportTemplate", field.Name)
+}
+
+func (ec *executionContext) childFields_Residents(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deceased":
+		return ec.fieldContext_Residents_deceased(ctx, field)
+	case "diedOn":
+		return ec.fieldContext_Residents_diedOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Residents", field.Name)
 }
 
 func (ec *executionContext) childFields_SectionSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5685,6 +5732,38 @@ func (ec *executionContext) fieldContext_CivilAffairs_disability(_ context.Conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Disability(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CivilAffairs_residents(ctx context.Context, field graphql.CollectedField, obj *model.CivilAffairs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CivilAffairs_residents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Residents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Residents) graphql.Marshaler {
+			return ec.marshalOResidents2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐResidents(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CivilAffairs_residents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CivilAffairs",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Residents(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11800,6 +11879,52 @@ func (ec *executionContext) fieldContext_ReportTemplate_fields(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Residents_deceased(ctx context.Context, field graphql.CollectedField, obj *model.Residents) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Residents_deceased(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deceased, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Residents_deceased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Residents", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Residents_diedOn(ctx context.Context, field graphql.CollectedField, obj *model.Residents) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Residents_diedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Residents_diedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Residents", field, false, false, "Date")
+}
+
 func (ec *executionContext) _SectionSource_department(ctx context.Context, field graphql.CollectedField, obj *model.SectionSource) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14162,6 +14287,11 @@ func (ec *executionContext) _CivilAffairs(ctx context.Context, sel ast.Selection
 			}
 		case "disability":
 			out.Values[i] = ec._CivilAffairs_disability(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "residents":
+			out.Values[i] = ec._CivilAffairs_residents(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16600,6 +16730,44 @@ func (ec *executionContext) _ReportTemplate(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var residentsImplementors = []string{"Residents"}
+
+func (ec *executionContext) _Residents(ctx context.Context, sel ast.SelectionSet, obj *model.Residents) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, residentsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Residents")
+		case "deceased":
+			out.Values[i] = ec._Residents_deceased(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "diedOn":
+			out.Values[i] = ec._Residents_diedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var sectionSourceImplementors = []string{"SectionSource"}
 
 func (ec *executionContext) _SectionSource(ctx context.Context, sel ast.SelectionSet, obj *model.SectionSource) graphql.Marshaler {
@@ -18651,6 +18819,13 @@ func (ec *executionContext) marshalOPerson2ᚖgithubᚗcomᚋgridhubᚋgridhub�
 		return graphql.Null
 	}
 	return ec._Person(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOResidents2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐResidents(ctx context.Context, sel ast.SelectionSet, v *model.Residents) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Residents(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOSocialSecurity2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSocialSecurity(ctx context.Context, sel ast.SelectionSet, v *model.SocialSecurity) graphql.Marshaler {

@@ -30,8 +30,10 @@ type CivilAffairs struct {
 	// 高龄补贴 (old-age allowance).
 	ElderlyAllowance *ElderlyAllowance `json:"elderlyAllowance,omitempty"`
 	// 残疾人证 (disability certificate).
-	Disability *Disability    `json:"disability,omitempty"`
-	Source     *SectionSource `json:"source"`
+	Disability *Disability `json:"disability,omitempty"`
+	// 民政服务对象基本信息, with the deaths civil affairs registered.
+	Residents *Residents     `json:"residents,omitempty"`
+	Source    *SectionSource `json:"source"`
 }
 
 // One department's delivery of a submission.
@@ -364,6 +366,14 @@ type ReportTemplate struct {
 	// What a report is about: person.
 	Subject string         `json:"subject"`
 	Fields  []*ReportField `json:"fields"`
+}
+
+// 民政服务对象
+type Residents struct {
+	// 死亡标志
+	Deceased *bool `json:"deceased,omitempty"`
+	// 死亡日期
+	DiedOn *time.Time `json:"diedOn,omitempty"`
 }
 
 // Where a section's data came from and when.

@@ -119,7 +119,7 @@ func New(opts Options) *Handler {
 		Help:    "HTTP request duration by route and status class.",
 		Buckets: prometheus.DefBuckets,
 	}, []string{"route", "code"})
-	reg.MustRegister(duration, graph.ClientsGone)
+	reg.MustRegister(duration, graph.ClientsGone, graph.IndicatorAnswersServed)
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
@@ -194,6 +194,9 @@ func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 	}
 	srv.Use(graph.IntrospectionOff{})
 	srv.Use(graph.Tracing{})
+	if resolver.Figures != nil {
+		srv.Use(graph.NewIndicatorAnswers(resolver, 32))
+	}
 	srv.Use(&graph.Operations{Ledger: opts.Ledger, Policy: func() *policy.Policy { return opts.Config.Get().Policy }})
 	srv.SetErrorPresenter(graph.PresentError)
 	return srv
