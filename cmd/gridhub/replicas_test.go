@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,13 +44,14 @@ const (
 // with a streaming replica (pg_basebackup) and one Redis, behind a load
 // balancer the test runs (round robin over the hubs whose /readyz answers,
 // as a city's would be). Callers hammer one caller's budget across the three
-// hubs; then workers with their own tokens fill and submit home-visit
+// hubs, and a query persisted on one runs by its hash on the others; then
+// workers with their own tokens fill and submit home-visit
 // reports and read person pages and indicators, while one hub is killed
 // with SIGKILL (and restarted) and the one leading the fact sync is stopped
 // with SIGTERM. It shows:
 //
 //   - rate limits hold across replicas: one caller's requests spread over
-//     three hubs get one budget, not three;
+//     three hubs get one budget, not three; persisted queries are shared;
 //   - master-index reads go to the replica, and nothing that must read its
 //     own writes (reports, the access ledger, River) is read there;
 //   - requests fail only while in flight on the killed hub: every failed
@@ -117,6 +121,8 @@ func TestReplicas(t *testing.T) {
 
 	// --- one caller's budget across the three hubs ---
 	probe(t, ctx, hubs, signer("rate-probe"))
+	// --- a query persisted through one hub runs by its hash on the others ---
+	persistedAcross(t, ctx, hubs, signer("apq"))
 
 	// --- the load, the kill, the stop ---
 	persons := (&crashClient{targets: []string{front.URL}, token: signer("lister"), http: http.DefaultClient}).persons(t, ctx, 400)
@@ -380,6 +386,39 @@ func probe(t *testing.T, ctx context.Context, hubs []*crashHub, token string) {
 	for i := range hubs {
 		if perHub[i].Load() == 0 {
 			t.Errorf("%s refused none of the caller's requests over its budget", hubs[i].name)
+		}
+	}
+}
+
+// persistedAcross registers an automatic persisted query on the first hub
+// and runs it by its hash alone on the others: they share the store of
+// persisted queries (Redis), or they would answer PERSISTED_QUERY_NOT_FOUND.
+func persistedAcross(t *testing.T, ctx context.Context, hubs []*crashHub, token string) {
+	t.Helper()
+	query := `{ departments { code } }`
+	sum := sha256.Sum256([]byte(query))
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+	for i, h := range hubs {
+		body := map[string]any{"extensions": ext}
+		if i == 0 {
+			body["query"] = query
+		}
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.url()+"/graphql", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Data   *struct{ Departments []struct{ Code string } } `json:"data"`
+			Errors []struct{ Message string }                     `json:"errors"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if out.Data == nil || len(out.Data.Departments) == 0 {
+			t.Errorf("%s, the persisted query by its hash (registered on %s): %+v", h.name, hubs[0].name, out.Errors)
 		}
 	}
 }
