@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/secret"
+	"github.com/gridhub/gridhub/internal/signin"
 	"github.com/gridhub/gridhub/internal/store"
 )
 
@@ -30,6 +32,9 @@ type Config struct {
 	JWKSURL            string        // GRIDHUB_JWKS_URL: the same, fetched and refreshed
 	JWTIssuer          string        // GRIDHUB_JWT_ISSUER, checked when set
 	JWTAudience        string        // GRIDHUB_JWT_AUDIENCE, checked when set
+	// OIDC is the staff sign-in through the city's identity provider; its
+	// Issuer is empty when there is none.
+	OIDC OIDCConfig
 	// TrustedDocuments, when set, is a manifest of the only operations that run.
 	TrustedDocuments string // GRIDHUB_TRUSTED_DOCUMENTS
 	// RateLimit is requests per second per caller (burst twice that).
@@ -57,6 +62,18 @@ type Config struct {
 	AuditCheckpointInterval time.Duration // GRIDHUB_AUDIT_CHECKPOINT_INTERVAL, default 1m
 }
 
+// OIDCConfig is the staff sign-in's provider (package signin); the claims
+// mapping is signin.yaml of the configuration directory.
+type OIDCConfig struct {
+	Issuer       string        // GRIDHUB_OIDC_ISSUER
+	ClientID     string        // GRIDHUB_OIDC_CLIENT_ID
+	ClientSecret string        // GRIDHUB_OIDC_CLIENT_SECRET, optional
+	RedirectURL  string        // GRIDHUB_OIDC_REDIRECT_URL: https://<hub>/auth/callback
+	Scopes       []string      // GRIDHUB_OIDC_SCOPES, space or comma separated (default profile)
+	SessionTTL   time.Duration // GRIDHUB_OIDC_SESSION_TTL, default 8h
+	TokenTTL     time.Duration // GRIDHUB_SESSION_TOKEN_TTL, default 10m
+}
+
 // String describes the configuration with secrets masked, for the start-up log.
 func (c Config) String() string {
 	mask := func(s string) string {
@@ -65,9 +82,9 @@ func (c Config) String() string {
 		}
 		return "(set)"
 	}
-	return fmt.Sprintf("addr=%s database=%s replica=%s redis=%s config=%q secret_key=%s jwks_file=%q jwks_url=%q trusted_documents=%q rate_limit=%d dev=%t",
+	return fmt.Sprintf("addr=%s database=%s replica=%s redis=%s config=%q secret_key=%s jwks_file=%q jwks_url=%q oidc_issuer=%q oidc_client_secret=%s trusted_documents=%q rate_limit=%d dev=%t",
 		c.Addr, redactURL(c.DatabaseURL), redactURL(c.DatabaseReplicaURL), redactURL(c.RedisURL), c.ConfigDir, mask(c.SecretKey),
-		c.JWKSFile, c.JWKSURL, c.TrustedDocuments, c.RateLimit, c.Dev)
+		c.JWKSFile, c.JWKSURL, c.OIDC.Issuer, mask(c.OIDC.ClientSecret), c.TrustedDocuments, c.RateLimit, c.Dev)
 }
 
 func configFromEnv() Config {
@@ -85,11 +102,20 @@ func configFromEnv() Config {
 		JWTIssuer:          os.Getenv("GRIDHUB_JWT_ISSUER"),
 		JWTAudience:        os.Getenv("GRIDHUB_JWT_AUDIENCE"),
 		TrustedDocuments:   os.Getenv("GRIDHUB_TRUSTED_DOCUMENTS"),
-		RateLimit:          envInt("GRIDHUB_RATE_LIMIT", 50),
-		SyncInterval:       envDuration("GRIDHUB_SYNC_INTERVAL", 5*time.Minute),
-		PprofAddr:          os.Getenv("GRIDHUB_PPROF_ADDR"),
-		ShutdownTimeout:    15 * time.Second,
-		ShutdownDelay:      envDurationOrZero("GRIDHUB_SHUTDOWN_DELAY", 5*time.Second),
+		OIDC: OIDCConfig{
+			Issuer:       os.Getenv("GRIDHUB_OIDC_ISSUER"),
+			ClientID:     os.Getenv("GRIDHUB_OIDC_CLIENT_ID"),
+			ClientSecret: os.Getenv("GRIDHUB_OIDC_CLIENT_SECRET"),
+			RedirectURL:  os.Getenv("GRIDHUB_OIDC_REDIRECT_URL"),
+			Scopes:       strings.FieldsFunc(os.Getenv("GRIDHUB_OIDC_SCOPES"), func(r rune) bool { return r == ' ' || r == ',' }),
+			SessionTTL:   envDuration("GRIDHUB_OIDC_SESSION_TTL", signin.DefaultSessionTTL),
+			TokenTTL:     envDuration("GRIDHUB_SESSION_TOKEN_TTL", signin.DefaultTokenTTL),
+		},
+		RateLimit:       envInt("GRIDHUB_RATE_LIMIT", 50),
+		SyncInterval:    envDuration("GRIDHUB_SYNC_INTERVAL", 5*time.Minute),
+		PprofAddr:       os.Getenv("GRIDHUB_PPROF_ADDR"),
+		ShutdownTimeout: 15 * time.Second,
+		ShutdownDelay:   envDurationOrZero("GRIDHUB_SHUTDOWN_DELAY", 5*time.Second),
 		// The audit ledger's checkpoints: none unless a directory is given.
 		AuditCheckpoints:        os.Getenv("GRIDHUB_AUDIT_CHECKPOINTS"),
 		AuditCheckpointInterval: envDuration("GRIDHUB_AUDIT_CHECKPOINT_INTERVAL", time.Minute),

@@ -73,7 +73,7 @@ func TestCrash(t *testing.T) {
 
 	setupStart := time.Now()
 	city := startTestCity(t, devenv.NewDatabase(t), crashResidents)
-	tmp, bin, logDir, procs, sims, hubDB := city.tmp, city.bin, city.logDir, city.procs, city.sims, city.hubDB
+	tmp, sims, hubDB := city.tmp, city.sims, city.hubDB
 	env := slices.Clone(city.env)
 
 	// Production tokens: an RS256 key whose public half the hubs read as a JWKS.
@@ -83,28 +83,9 @@ func TestCrash(t *testing.T) {
 		"GRIDHUB_JWKS_FILE="+jwksPath,
 		"GRIDHUB_SYNC_INTERVAL=1h", // no fact-sync noise after the first
 		"GRIDHUB_RATE_LIMIT=100000",
-		// A job left running by the killed hub is rescued after this (River's
-		// default is an hour); it must exceed the job timeout, which must
-		// exceed the slowest department's timeout (3s).
-		"GRIDHUB_DELIVERY_JOB_TIMEOUT=10s",
-		"GRIDHUB_DELIVERY_RESCUE_AFTER=15s",
 	)
-	var hubs []*crashHub
-	for i := range 2 {
-		port, err := devenv.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := &crashHub{name: fmt.Sprintf("hub%d", i), bin: bin, env: env, port: port, logDir: logDir, procs: procs}
-		hubs = append(hubs, h)
-	}
-	hg := errgroup.Group{}
-	for _, h := range hubs {
-		hg.Go(func() error { return h.start(ctx) })
-	}
-	if err := hg.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	env = append(env, rescueEnv...)
+	hubs := city.startHubs(t, ctx, 2, env)
 	cl := &crashClient{targets: hubTargets(hubs), token: token, http: &http.Client{Timeout: 30 * time.Second}}
 	t.Logf("crash: setup took %s (binary, databases, %d residents, six departments, 3 simulators, 2 hubs)",
 		time.Since(setupStart).Round(100*time.Millisecond), crashResidents)
@@ -204,51 +185,7 @@ func TestCrash(t *testing.T) {
 		killed.name, since(flowStart, killedAt), since(flowStart, restartedAt))
 
 	// --- recovery: every delivery DELIVERED, as the API tells it ---
-	deadline := time.Now().Add(2*outage + 4*time.Minute)
-	pending := slices.Collect(maps.Keys(run.subs))
-	var lastStatus string
-	for len(pending) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d submissions not delivered by the deadline; e.g. %s", len(pending), n, lastStatus)
-		}
-		var mu sync.Mutex
-		var still []string
-		pg := errgroup.Group{}
-		pg.SetLimit(8)
-		for k, key := range pending {
-			pg.Go(func() error {
-				sub := run.subs[key]
-				var out struct {
-					Submission *gqlSubmission `json:"submission"`
-				}
-				if err := cl.call(ctx, &run.retries, k%2, submissionQuery, map[string]any{"id": sub.id}, &out); err != nil {
-					return err
-				}
-				if out.Submission == nil {
-					return fmt.Errorf("submission %s (key %s) not found", sub.id, key)
-				}
-				for _, d := range out.Submission.Deliveries {
-					if d.Status == string(report.Failed) {
-						return fmt.Errorf("submission %s: delivery to %s FAILED after %d attempts: %s", sub.id, d.Department, d.Attempts, deref(d.LastError))
-					}
-				}
-				if out.Submission.Status != string(report.Delivered) {
-					mu.Lock()
-					still = append(still, key)
-					lastStatus = out.Submission.String()
-					mu.Unlock()
-				}
-				return nil
-			})
-		}
-		if err := pg.Wait(); err != nil {
-			t.Fatal(err)
-		}
-		pending = still
-		if len(pending) > 0 {
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
+	run.waitDelivered(t, ctx, cl, time.Now().Add(2*outage+4*time.Minute))
 	delivered := time.Now()
 	t.Logf("crash: all %d×6 deliveries DELIVERED %s after the last submission, %s after %s came back, %s after the kill",
 		n, delivered.Sub(flowEnd).Round(100*time.Millisecond), delivered.Sub(outageEnd).Round(100*time.Millisecond),
@@ -366,6 +303,33 @@ func startTestCity(t *testing.T, hubDB string, residents int) *testCity {
 		}
 	}
 	return c
+}
+
+// rescueEnv makes a delivery a killed hub left running be taken up by
+// another after 15s (River's default is an hour); it must exceed the job
+// timeout, which must exceed the slowest department's timeout (3s).
+var rescueEnv = []string{"GRIDHUB_DELIVERY_JOB_TIMEOUT=10s", "GRIDHUB_DELIVERY_RESCUE_AFTER=15s"}
+
+// startHubs starts n `gridhub serve` processes with env, in parallel, and
+// returns once every one is ready.
+func (c *testCity) startHubs(t *testing.T, ctx context.Context, n int, env []string) []*crashHub {
+	t.Helper()
+	var hubs []*crashHub
+	for i := range n {
+		port, err := devenv.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hubs = append(hubs, &crashHub{name: fmt.Sprintf("hub%d", i), bin: c.bin, env: env, port: port, logDir: c.logDir, procs: c.procs})
+	}
+	g := errgroup.Group{}
+	for _, h := range hubs {
+		g.Go(func() error { return h.start(ctx) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return hubs
 }
 
 // checkDeliveredOnce counts, in the department systems themselves (the SQL
@@ -507,6 +471,57 @@ func (r *crashRun) submit(t *testing.T, ctx context.Context, cl *crashClient, i,
 		r.subs[key] = &crashSubmission{key: key, id: sub.ID, person: person, hub: hub}
 		r.mu.Unlock()
 		return
+	}
+}
+
+// waitDelivered waits, asking the hub as a client does, until every
+// submission of r is DELIVERED to every department, and fails t when one
+// FAILED or the deadline passes first.
+func (r *crashRun) waitDelivered(t *testing.T, ctx context.Context, cl *crashClient, deadline time.Time) {
+	t.Helper()
+	pending := slices.Collect(maps.Keys(r.subs))
+	var lastStatus string
+	for len(pending) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d submissions not delivered by the deadline; e.g. %s", len(pending), len(r.subs), lastStatus)
+		}
+		var mu sync.Mutex
+		var still []string
+		pg := errgroup.Group{}
+		pg.SetLimit(8)
+		for k, key := range pending {
+			pg.Go(func() error {
+				sub := r.subs[key]
+				var out struct {
+					Submission *gqlSubmission `json:"submission"`
+				}
+				if err := cl.call(ctx, &r.retries, k%len(cl.targets), submissionQuery, map[string]any{"id": sub.id}, &out); err != nil {
+					return err
+				}
+				if out.Submission == nil {
+					return fmt.Errorf("submission %s (key %s) not found", sub.id, key)
+				}
+				for _, d := range out.Submission.Deliveries {
+					if d.Status == string(report.Failed) {
+						return fmt.Errorf("submission %s: delivery to %s FAILED after %d attempts: %s", sub.id, d.Department, d.Attempts, deref(d.LastError))
+					}
+				}
+				if out.Submission.Status != string(report.Delivered) {
+					mu.Lock()
+					still = append(still, key)
+					lastStatus = out.Submission.String()
+					mu.Unlock()
+				}
+				return nil
+			})
+		}
+		if err := pg.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		pending = still
+		if len(pending) > 0 {
+			time.Sleep(500 * time.Millisecond)
+		}
 	}
 }
 

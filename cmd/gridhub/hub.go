@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,6 +21,8 @@ import (
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/ratelimit"
 	"github.com/gridhub/gridhub/internal/report"
+	"github.com/gridhub/gridhub/internal/secret"
+	"github.com/gridhub/gridhub/internal/signin"
 )
 
 // loadConfig loads and checks the configuration directory (GRIDHUB_CONFIG,
@@ -162,11 +165,19 @@ func openShared(ctx context.Context, cfg Config) (*shared, error) {
 // openVerifier verifies bearer tokens: against the JWKS in production, and the
 // dev key too under gridhub dev. A dept_officer's department must be one the
 // configuration in force has.
-func openVerifier(cfg Config, live *config.Live) (*auth.Verifier, error) {
-	if !cfg.Dev && cfg.JWKSFile == "" && cfg.JWKSURL == "" {
-		return nil, fmt.Errorf("no token keys: set GRIDHUB_JWKS_FILE or GRIDHUB_JWKS_URL")
+//
+// With staff sign-in configured it also accepts the hub's own session
+// tokens, under the key derived from the master key.
+func openVerifier(cfg Config, live *config.Live, keys *secret.Keys) (*auth.Verifier, error) {
+	if !cfg.Dev && cfg.JWKSFile == "" && cfg.JWKSURL == "" && cfg.OIDC.Issuer == "" {
+		return nil, fmt.Errorf("no token keys: set GRIDHUB_JWKS_FILE or GRIDHUB_JWKS_URL, or staff sign-in (GRIDHUB_OIDC_ISSUER)")
+	}
+	var session ed25519.PublicKey
+	if cfg.OIDC.Issuer != "" {
+		session = keys.SessionTokenKey().Public().(ed25519.PublicKey)
 	}
 	return auth.NewVerifier(auth.Config{
+		SessionKey:  session,
 		JWKSFile:    cfg.JWKSFile,
 		JWKSURL:     cfg.JWKSURL,
 		Issuer:      cfg.JWTIssuer,
@@ -175,6 +186,35 @@ func openVerifier(cfg Config, live *config.Live) (*auth.Verifier, error) {
 		DevKey:      cfg.DevKey,
 		Departments: func() []string { return live.Get().Codes() },
 	})
+}
+
+// openSignIn is the staff sign-in through the identity provider, or nil
+// when none is configured (the pages then offer a dev hub's paste-a-token
+// card, or say sign-in is not set up).
+func openSignIn(cfg Config, live *config.Live, keys *secret.Keys) (*signin.Service, error) {
+	if cfg.OIDC.Issuer == "" {
+		return nil, nil
+	}
+	if live.Get().Signin == nil {
+		slog.Warn("staff sign-in: the configuration directory has no signin.yaml: nobody can sign in until it maps the provider's claims onto roles")
+	}
+	s, err := signin.New(signin.Options{
+		Issuer:       cfg.OIDC.Issuer,
+		ClientID:     cfg.OIDC.ClientID,
+		ClientSecret: cfg.OIDC.ClientSecret,
+		RedirectURL:  cfg.OIDC.RedirectURL,
+		Scopes:       cfg.OIDC.Scopes,
+		TokenTTL:     cfg.OIDC.TokenTTL,
+		SessionTTL:   cfg.OIDC.SessionTTL,
+		TokenKey:     keys.SessionTokenKey(),
+		CookieKey:    keys.SignInCookieKey(),
+		Mapping:      func() *signin.Mapping { return live.Get().Signin },
+		Dev:          cfg.Dev,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("staff sign-in (GRIDHUB_OIDC_*): %w", err)
+	}
+	return s, nil
 }
 
 func fileExists(path string) bool {

@@ -24,6 +24,7 @@ import (
 	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/server"
+	"github.com/gridhub/gridhub/internal/signin"
 	"github.com/gridhub/gridhub/internal/store"
 	"github.com/gridhub/gridhub/internal/telemetry"
 )
@@ -77,11 +78,15 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		}
 	}
 	live := config.NewLive(conf)
-	verifier, err := openVerifier(cfg, live)
+	verifier, err := openVerifier(cfg, live, keys)
 	if err != nil {
 		return err
 	}
 	defer verifier.Close()
+	signIn, err := openSignIn(cfg, live, keys)
+	if err != nil {
+		return err
+	}
 	var trusted *graph.TrustedDocuments
 	if cfg.TrustedDocuments != "" {
 		if trusted, err = graph.LoadTrustedDocuments(cfg.TrustedDocuments); err != nil {
@@ -190,6 +195,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		Linker:     linker,
 		Cache:      sh.cache,
 		Limiter:    sh.limiter,
+		SignIn:     signInHandler(signIn),
 		Trusted:    trusted,
 		Metrics:    reg,
 		Version:    version,
@@ -236,4 +242,13 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	defer cancel()
 	slog.Info("shutting down")
 	return srv.Shutdown(shutCtx)
+}
+
+// signInHandler is s as the server's sign-in routes: nil leaves the server
+// its default (no provider).
+func signInHandler(s *signin.Service) http.Handler {
+	if s == nil {
+		return nil
+	}
+	return s
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/ratelimit"
 	"github.com/gridhub/gridhub/internal/report"
+	"github.com/gridhub/gridhub/internal/signin"
 	"github.com/gridhub/gridhub/internal/store"
 	"github.com/gridhub/gridhub/internal/web"
 )
@@ -78,6 +79,10 @@ type Options struct {
 	Cache cache.Cache
 	// Limiter limits requests per caller; nil means no limit.
 	Limiter ratelimit.Limiter
+	// SignIn serves the staff sign-in's paths (/auth/...): the identity
+	// provider's sign-in (package signin); nil answers as a hub without
+	// one (signin.Disabled).
+	SignIn http.Handler
 	// Trusted, when set, runs only registered operations.
 	Trusted *graph.TrustedDocuments
 	// RequestTimeout bounds one request (default 30s).
@@ -162,6 +167,10 @@ func New(opts Options) *Handler {
 		h.mux.Handle("GET "+web.GraphiQLPath+"/assets/", web.GraphiQL())
 	}
 	h.mux.Handle("GET /{$}", landing(opts.Dev))
+	if opts.SignIn == nil {
+		opts.SignIn = signin.Disabled(opts.Dev)
+	}
+	h.mux.Handle("/auth/", opts.SignIn)
 	h.mux.Handle("GET /report", web.Report())
 	h.mux.Handle("GET /map", web.Map())
 	return h

@@ -81,8 +81,15 @@ func newHub(t *testing.T) *hub {
 	return startHub(t, fx, opts, ledger)
 }
 
-func startHub(t *testing.T, fx *testcity.Fixture, opts server.Options, ledger *audit.Ledger) *hub {
-	srv := httptest.NewServer(server.New(opts))
+// startHub serves a hub built from opts; each customize, when given, may
+// change opts knowing the hub's address first.
+func startHub(t *testing.T, fx *testcity.Fixture, opts server.Options, ledger *audit.Ledger, customize ...func(opts *server.Options, url string)) *hub {
+	srv := httptest.NewUnstartedServer(nil)
+	for _, c := range customize {
+		c(&opts, "http://"+srv.Listener.Addr().String())
+	}
+	srv.Config.Handler = server.New(opts)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	h := &hub{t: t, srv: srv, fx: fx, ledger: ledger}
 	// By default the tests speak as an admin on a home visit: every row, and the

@@ -7,9 +7,12 @@
 // JavaScript, kept as separate files under assets/ and inlined into the
 // document when the package loads. There is no build step, no other route and
 // nothing fetched from elsewhere, so the pages work on a network with no way
-// out. The pages are public; every call they make to POST /graphql carries the
-// bearer token the user pastes (kept in sessionStorage), so authentication and
-// the sharing policy apply per API call exactly as they do for any client.
+// out. The pages are public; every call they make to POST /graphql carries a
+// bearer token (kept in sessionStorage): a short-lived hub token on the
+// staff member's sign-in through the city's identity provider (package
+// signin, POST /auth/token), or on a dev hub one the user pastes. So
+// authentication and the sharing policy apply per API call exactly as they
+// do for any client.
 //
 // The documents are served with a Content-Security-Policy that allows their
 // own inline script and style (by hash) and connections to the hub alone.
