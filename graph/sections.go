@@ -92,7 +92,7 @@ func (r *Resolver) recordSets(ctx context.Context, entity, key, dept string, set
 		return nil, &apperr.Error{Code: apperr.DepartmentUnavailable, Department: dept, Message: "this hub federates no departments"}
 	}
 	d, ok := r.Federation.Dept(dept)
-	if !ok {
+	if !ok || !r.operation(ctx).Policy.Configures(dept) {
 		return nil, apperr.BadInput("department", "department", "no department %q is configured (configured: %s)", dept, strings.Join(r.Federation.Codes(), ", "))
 	}
 	var want []*connectors.RecordSet

@@ -96,11 +96,14 @@ func (c *configured) reload(ctx context.Context) error {
 		}
 		c.queues[code] = true
 	}
+	// The policy follows the federation at once: a request that finds a
+	// department its policy does not configure answers that it is not
+	// configured (graph.recordSets), never that its fields are withheld.
+	old := c.live.Get()
+	c.live.Set(next)
 	c.reports.Reconfigure(next.Catalogue, next.Templates)
 	c.agg.Reconfigure(next.Indicators)
 	c.figures.Reconfigure(next.Indicators)
-	old := c.live.Get()
-	c.live.Set(next)
 	slog.Info("configuration reloaded", "dir", orBuiltin(c.dir), "departments", strings.Join(next.Codes(), ","))
 	// Indicators of a new catalogue, and a new department's facts, are
 	// brought in at once rather than at the next tick, by the replica that
