@@ -41,7 +41,9 @@ func TestDepartmentAheadOfThePolicyIsNotConfigured(t *testing.T) {
 	h := startHub(t, fx, opts, ledger)
 
 	p := fx.City.Persons[0]
-	var out struct{ Person *struct{ Records []struct{ Name string } } }
+	var out struct {
+		Person *struct{ Records []struct{ Name string } }
+	}
 	errs := h.query(`query($id: String!, $d: String!) { person(idNumber: $id) { records(department: $d) { name records { fields { value } } } } }`,
 		map[string]any{"id": p.IDNumber, "d": last.Code}, &out)
 	if len(errs) != 1 {
