@@ -51,6 +51,7 @@ const (
 	valueBool
 	valueDate
 	valueTime
+	valueLinkMethod
 )
 
 // CompileTyped compiles the selection of the typed section t at field (a
@@ -107,7 +108,7 @@ func CompileTyped(oc *graphql.OperationContext, field graphql.CollectedField, t 
 // sourceKinds are SectionSource's fields; scalarKinds the scalars of
 // record fields.
 var (
-	sourceKinds = map[string]entryKind{"__typename": entryTypename, "department": valueString, "asOf": valueTime, "stale": valueBool}
+	sourceKinds = map[string]entryKind{"__typename": entryTypename, "department": valueString, "asOf": valueTime, "stale": valueBool, "linkedBy": valueLinkMethod}
 	scalarKinds = map[string]entryKind{"String": valueString, "Int": valueInt, "Float": valueFloat, "Boolean": valueBool, "Date": valueDate}
 )
 
@@ -204,6 +205,8 @@ func appendSource(b []byte, fields []valueEntry, sec *Section) (_ []byte, ok boo
 			}
 		case valueBool:
 			b = gqljson.Bool(b, sec.Stale)
+		case valueLinkMethod:
+			b = gqljson.String(b, string(sec.Source().LinkedBy))
 		}
 	}
 	return append(b, '}'), true

@@ -15,6 +15,9 @@ import (
 
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/config/builtin"
+	"github.com/gridhub/gridhub/internal/federation"
+	"github.com/gridhub/gridhub/internal/federation/fedtest"
 	"github.com/gridhub/gridhub/internal/ident"
 	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/synth"
@@ -42,7 +45,11 @@ type planShape struct {
 // fragments, @skip/@include by literal and by variable, __typename at every
 // level, several root fields) and what they leave to the executor (bad
 // input, withheld fields, other fields); the callers, what changes the
-// answer (masking, scope, field policy, purpose).
+// answer (masking, scope, field policy, purpose). A second pair of hubs
+// over memory departments adds what the simulators rarely give: text
+// fields carrying a resident ID or mobile number without declaring a class
+// (ident.Embedded masks them by the purpose), every section's provenance,
+// and a department down (a stale copy, no copy, a page).
 func TestPlansAnswerAsTheExecutor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the six department simulators")
@@ -172,14 +179,6 @@ func TestPlansAnswerAsTheExecutor(t *testing.T) {
 	policyShapes := []string{"W1 page", "every core field", "a person", "a person's sections", "sections on a page",
 		"every section field of a person", "sections with typenames and aliases", "out of the caller's scope"}
 
-	ctx := context.Background()
-	count := func() int64 {
-		n, err := ledger.Count(ctx, audit.Filter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 	for _, c := range callers {
 		hp, he := planned.as(c.pr).with(c.purpose), executor.as(c.pr).with(c.purpose)
 		mine := visible(c.pr, c.purpose)
@@ -193,37 +192,133 @@ func TestPlansAnswerAsTheExecutor(t *testing.T) {
 				continue
 			}
 			what := fmt.Sprintf("%s (purpose %q): %s", c.name, c.purpose, sh.name)
-			before := plannedCount(t, planned)
-			n0 := count()
-			got := hp.raw(sh.query, sh.vars)
-			n1 := count()
-			want := he.raw(sh.query, sh.vars)
-			n2 := count()
-			if got.status != want.status || got.mediaType != want.mediaType || canonical(got.raw) != canonical(want.raw) {
-				t.Errorf("%s: the plan answered\n  HTTP %d %s %s\nthe executor\n  HTTP %d %s %s", what, got.status, got.mediaType, clip(got.raw), want.status, want.mediaType, clip(want.raw))
-				continue
-			}
-			mustPlan := sh.planned && (c.all && c.purpose == "home_visit" || isOwn)
-			if mustPlan && plannedCount(t, planned) != before+1 {
-				t.Errorf("%s: not answered by a plan: %s", what, clip(got.raw))
-			}
-			if n1-n0 != n2-n1 || n1-n0 > 1 {
-				t.Errorf("%s: the plan appended %d ledger entries, the executor %d", what, n1-n0, n2-n1)
-				continue
-			}
-			if n1 == n0 {
-				continue
-			}
-			pg, err := ledger.Find(ctx, audit.Filter{First: 2})
-			if err != nil || len(pg.Entries) != 2 {
-				t.Fatalf("ledger: %v, %d entries", err, len(pg.Entries))
-			}
-			e, p := pg.Entries[0], pg.Entries[1] // newest first: the executor's, then the plan's
-			if !slices.Equal(p.Persons, e.Persons) || !slices.Equal(p.Fields, e.Fields) || p.Actor != e.Actor || !slices.Equal(p.Roles, e.Roles) ||
-				p.Department != e.Department || p.Purpose != e.Purpose || p.Action != e.Action || p.OperationHash != e.OperationHash {
-				t.Errorf("%s: ledger entries differ:\n  plan     %+v\n  executor %+v", what, p, e)
-			}
+			samePlanAnswer(t, ledger, planned, hp, he, what, sh, sh.planned && (c.all && c.purpose == "home_visit" || isOwn))
 		}
+	}
+
+	// Departments answering what real ones rarely do, from memory
+	// (fedtest): text fields that carry a resident ID number or a mobile
+	// number without declaring an identifier class (masked unless the
+	// purpose unmasks the class found), every section's provenance
+	// (linkedBy included), then a department that fails: a section from the
+	// recent copy (stale, with an error) and one with no copy (null, with an
+	// error), which the plan leaves to the executor.
+	depts, err := builtin.Departments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fedtest.Register()
+	mem := fedtest.AsMemory(depts)
+	memFed, err := federation.New(mem, federation.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(memFed.Close)
+	for _, d := range mem {
+		fedtest.SourceFor(d.Code).SetText(func(field, key string, i int) string {
+			switch (len(field) + i) % 3 {
+			case 0:
+				return "联系人身份证" + key + "，见" + field
+			case 1:
+				return field + "，联系电话13912345678"
+			}
+			return fmt.Sprintf("%s-%s-%d", field, key[len(key)-4:], i)
+		})
+	}
+	memOpts := opts
+	memOpts.Federation = memFed
+	memPlanned := startHub(t, fx, memOpts, ledger)
+	memOpts.ExecutorOnly = true
+	memExecutor := startHub(t, fx, memOpts, ledger)
+	source := `source { __typename department asOf stale linkedBy }`
+	var withSource []string
+	for _, sec := range mxSections[0].sections {
+		withSource = append(withSource, sec[0]+` { `+source+` }`)
+	}
+	provenance := strings.Join(withSource, " ")
+	memCallers := []caller{
+		callers[0], callers[1], officer("employment", "employment_assistance"), officer("health", ""),
+		{name: "grid_worker@grid", purpose: "floating_population", pr: auth.Principal{Subject: "plans-gw", Roles: []auth.Role{auth.GridWorker}, Scope: []string{grid}}, planned: true},
+	}
+	for _, c := range memCallers {
+		hp, he := memPlanned.as(c.pr).with(c.purpose), memExecutor.as(c.pr).with(c.purpose)
+		mine := visible(c.pr, c.purpose)
+		for _, sh := range []planShape{
+			{"text carrying identifiers, a person", one(`idNumber ` + mine), id, true},
+			{"text carrying identifiers, a page", page(`nodes { idNumber ` + mine + ` }`), w(grid, 100), true},
+			{"provenance", one(provenance), id, true},
+			{"every section field", one(sections), id, false},
+		} {
+			samePlanAnswer(t, ledger, memPlanned, hp, he, fmt.Sprintf("memory departments, %s (purpose %q): %s", c.name, c.purpose, sh.name), sh, sh.planned)
+		}
+	}
+	// The resident of another township was never read from memory: no
+	// recent copy of them.
+	down := fedtest.SourceFor(mem[0].Code)
+	down.Set(fedtest.Down)
+	t.Cleanup(func() { down.Set(fedtest.Up) })
+	// Failures open the department's breaker: both hubs then say so alike.
+	for range 20 {
+		if errs := memExecutor.query(one(shown), id, nil); len(errs) > 0 && strings.Contains(errs[0].Message, "circuit open") {
+			break
+		}
+	}
+	for _, sh := range []planShape{
+		{"a department down, the recent copy", one(shown + ` ` + provenance), id, false},
+		{"a department down, no copy", one(shown + ` ` + provenance), map[string]any{"id": outside.IDNumber}, false},
+		{"a department down, a page", page(`nodes { id ` + shown + ` }`), w(grid, 30), false},
+	} {
+		for _, c := range memCallers[:2] {
+			hp, he := memPlanned.as(c.pr).with(c.purpose), memExecutor.as(c.pr).with(c.purpose)
+			samePlanAnswer(t, ledger, memPlanned, hp, he, fmt.Sprintf("memory departments, %s (purpose %q): %s", c.name, c.purpose, sh.name), sh, false)
+		}
+	}
+}
+
+// samePlanAnswer asks the hub with plans (hp, a caller of planned) and the
+// one without (he) the same query, one after the other, and fails unless
+// they answer alike (status, media type, body up to read times and the
+// order of errors) and append alike ledger entries; with mustPlan, unless
+// a plan answered.
+func samePlanAnswer(t *testing.T, ledger *audit.Ledger, planned, hp, he *hub, what string, sh planShape, mustPlan bool) {
+	t.Helper()
+	ctx := context.Background()
+	count := func() int64 {
+		n, err := ledger.Count(ctx, audit.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := plannedCount(t, planned)
+	n0 := count()
+	got := hp.raw(sh.query, sh.vars)
+	n1 := count()
+	want := he.raw(sh.query, sh.vars)
+	n2 := count()
+	if got.status != want.status || got.mediaType != want.mediaType || canonical(got.raw) != canonical(want.raw) {
+		t.Errorf("%s: the plan answered\n  HTTP %d %s %s\nthe executor\n  HTTP %d %s %s", what, got.status, got.mediaType, clip(got.raw), want.status, want.mediaType, clip(want.raw))
+		t.Logf("plan:     %s\nexecutor: %s", canonical(got.raw), canonical(want.raw))
+		return
+	}
+	if mustPlan && plannedCount(t, planned) != before+1 {
+		t.Errorf("%s: not answered by a plan: %s", what, clip(got.raw))
+	}
+	if n1-n0 != n2-n1 || n1-n0 > 1 {
+		t.Errorf("%s: the plan appended %d ledger entries, the executor %d", what, n1-n0, n2-n1)
+		return
+	}
+	if n1 == n0 {
+		return
+	}
+	pg, err := ledger.Find(ctx, audit.Filter{First: 2})
+	if err != nil || len(pg.Entries) != 2 {
+		t.Fatalf("ledger: %v, %d entries", err, len(pg.Entries))
+	}
+	e, p := pg.Entries[0], pg.Entries[1] // newest first: the executor's, then the plan's
+	if !slices.Equal(p.Persons, e.Persons) || !slices.Equal(p.Fields, e.Fields) || p.Actor != e.Actor || !slices.Equal(p.Roles, e.Roles) ||
+		p.Department != e.Department || p.Purpose != e.Purpose || p.Action != e.Action || p.OperationHash != e.OperationHash {
+		t.Errorf("%s: ledger entries differ:\n  plan     %+v\n  executor %+v", what, p, e)
 	}
 }
 
