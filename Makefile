@@ -6,7 +6,7 @@ BIN   := bin/gridhub
 # department sections tools/gengraph makes from the built-in mapping files.
 GENERATED := graph/generated graph/model/models_gen.go schema/departments_gen.graphqls $(wildcard graph/*.resolvers.go)
 
-.PHONY: demo test build deps deps-test generate generate-check tidy-check lint bench bench-peers bench-crash clean
+.PHONY: demo test build deps deps-test generate generate-check tidy-check lint bench bench-peers bench-cpu bench-crash clean
 
 ## demo: install Postgres and Redis when missing, build, run the hub with the demo city.
 demo: deps build
@@ -56,6 +56,11 @@ bench: deps
 ## Needs Node.js and npm.
 bench-peers: deps
 	bash scripts/bench-peers.sh $(ARGS)
+
+## bench-cpu: CPU per request (hub, Postgres, simulators) of the bench-peers
+## workloads under wrk; ARGS=OLD_BIN NEW_BIN compares builds, alternating.
+bench-cpu: deps
+	bash scripts/bench-cpu.sh $(ARGS)
 
 ## bench-crash: the crash test at full size (1,000 submissions, a 2-minute outage,
 ## a hub killed with SIGKILL); `make test` runs it small.

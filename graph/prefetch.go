@@ -29,14 +29,7 @@ func (r *Resolver) prefetchSections(ctx context.Context, persons []*people.Perso
 	if r.Federation == nil || len(persons) == 0 || len(depts) == 0 {
 		return
 	}
-	keys := make([]string, 0, len(persons))
-	seen := make(map[string]bool, len(persons))
-	for _, p := range persons {
-		if !seen[p.IDNumber] {
-			seen[p.IDNumber] = true
-			keys = append(keys, p.IDNumber)
-		}
-	}
+	keys := personKeys(persons)
 	loaders := r.loaders(ctx)
 	for code := range depts {
 		d, ok := r.Federation.Dept(code)
@@ -47,4 +40,18 @@ func (r *Resolver) prefetchSections(ctx context.Context, persons []*people.Perso
 			l.LoadAllThunk(ctx, keys) // queued now; the rows collect the results
 		}
 	}
+}
+
+// personKeys are the persons' ID numbers, each once: the key departments
+// know a person by.
+func personKeys(persons []*people.Person) []string {
+	keys := make([]string, 0, len(persons))
+	seen := make(map[string]bool, len(persons))
+	for _, p := range persons {
+		if !seen[p.IDNumber] {
+			seen[p.IDNumber] = true
+			keys = append(keys, p.IDNumber)
+		}
+	}
+	return keys
 }

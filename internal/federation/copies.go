@@ -61,13 +61,15 @@ func newCopies(c interface {
 	return k
 }
 
-// keep hands entries over to the writer.
-func (k *copies) keep(entries map[string]copyEntry) {
+// keep hands entries over to the writer and returns the keys it dropped
+// because the writer was behind.
+func (k *copies) keep(entries map[string]copyEntry) (dropped []string) {
 	k.mu.Lock()
 	for key, e := range entries {
 		if _, queued := k.pending[key]; !queued {
 			if len(k.pending) >= maxPendingCopies {
 				k.dropped.Inc()
+				dropped = append(dropped, key)
 				continue
 			}
 			k.order = append(k.order, key)
@@ -79,6 +81,7 @@ func (k *copies) keep(entries map[string]copyEntry) {
 	case k.wake <- struct{}{}:
 	default:
 	}
+	return dropped
 }
 
 // get returns the entries of keys, pending or stored.

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel"
@@ -50,19 +51,33 @@ type Options struct {
 	// Grace is how long a department removed or replaced by Reconfigure
 	// stays open for calls under way (default 1 minute).
 	Grace time.Duration
+	// CopyRefresh is how often one key's recent copy is renewed
+	// (default DefaultCopyRefresh): a key read again sooner keeps the copy
+	// it has. Negative renews it on every read.
+	CopyRefresh time.Duration
 	// Linked, when set, adds to each person's answer the rows record linkage
 	// placed on them (see addLinked).
 	Linked Linked
 }
 
+// DefaultCopyRefresh is Options.CopyRefresh's default. A copy stands in for
+// a department that is down, marked with the time it was read; renewing
+// it on every read of a busy page cost a blind index, a JSON encoding and
+// a cache write per key, while a copy at most half a minute older than the
+// last read serves the same purpose.
+const DefaultCopyRefresh = 30 * time.Second
+
 // Federation is the set of departments the hub reaches. Reconfigure swaps
 // the set while requests run: a call that began with a department finishes
 // with it.
 type Federation struct {
-	cur     atomic.Pointer[deptSet]
-	mu      sync.Mutex // serialises Reconfigure and Close
-	cache   cache.Cache
-	copies  *copies
+	cur    atomic.Pointer[deptSet]
+	mu     sync.Mutex // serialises Reconfigure and Close
+	cache  cache.Cache
+	copies *copies
+	// kept notes the keys whose copy was renewed within Options.CopyRefresh
+	// (nil: every read renews).
+	kept    *expirable.LRU[copyID, struct{}]
 	blinder Blinder
 	tracer  trace.Tracer
 	metrics *metrics
@@ -109,6 +124,13 @@ func New(depts []*connectors.Department, opts Options) (*Federation, error) {
 		f.cache = cache.NewMemory(200_000)
 	}
 	f.copies = newCopies(f.cache, opts.Metrics)
+	refresh := opts.CopyRefresh
+	if refresh == 0 {
+		refresh = DefaultCopyRefresh
+	}
+	if refresh > 0 {
+		f.kept = expirable.NewLRU[copyID, struct{}](maxPendingCopies, nil, refresh)
+	}
 	if f.timeout == 0 {
 		f.timeout = 10 * time.Second
 	}
@@ -173,6 +195,11 @@ func (f *Federation) Reconfigure(depts []*connectors.Department) error {
 		next.byCode[cfg.Code] = d
 	}
 	f.cur.Store(next)
+	if f.kept != nil && len(opened) > 0 {
+		// A department opened anew is read afresh: its copies are renewed
+		// on their next read.
+		f.kept.Purge()
+	}
 	for code, d := range old.byCode {
 		if next.byCode[code] != d {
 			time.AfterFunc(f.grace, d.close)
@@ -325,11 +352,32 @@ func (f *Federation) keepCopy(code string, req connectors.ReadRequest, res conne
 		return // a partial read must not overwrite a full copy
 	}
 	entries := make(map[string]copyEntry, len(req.Keys))
+	var marked []copyID // the keys this call marks as renewed
 	for _, k := range req.Keys {
+		if f.kept != nil {
+			id := copyID{code, req.Entity, k}
+			if f.kept.Contains(id) {
+				continue // renewed within Options.CopyRefresh
+			}
+			f.kept.Add(id, struct{}{})
+			marked = append(marked, id)
+		}
 		entries[f.copyKey(code, req.Entity, k)] = copyEntry{AsOf: at, Sets: res[k]}
 	}
-	f.copies.keep(entries)
+	if len(entries) == 0 {
+		return
+	}
+	if dropped := f.copies.keep(entries); len(dropped) > 0 {
+		// The writer was behind: these copies are not renewed, and the
+		// next read of their keys tries again.
+		for _, id := range marked {
+			f.kept.Remove(id)
+		}
+	}
 }
+
+// copyID names one key's copy in this process (the cache key is blinded).
+type copyID struct{ dept, entity, key string }
 
 // copyOf returns the recent copy for the keys it holds, or nil when it holds none.
 func (f *Federation) copyOf(ctx context.Context, d *Dept, req connectors.ReadRequest) *Answer {

@@ -153,3 +153,52 @@ func TestUnknownDepartment(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A key's copy is renewed at most every CopyRefresh: a second read soon
+// after the first keeps the first read's copy (negative: every read renews;
+// a department reconfigured in between is read afresh, so it renews too).
+func TestCopyRenewedAtMostEveryRefresh(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name        string
+		refresh     time.Duration
+		reconfigure bool
+		renewed     bool
+	}{
+		{"dept_copy_default", 0, false, false},
+		{"dept_copy_always", -1, false, true},
+		{"dept_copy_reconfigured", 0, true, true},
+	} {
+		f, src := newFed(t, c.name, federation.Options{CopyRefresh: c.refresh})
+		req := connectors.ReadRequest{Entity: connectors.Person, Keys: keys}
+		first, err := f.Read(ctx, c.name, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.reconfigure {
+			d, _ := f.Dept(c.name)
+			changed := *d.Config
+			changed.Raw = append([]byte("# changed\n"), changed.Raw...)
+			if err := f.Reconfigure([]*connectors.Department{&changed}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Millisecond) // a later read time
+		second, err := f.Read(ctx, c.name, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.Set(fedtest.Down)
+		stale, _ := f.Read(ctx, c.name, req)
+		if stale == nil || !stale.Stale {
+			t.Fatalf("%s: no copy served: %+v", c.name, stale)
+		}
+		want := first.AsOf[keys[0]]
+		if c.renewed {
+			want = second.AsOf[keys[0]]
+		}
+		if got := stale.AsOf[keys[0]]; !got.Equal(want) {
+			t.Errorf("%s: copy as of %v, want %v (first read %v, second %v)", c.name, got, want, first.AsOf[keys[0]], second.AsOf[keys[0]])
+		}
+	}
+}

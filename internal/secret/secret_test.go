@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -112,6 +115,46 @@ func TestAuditKeys(t *testing.T) {
 	sk[0] ^= 0xff
 	if bytes.Equal(ck, k.AuditChainKey()) || bytes.Equal(sk, k.AuditCheckpointKey()) {
 		t.Error("the audit keys are handed out as the Keys' own slices")
+	}
+}
+
+// Blind reuses HMAC states: every call, in any order and concurrently, is
+// still the HMAC of its own input under the blinding key.
+func TestBlindIsTheKeyedHMAC(t *testing.T) {
+	k, err := New(bytes.Repeat([]byte{7}, KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(id string) []byte {
+		h := hmac.New(sha256.New, k.mac)
+		h.Write([]byte(id))
+		return h.Sum(nil)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				id := fmt.Sprintf("3407051990%08d", g*1000+i)
+				if got := k.Blind(id); !bytes.Equal(got, want(id)) {
+					t.Errorf("Blind(%s) = %x, want %x", id, got, want(id))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkBlind measures one blind index (a page of a hundred people blinds
+// a hundred).
+func BenchmarkBlind(b *testing.B) {
+	k, err := New(bytes.Repeat([]byte{7}, KeySize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		k.Blind("340705199001011234")
 	}
 }
 

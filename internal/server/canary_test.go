@@ -94,6 +94,30 @@ func identifiersIn(s string) []string {
 // canaryHub is a hub over the real department simulators of the test city.
 func canaryHub(t *testing.T, fx *testcity.Fixture) (*hub, *deptsim.Dataset) {
 	t.Helper()
+	fed, ds := simulatedFederation(t, fx)
+	cat, err := report.DefaultCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	templates, err := report.DefaultTemplates(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports, err := report.NewService(fx.App.Pool, cat, templates, fed, report.Options{Opener: fx.Keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, ledger := hubOptions(t, fx)
+	opts.Federation, opts.Reports = fed, reports
+	return startHub(t, fx, opts, ledger), ds
+}
+
+// simulatedFederation starts the six department simulators over the test
+// city (two Postgres databases, three HTTP services, the .xlsx ledger) and
+// federates them through the built-in mappings and the real connectors.
+// It sets the departments' environment, so its test cannot run in parallel.
+func simulatedFederation(t *testing.T, fx *testcity.Fixture) (*federation.Federation, *deptsim.Dataset) {
+	t.Helper()
 	ctx := context.Background()
 	ds := deptsim.Build(fx.City, 1)
 	dir := t.TempDir()
@@ -133,21 +157,7 @@ func canaryHub(t *testing.T, fx *testcity.Fixture) (*hub, *deptsim.Dataset) {
 		t.Fatal(err)
 	}
 	t.Cleanup(fed.Close)
-	cat, err := report.DefaultCatalogue()
-	if err != nil {
-		t.Fatal(err)
-	}
-	templates, err := report.DefaultTemplates(cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reports, err := report.NewService(fx.App.Pool, cat, templates, fed, report.Options{Opener: fx.Keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, ledger := hubOptions(t, fx)
-	opts.Federation, opts.Reports = fed, reports
-	return startHub(t, fx, opts, ledger), ds
+	return fed, ds
 }
 
 // canarySubjects are residents whose department records hold identifiers:

@@ -474,10 +474,11 @@ func callers(s mxSubject, depts map[string]*mxDepartment) []mxCaller {
 // ---- the run ----
 
 type mxResponse struct {
-	status int
-	raw    []byte
-	data   map[string]any
-	errors []gqlError
+	status    int
+	mediaType string
+	raw       []byte
+	data      map[string]any
+	errors    []gqlError
 }
 
 func (h *hub) raw(q string, vars map[string]any) mxResponse {
@@ -495,7 +496,7 @@ func (h *hub) raw(q string, vars map[string]any) mxResponse {
 	if err := json.Unmarshal(b, &r); err != nil {
 		h.t.Fatalf("response is not JSON (HTTP %d): %v: %s", resp.StatusCode, err, b)
 	}
-	return mxResponse{status: resp.StatusCode, raw: b, data: r.Data, errors: r.Errors}
+	return mxResponse{status: resp.StatusCode, mediaType: resp.Header.Get("Content-Type"), raw: b, data: r.Data, errors: r.Errors}
 }
 
 func pathString(p []any) string {

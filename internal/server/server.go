@@ -93,6 +93,10 @@ type Options struct {
 	Version string
 	// Dev turns on GraphiQL and introspection.
 	Dev bool
+	// ExecutorOnly runs every operation on gqlgen's executor, without the
+	// compiled plans of the hot queries (graph.Plans): the reference the
+	// plans are tested against.
+	ExecutorOnly bool
 	// Linker is record linkage's review queue; nil serves none.
 	Linker *linkage.Linker
 }
@@ -141,7 +145,7 @@ func New(opts Options) *Handler {
 		Version:    opts.Version,
 		Linker:     opts.Linker,
 	}
-	gql := newGraphQL(resolver, opts)
+	gql := newGraphQL(resolver, opts, reg)
 
 	h := &Handler{mux: http.NewServeMux(), store: opts.Store}
 	route := func(pattern, name string, next http.Handler) {
@@ -180,7 +184,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 
 // newGraphQL builds the GraphQL server explicitly: the transports it speaks, the
 // limits it enforces, the policy boundary, the audit, and the one error presenter.
-func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
+func newGraphQL(resolver *graph.Resolver, opts Options, reg prometheus.Registerer) *handler.Server {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver, Complexity: graph.Complexity()}))
 	// GET and POST as GraphQL over HTTP asks (graphqlhttp.go says where gqlgen's
 	// transport.GET and transport.POST differ); OPTIONS answered by gqlgen.
@@ -203,6 +207,13 @@ func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 		srv.Use(graph.NewIndicatorAnswers(resolver, 32))
 	}
 	srv.Use(&graph.Operations{Ledger: opts.Ledger, Policy: func() *policy.Policy { return opts.Config.Get().Policy }})
+	if !opts.ExecutorOnly {
+		// Inside Operations: a plan's reads are noted in the operation's
+		// read log like the executor's.
+		plans := graph.NewPlans(resolver, 1000)
+		reg.MustRegister(plans.Collector())
+		srv.Use(plans)
+	}
 	srv.SetErrorPresenter(graph.PresentError)
 	return srv
 }

@@ -17,9 +17,11 @@ import (
 )
 
 // Setup installs the global tracer provider. Spans are exported over OTLP/HTTP
-// when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set, and are
-// still created otherwise, so trace ids reach logs and responses. The returned
-// function flushes and stops the provider.
+// when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set. Otherwise
+// they are still created, so trace ids (a caller's, or new ones) reach logs,
+// responses and the audit ledger, but not recorded: with nowhere to send
+// them, recording every span's attributes and timings was pure cost. The
+// returned function flushes and stops the provider.
 func Setup(ctx context.Context, service, version string) (func(context.Context) error, error) {
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(resource.NewSchemaless(
@@ -31,6 +33,8 @@ func Setup(ctx context.Context, service, version string) (func(context.Context) 
 			return nil, err
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
+	} else {
+		opts = append(opts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)

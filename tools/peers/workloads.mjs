@@ -20,6 +20,8 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 
+import { PAGE, hubBodies, pageFields } from './hubbodies.mjs';
+
 function need(name) {
   const v = process.env[name];
   if (!v) throw new Error(`workloads: ${name} is not set`);
@@ -31,7 +33,6 @@ const hubAuth = `Bearer ${need('GRIDHUB_TOKEN')}`;
 const pglURL = need('POSTGRAPHILE_URL');
 const gwURL = need('GATEWAY_URL');
 const outDir = need('OUT_DIR');
-const PAGE = 100;
 
 function fail(msg) {
   console.error(`workloads: FAIL: ${msg}`);
@@ -133,24 +134,6 @@ function rec(obj) {
   return Object.values(obj).includes(BAD) ? null : obj;
 }
 const sorted = (list) => [...list].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-
-// The fields each workload reads of the three REST departments' sections.
-const hubRESTSections = `employment {
-      unemployment { status registeredOn }
-      hardship { category recognizedOn }
-      certificate { issuedOn }
-      assistance { kind date }
-      source { department }
-    }
-    socialSecurity {
-      pension { scheme status since }
-      medical { scheme status since }
-      source { department }
-    }
-    urbanCases {
-      cases { caseNumber kind category stage reportedOn }
-      source { department }
-    }`;
 
 function hubSections(p, who) {
   const { employment: e, socialSecurity: s, urbanCases: u } = p;
@@ -280,79 +263,28 @@ function gatewaySections(data, keys) {
 
 // ---- the workloads ----------------------------------------------------------
 
-const pageFields = 'name gender birthDate';
+const hb = hubBodies(grid, person);
 const bodies = {
   W1: {
-    gridhub: {
-      query: `query W1($grid: ID!) { people(within: $grid, first: ${PAGE}) { nodes { ${pageFields} } } }`,
-      variables: { grid },
-    },
+    gridhub: hb.W1,
     postgraphile: {
       query: `query W1($grid: String!) { allPeople(condition: { gridCode: $grid }, first: ${PAGE}, orderBy: [GRID_CODE_ASC, ROW_ID_ASC]) { nodes { ${pageFields} } } }`,
       variables: { grid },
     },
   },
   W2: {
-    gridhub: {
-      query: `query W2($grid: ID!) { people(within: $grid, first: ${PAGE}) { nodes { ${pageFields} household { address } grid { code } } } }`,
-      variables: { grid },
-    },
+    gridhub: hb.W2,
     postgraphile: {
       query: `query W2($grid: String!) { allPeople(condition: { gridCode: $grid }, first: ${PAGE}, orderBy: [GRID_CODE_ASC, ROW_ID_ASC]) { nodes { ${pageFields} householdByHouseholdId { address } gridCode } } }`,
       variables: { grid },
     },
   },
-  W3: {
-    gridhub: {
-      query: 'query W3($id: String!) { person(idNumber: $id) { name gender birthDate ethnicity relation } }',
-      variables: { id: person },
-    },
-    // postgraphile: by primary key, filled in below (the hub knows the row id).
-  },
-  W4: {
-    gridhub: {
-      query: `query W4($id: String!) {\n  person(idNumber: $id) {\n    ${hubRESTSections}\n  }\n}`,
-      variables: { id: person },
-    },
-    gateway: gatewayBody([key(person)], 'W4'),
-  },
-  W5a: {
-    gridhub: {
-      query: `query W5a($grid: ID!) {\n  people(within: $grid, first: ${PAGE}) {\n    nodes {\n    name\n    ${hubRESTSections}\n    }\n  }\n}`,
-      variables: { grid },
-    },
-    // gateway: filled in below (the page's ID numbers).
-  },
-  W5b: {
-    gridhub: {
-      query: `query W5b($grid: ID!) {
-  people(within: $grid, first: ${PAGE}) {
-    nodes {
-    name
-    civilAffairs {
-      dibao { status since }
-      tekun { status }
-      elderlyAllowance { band }
-      disability { issuedOn }
-      source { department }
-    }
-    health {
-      floating { inflowDate reason }
-      marriage { childbearingAge }
-      births { birthDate }
-      source { department }
-    }
-    party {
-      membership { category joinedOn }
-      source { department }
-    }
-    ${hubRESTSections}
-    }
-  }
-}`,
-      variables: { grid },
-    },
-  },
+  // W3 postgraphile: by primary key, filled in below (the hub knows the row id).
+  W3: { gridhub: hb.W3 },
+  W4: { gridhub: hb.W4, gateway: gatewayBody([key(person)], 'W4') },
+  // W5a gateway: filled in below (the page's ID numbers).
+  W5a: { gridhub: hb.W5a },
+  W5b: { gridhub: hb.W5b },
 };
 
 const hub = (body, headers) => ask(hubURL, body, { Authorization: hubAuth, ...headers });

@@ -32,6 +32,20 @@ type Source struct {
 	mode  atomic.Int32
 	calls atomic.Int64
 	keys  atomic.Int64
+	text  atomic.Pointer[TextFunc]
+}
+
+// TextFunc gives a text field's value in the i-th record of a set for key.
+type TextFunc func(field, key string, i int) string
+
+// SetText has the source answer text fields with f (nil: the default,
+// "field-<last four of the key>-i").
+func (s *Source) SetText(f TextFunc) {
+	if f == nil {
+		s.text.Store(nil)
+		return
+	}
+	s.text.Store(&f)
 }
 
 // Calls is how many Read calls reached the source.
@@ -109,6 +123,10 @@ func (c *conn) Read(ctx context.Context, req connectors.ReadRequest) (connectors
 	case Garbage:
 		return nil, connectors.Permanentf("memory %s: answer is not JSON", c.dept.Code)
 	}
+	text := func(field, key string, i int) string { return fmt.Sprintf("%s-%s-%d", field, key[len(key)-4:], i) }
+	if f := c.src.text.Load(); f != nil {
+		text = *f
+	}
 	res := connectors.Result{}
 	for _, k := range req.Keys {
 		for _, rs := range c.dept.Records {
@@ -120,14 +138,14 @@ func (c *conn) Read(ctx context.Context, req connectors.ReadRequest) (connectors
 				n = 2
 			}
 			for i := 0; i < n; i++ {
-				res.Add(k, rs.Name, record(rs, k, i))
+				res.Add(k, rs.Name, record(rs, k, i, text))
 			}
 		}
 	}
 	return res, nil
 }
 
-func record(rs connectors.RecordSet, key string, i int) connectors.Record {
+func record(rs connectors.RecordSet, key string, i int, text TextFunc) connectors.Record {
 	r := connectors.Record{}
 	for _, f := range rs.Fields {
 		switch f.Type {
@@ -140,7 +158,7 @@ func record(rs connectors.RecordSet, key string, i int) connectors.Record {
 		case connectors.TypeDate:
 			r[f.Name] = time.Date(2020, 1, 1+i, 0, 0, 0, 0, time.UTC)
 		default:
-			r[f.Name] = fmt.Sprintf("%s-%s-%d", f.Name, key[len(key)-4:], i)
+			r[f.Name] = text(f.Name, key, i)
 		}
 	}
 	return r
