@@ -173,6 +173,7 @@ func New(opts Options) *Handler {
 	h.mux.Handle("/auth/", opts.SignIn)
 	h.mux.Handle("GET /report", web.Report())
 	h.mux.Handle("GET /map", web.Map())
+	h.mux.Handle("GET /review", web.Review())
 	return h
 }
 
