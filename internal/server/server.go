@@ -28,6 +28,7 @@ import (
 	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
+	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/linkage"
@@ -130,16 +131,17 @@ func New(opts Options) *Handler {
 	}
 
 	resolver := &graph.Resolver{
-		Registry:   grid.NewRegistry(opts.Store, 5*time.Second),
-		Master:     opts.People,
-		Federation: opts.Federation,
-		Ledger:     opts.Ledger,
-		Reports:    opts.Reports,
-		Config:     opts.Config,
-		Figures:    opts.Figures,
-		Freshness:  opts.Freshness,
-		Version:    opts.Version,
-		Linker:     opts.Linker,
+		Registry:     grid.NewRegistry(opts.Store, 5*time.Second),
+		Master:       opts.People,
+		Federation:   opts.Federation,
+		Ledger:       opts.Ledger,
+		Reports:      opts.Reports,
+		Config:       opts.Config,
+		Figures:      opts.Figures,
+		Freshness:    opts.Freshness,
+		Version:      opts.Version,
+		Linker:       opts.Linker,
+		FindingStore: findings.NewReader(opts.Store.Pool),
 	}
 	gql := newGraphQL(resolver, opts)
 
