@@ -139,6 +139,12 @@ func TestReviewFlowEndToEnd(t *testing.T) {
 	if none.LinkCandidates.TotalCount != 0 {
 		t.Errorf("a reviewer of another community sees %+v", none)
 	}
+	// Asking within a community outside the scope is no way around it.
+	var around queue
+	admin.mustQuery(`query($w: ID) { linkCandidates(within: $w) { totalCount nodes { id } } }`, map[string]any{"w": other}, &around)
+	if around.LinkCandidates.TotalCount != 0 {
+		t.Errorf("within a community outside the scope the reviewer sees %d candidates", around.LinkCandidates.TotalCount)
+	}
 	const confirm = `mutation($id: ID!) { confirmLink(id: $id) { status method person { name } } }`
 	if errs := outsider.query(confirm, map[string]any{"id": cand}, nil); len(errs) != 1 || errs[0].Extensions["code"] != "NOT_FOUND" {
 		t.Errorf("confirming outside the scope: %+v, want NOT_FOUND", errs)
