@@ -98,6 +98,15 @@ func TestFindingsQueryScopePurposeDraftAndCounts(t *testing.T) {
 		t.Errorf("draft %+v: want %s with %q in %s", n.Draft, k.Report.Template, k.Report.Note, k.Report.Field)
 	}
 
+	// Within another community: nothing, as within a code that does not exist.
+	var outside, missing answer
+	const qw = `query($w: ID) { findings(within: $w) { totalCount nodes { kind } } }`
+	staff.with("home_visit").mustQuery(qw, map[string]any{"w": other.GridCode}, &outside)
+	staff.with("home_visit").mustQuery(qw, map[string]any{"w": mine.GridCode[:12] + "999"}, &missing)
+	if outside.Findings.TotalCount != 0 || missing.Findings.TotalCount != 0 {
+		t.Errorf("within another community: %+v; within a missing grid: %+v; want nothing", outside.Findings, missing.Findings)
+	}
+
 	// A purpose that does not list the kind, none at all, an aggregate role.
 	for _, c := range []struct {
 		who  *hub
