@@ -172,9 +172,11 @@ type Options struct {
 // Findings are the cross-department checks as a sync runs them
 // (*findings.Engine).
 type Findings interface {
-	// Refresh recomputes in tx the findings that read dept and their
-	// counts, returning how many were opened or closed.
-	Refresh(ctx context.Context, tx pgx.Tx, dept string) (int, error)
+	// Refresh recomputes in tx the findings that read dept, when changed
+	// says its facts or links may have changed (and in any case those whose
+	// definition changed), and their counts, returning how many were opened
+	// or closed.
+	Refresh(ctx context.Context, tx pgx.Tx, dept string, changed bool) (int, error)
 }
 
 // Linker is record linkage as a sync runs it (*linkage.Linker).

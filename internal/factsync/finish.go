@@ -53,7 +53,8 @@ func (s *Syncer) finish(ctx context.Context, dept string, r run, ok bool, st *St
 		}
 		st.Grids = n
 		if s.opts.Findings != nil {
-			changed, err := s.opts.Findings.Refresh(ctx, tx, dept)
+			// Facts changed, or linkage moved some (their grids are dirty).
+			changed, err := s.opts.Findings.Refresh(ctx, tx, dept, st.Changed > 0 || r.full || n > 0)
 			if err != nil {
 				return fmt.Errorf("findings: %w", err)
 			}

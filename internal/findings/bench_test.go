@@ -43,7 +43,7 @@ func TestFindingsBench(t *testing.T) {
 	for range 3 {
 		start := time.Now()
 		if err := pgx.BeginFunc(ctx, c.Fixture.Store.Pool, func(tx pgx.Tx) error {
-			_, err := e.Refresh(ctx, tx, "")
+			_, err := e.Refresh(ctx, tx, "", true)
 			return err
 		}); err != nil {
 			t.Fatal(err)

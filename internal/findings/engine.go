@@ -60,10 +60,11 @@ type found struct {
 }
 
 // Refresh recomputes, in tx, the kinds that read dept (every kind when dept
-// is empty) and the kinds whose definition changed since they were last
-// computed; kinds no longer in the catalogue are closed. It returns how many
-// findings were opened or closed.
-func (e *Engine) Refresh(ctx context.Context, tx pgx.Tx, dept string) (int, error) {
+// is empty) when changed says dept's data changed, and in any case the kinds
+// whose definition changed since they were last computed; kinds no longer in
+// the catalogue are closed. The counts of findings are recomputed when any
+// kind was. It returns how many findings were opened or closed.
+func (e *Engine) Refresh(ctx context.Context, tx pgx.Tx, dept string, changed bool) (int, error) {
 	cat := e.cat.Load()
 	rows, _ := tx.Query(ctx, `SELECT kind, fingerprint FROM finding_kinds`)
 	stored := map[string]string{}
@@ -71,7 +72,7 @@ func (e *Engine) Refresh(ctx context.Context, tx pgx.Tx, dept string) (int, erro
 	if _, err := pgx.ForEachRow(rows, []any{&k, &fp}, func() error { stored[k] = fp; return nil }); err != nil {
 		return 0, fmt.Errorf("findings: read kinds: %w", err)
 	}
-	changed := 0
+	opened, recomputed := 0, false
 	for kind := range stored {
 		if _, ok := cat.Lookup(kind); ok {
 			continue
@@ -80,7 +81,7 @@ func (e *Engine) Refresh(ctx context.Context, tx pgx.Tx, dept string) (int, erro
 		if err != nil {
 			return 0, fmt.Errorf("findings: close %s: %w", kind, err)
 		}
-		changed += int(tag.RowsAffected())
+		opened, recomputed = opened+int(tag.RowsAffected()), true
 		if _, err := tx.Exec(ctx, `DELETE FROM finding_kinds WHERE kind = $1`, kind); err != nil {
 			return 0, err
 		}
@@ -88,7 +89,8 @@ func (e *Engine) Refresh(ctx context.Context, tx pgx.Tx, dept string) (int, erro
 	var ix *buildingIndex
 	for _, kind := range cat.Kinds {
 		want := cat.fingerprint(kind)
-		if stored[kind.Name] == want && dept != "" && !slices.Contains(kind.Departments(), dept) {
+		reads := dept == "" || slices.Contains(kind.Departments(), dept)
+		if stored[kind.Name] == want && !(changed && reads) {
 			continue
 		}
 		if ix == nil && (kind.Address != nil || kind.Unindexed != nil) {
@@ -105,18 +107,18 @@ func (e *Engine) Refresh(ctx context.Context, tx pgx.Tx, dept string) (int, erro
 		if err != nil {
 			return 0, fmt.Errorf("findings: store %s: %w", kind.Name, err)
 		}
-		changed += n
+		opened, recomputed = opened+n, true
 		if _, err := tx.Exec(ctx, `INSERT INTO finding_kinds (kind, fingerprint) VALUES ($1, $2)
 			ON CONFLICT (kind) DO UPDATE SET fingerprint = excluded.fingerprint, refreshed_at = now()`, kind.Name, want); err != nil {
 			return 0, err
 		}
 	}
-	if e.count != nil {
+	if e.count != nil && recomputed {
 		if err := e.count.Recompute(ctx, tx, Department, nil); err != nil {
 			return 0, fmt.Errorf("findings: counts: %w", err)
 		}
 	}
-	return changed, nil
+	return opened, nil
 }
 
 // store makes the open findings of kind exactly list: those no longer found

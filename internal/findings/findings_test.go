@@ -216,7 +216,7 @@ func TestFindingsAgainstTruth(t *testing.T) {
 	if _, err := tx.Exec(ctx, `DELETE FROM facts WHERE department = $1 AND set = $2 AND person_id = $3`, dept, set, pid); err != nil {
 		t.Fatal(err)
 	}
-	n, err := findings.NewEngine(c.Findings, nil).Refresh(ctx, tx, dept)
+	n, err := findings.NewEngine(c.Findings, nil).Refresh(ctx, tx, dept, true)
 	if err != nil {
 		t.Fatal(err)
 	}

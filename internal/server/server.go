@@ -131,17 +131,19 @@ func New(opts Options) *Handler {
 	}
 
 	resolver := &graph.Resolver{
-		Registry:     grid.NewRegistry(opts.Store, 5*time.Second),
-		Master:       opts.People,
-		Federation:   opts.Federation,
-		Ledger:       opts.Ledger,
-		Reports:      opts.Reports,
-		Config:       opts.Config,
-		Figures:      opts.Figures,
-		Freshness:    opts.Freshness,
-		Version:      opts.Version,
-		Linker:       opts.Linker,
-		FindingStore: findings.NewReader(opts.Store.Pool),
+		Registry:   grid.NewRegistry(opts.Store, 5*time.Second),
+		Master:     opts.People,
+		Federation: opts.Federation,
+		Ledger:     opts.Ledger,
+		Reports:    opts.Reports,
+		Config:     opts.Config,
+		Figures:    opts.Figures,
+		Freshness:  opts.Freshness,
+		Version:    opts.Version,
+		Linker:     opts.Linker,
+	}
+	if opts.Store != nil {
+		resolver.FindingStore = findings.NewReader(opts.Store.Pool)
 	}
 	gql := newGraphQL(resolver, opts)
 
