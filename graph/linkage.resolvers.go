@@ -41,7 +41,8 @@ func (r *queryResolver) LinkCandidates(ctx context.Context, within *string, depa
 		if err := people.CheckCode("within", *within); err != nil {
 			return nil, err
 		}
-		f.Prefixes = scopedPrefixes(pr, *within)
+		// None of the scope under within: nothing (nil would be no limit).
+		f.Prefixes = append([]string{}, scopedPrefixes(pr, *within)...)
 	} else if !pr.Has(auth.Admin) && len(pr.Scope) > 0 {
 		f.Prefixes = pr.Scope
 	}

@@ -47,7 +47,7 @@ func (n *personNeeds) collect(oc *graphql.OperationContext, sels ast.SelectionSe
 			if dept, ok := f.ArgumentMap(oc.Variables)["department"].(string); ok {
 				n.depts[dept] = true
 			}
-		case "nodes", "edges", "node":
+		case "nodes", "edges", "node", "person": // person: a link candidate's
 			n.collect(oc, f.Selections, depth+1)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
+	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/linkage"
@@ -38,6 +39,8 @@ type Resolver struct {
 	// Ledger is the access ledger auditors query; nil when the hub keeps none.
 	Ledger *audit.Ledger
 	// Linker is record linkage's review queue; nil when the hub links nothing.
-	Linker  *linkage.Linker
-	Version string
+	Linker *linkage.Linker
+	// FindingStore reads the stored findings (nil: the hub lists none).
+	FindingStore *findings.Reader
+	Version      string
 }

@@ -99,9 +99,9 @@ func configCheck(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, "warning:", w)
 		}
 	}
-	fmt.Fprintf(stdout, "%s: ok: %d departments (%s), %d purposes, %d indicators, %d report fields, %d templates",
+	fmt.Fprintf(stdout, "%s: ok: %d departments (%s), %d purposes, %d indicators, %d finding kinds, %d report fields, %d templates",
 		cfg.Dir, len(cfg.Departments), strings.Join(cfg.Codes(), ", "), len(cfg.Policy.Purposes()),
-		len(cfg.Indicators.All()), len(cfg.Catalogue.Fields), len(cfg.Templates.List()))
+		len(cfg.Indicators.All()), len(cfg.Findings.Kinds), len(cfg.Catalogue.Fields), len(cfg.Templates.List()))
 	if len(cfg.Builtin) > 0 {
 		fmt.Fprintf(stdout, "; built-in: %s", strings.Join(cfg.Builtin, ", "))
 	}

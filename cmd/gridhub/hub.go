@@ -18,6 +18,7 @@ import (
 	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
+	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/ratelimit"
 	"github.com/gridhub/gridhub/internal/report"
@@ -55,6 +56,7 @@ type configured struct {
 	fed        *federation.Federation
 	reports    *report.Service
 	agg        *indicators.Aggregator
+	findings   *findings.Engine
 	figures    *indicators.Service
 	syncer     *factsync.Syncer
 	deliveries *river.Client[pgx.Tx]
@@ -103,6 +105,7 @@ func (c *configured) reload(ctx context.Context) error {
 	c.live.Set(next)
 	c.reports.Reconfigure(next.Catalogue, next.Templates)
 	c.agg.Reconfigure(next.Indicators)
+	c.findings.Reconfigure(next.Findings)
 	c.figures.Reconfigure(next.Indicators)
 	slog.Info("configuration reloaded", "dir", orBuiltin(c.dir), "departments", strings.Join(next.Codes(), ","))
 	// Indicators of a new catalogue, and a new department's facts, are

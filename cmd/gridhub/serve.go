@@ -16,6 +16,7 @@ import (
 	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
+	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/leader"
@@ -151,7 +152,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	agg := indicators.NewAggregator(conf.Indicators)
 	figures := indicators.NewService(st.Pool, conf.Indicators, registry, indicators.Options{Cache: sh.cache})
 	linker := linkage.New(st.Pool, linkage.Options{})
-	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{Linker: linker})
+	checks := findings.NewEngine(conf.Findings, agg)
+	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{Linker: linker, Findings: checks})
 	if err := syncer.Prepare(ctx); err != nil {
 		return fmt.Errorf("prepare indicators: %w", err)
 	}
@@ -164,7 +166,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	}()
 	stopLeading = func() { cancelLead(); <-leadDone }
 
-	c := &configured{dir: cfg.ConfigDir, live: live, fed: fed, reports: reports, agg: agg, figures: figures,
+	c := &configured{dir: cfg.ConfigDir, live: live, fed: fed, reports: reports, agg: agg, figures: figures, findings: checks,
 		syncer: syncer, deliveries: deliveries, queues: map[string]bool{}, leading: elector.Leading}
 	for _, code := range conf.Codes() {
 		c.queues[code] = true

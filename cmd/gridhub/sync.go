@@ -14,6 +14,7 @@ import (
 
 	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/internal/factsync"
+	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/linkage"
@@ -106,8 +107,9 @@ func runSync(ctx context.Context, args []string) error {
 		return errors.Join(append([]error{errors.New("sync: no department to sync")}, problems...)...)
 	}
 
-	syncer := factsync.New(st.Pool, t.keys, feeds, grid.NewRegistry(st, time.Minute), indicators.NewAggregator(cat),
-		factsync.Options{Linker: linkage.New(st.Pool, linkage.Options{})})
+	agg := indicators.NewAggregator(cat)
+	syncer := factsync.New(st.Pool, t.keys, feeds, grid.NewRegistry(st, time.Minute), agg,
+		factsync.Options{Linker: linkage.New(st.Pool, linkage.Options{}), Findings: findings.NewEngine(conf.Findings, agg)})
 
 	results := map[string]factsync.Result{}
 	if *only != "" {

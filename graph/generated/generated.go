@@ -36,6 +36,7 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	AuditEntryConnection() AuditEntryConnectionResolver
 	Building() BuildingResolver
+	Finding() FindingResolver
 	Grid() GridResolver
 	Household() HouseholdResolver
 	IndicatorTable() IndicatorTableResolver
@@ -213,6 +214,32 @@ type ComplexityRoot struct {
 		Name  func(childComplexity int) int
 		Type  func(childComplexity int) int
 		Value func(childComplexity int) int
+	}
+
+	Finding struct {
+		Department func(childComplexity int) int
+		Detail     func(childComplexity int) int
+		Draft      func(childComplexity int) int
+		GridCode   func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Label      func(childComplexity int) int
+		OpenedAt   func(childComplexity int) int
+		Person     func(childComplexity int) int
+		SeenAt     func(childComplexity int) int
+		Set        func(childComplexity int) int
+	}
+
+	FindingConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	FindingEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	FloatingPopulation struct {
@@ -434,6 +461,7 @@ type ComplexityRoot struct {
 	Query struct {
 		AuditLog           func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
 		Departments        func(childComplexity int) int
+		Findings           func(childComplexity int, within *string, kinds []string, first *int, after *string) int
 		Grid               func(childComplexity int, code string) int
 		Grids              func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
 		Household          func(childComplexity int, id string) int
@@ -552,6 +580,7 @@ type ComplexityRoot struct {
 		Deadline    func(childComplexity int) int
 		Description func(childComplexity int) int
 		Grid        func(childComplexity int) int
+		GridCode    func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Lat         func(childComplexity int) int
 		Lon         func(childComplexity int) int
@@ -581,6 +610,9 @@ type AuditEntryConnectionResolver interface {
 }
 type BuildingResolver interface {
 	Grid(ctx context.Context, obj *people.Building) (*grid.Unit, error)
+}
+type FindingResolver interface {
+	Draft(ctx context.Context, obj *model.Finding) (*model.ReportDraft, error)
 }
 type GridResolver interface {
 	Kind(ctx context.Context, obj *grid.Unit) (*grid.Kind, error)
@@ -626,6 +658,7 @@ type QueryResolver interface {
 	Version(ctx context.Context) (string, error)
 	AuditLog(ctx context.Context, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) (*model.AuditEntryConnection, error)
 	Departments(ctx context.Context) ([]*model.Department, error)
+	Findings(ctx context.Context, within *string, kinds []string, first *int, after *string) (*model.FindingConnection, error)
 	Grid(ctx context.Context, code string) (*grid.Unit, error)
 	Grids(ctx context.Context, level grid.Level, within *string, first *int, after *string) (*model.GridConnection, error)
 	Locate(ctx context.Context, lon float64, lat float64) (*grid.Unit, error)
@@ -1305,6 +1338,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FieldValue.Value(childComplexity), true
+
+	case "Finding.department":
+		if e.ComplexityRoot.Finding.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.Department(childComplexity), true
+	case "Finding.detail":
+		if e.ComplexityRoot.Finding.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.Detail(childComplexity), true
+	case "Finding.draft":
+		if e.ComplexityRoot.Finding.Draft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.Draft(childComplexity), true
+	case "Finding.gridCode":
+		if e.ComplexityRoot.Finding.GridCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.GridCode(childComplexity), true
+	case "Finding.id":
+		if e.ComplexityRoot.Finding.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.ID(childComplexity), true
+	case "Finding.kind":
+		if e.ComplexityRoot.Finding.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.Kind(childComplexity), true
+	case "Finding.label":
+		if e.ComplexityRoot.Finding.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.Label(childComplexity), true
+	case "Finding.openedAt":
+		if e.ComplexityRoot.Finding.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.OpenedAt(childComplexity), true
+	case "Finding.person":
+		if e.ComplexityRoot.Finding.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.Person(childComplexity), true
+	case "Finding.seenAt":
+		if e.ComplexityRoot.Finding.SeenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.SeenAt(childComplexity), true
+	case "Finding.set":
+		if e.ComplexityRoot.Finding.Set == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Finding.Set(childComplexity), true
+
+	case "FindingConnection.edges":
+		if e.ComplexityRoot.FindingConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FindingConnection.Edges(childComplexity), true
+	case "FindingConnection.nodes":
+		if e.ComplexityRoot.FindingConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FindingConnection.Nodes(childComplexity), true
+	case "FindingConnection.pageInfo":
+		if e.ComplexityRoot.FindingConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FindingConnection.PageInfo(childComplexity), true
+	case "FindingConnection.totalCount":
+		if e.ComplexityRoot.FindingConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FindingConnection.TotalCount(childComplexity), true
+
+	case "FindingEdge.cursor":
+		if e.ComplexityRoot.FindingEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FindingEdge.Cursor(childComplexity), true
+	case "FindingEdge.node":
+		if e.ComplexityRoot.FindingEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FindingEdge.Node(childComplexity), true
 
 	case "FloatingPopulation.inflowDate":
 		if e.ComplexityRoot.FloatingPopulation.InflowDate == nil {
@@ -2195,6 +2333,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity), true
+	case "Query.findings":
+		if e.ComplexityRoot.Query.Findings == nil {
+			break
+		}
+
+		args, err := ec.field_Query_findings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Findings(childComplexity, args["within"].(*string), args["kinds"].([]string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.grid":
 		if e.ComplexityRoot.Query.Grid == nil {
 			break
@@ -2721,6 +2870,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UrbanCase.Grid(childComplexity), true
+	case "UrbanCase.gridCode":
+		if e.ComplexityRoot.UrbanCase.GridCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.GridCode(childComplexity), true
 	case "UrbanCase.kind":
 		if e.ComplexityRoot.UrbanCase.Kind == nil {
 			break
@@ -3314,6 +3469,8 @@ type UrbanCase {
   lat: Float
   "案发地址"
   address: String
+  "责任网格编码"
+  gridCode: String
   "案件描述"
   description: String
   "The responsibility grid the record's location (lon, lat) falls in."
@@ -3338,6 +3495,58 @@ extend type Person {
 extend type Organization {
   "城管: cases in which the resident or organisation is the party."
   urbanCases: UrbanCases
+}
+`, BuiltIn: false},
+	{Name: "../../schema/findings.graphqls", Input: `# Findings (internal/findings): where the departments' data disagree, per
+# grid, recomputed after each fact sync. The kinds are the findings catalogue
+# (findings.yaml); their counts per grid are indicators (department findings).
+
+extend type Query {
+  """
+  Open findings within the caller's row scope (and within, when given), of
+  the kinds asked (every kind the stated purpose lists when none is given),
+  oldest first. Findings name residents: each kind must be listed by the
+  purpose (X-Purpose, policy.yaml findings:). For roles that read records.
+  """
+  findings(within: ID, kinds: [String!], first: Int, after: String): FindingConnection!
+}
+
+type FindingConnection {
+  edges: [FindingEdge!]!
+  nodes: [Finding!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type FindingEdge {
+  cursor: String!
+  node: Finding!
+}
+
+"One disagreement between departments, open until the data no longer shows it."
+type Finding {
+  id: ID!
+  "The kind's name in the findings catalogue, e.g. deceasedWithPension."
+  kind: String!
+  "The kind's Chinese label."
+  label: String!
+  "The grid it is counted in; null when it locates nowhere."
+  gridCode: ID
+  "The department and record set of the record it is about, when it is about one record."
+  department: String
+  set: String
+  "The resident it is about, under the usual policy; null for none."
+  person: Person
+  "What was found, as the kind's rule describes it (JSON), e.g. the household members or the duplicate rows."
+  detail: String!
+  openedAt: Time!
+  seenAt: Time!
+  """
+  The report draft the grid worker fills for the finding's resident: the
+  kind's template, pre-filled as reportDraft pre-fills it, with the kind's
+  note in its field. Null when the kind has no report or names no resident.
+  """
+  draft: ReportDraft
 }
 `, BuiltIn: false},
 	{Name: "../../schema/grid.graphqls", Input: `"A level of the community grid, from the county-level district down to the responsibility grid."
@@ -4083,6 +4292,58 @@ func (ec *executionContext) childFields_FieldValue(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type FieldValue", field.Name)
 }
 
+func (ec *executionContext) childFields_Finding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Finding_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Finding_kind(ctx, field)
+	case "label":
+		return ec.fieldContext_Finding_label(ctx, field)
+	case "gridCode":
+		return ec.fieldContext_Finding_gridCode(ctx, field)
+	case "department":
+		return ec.fieldContext_Finding_department(ctx, field)
+	case "set":
+		return ec.fieldContext_Finding_set(ctx, field)
+	case "person":
+		return ec.fieldContext_Finding_person(ctx, field)
+	case "detail":
+		return ec.fieldContext_Finding_detail(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_Finding_openedAt(ctx, field)
+	case "seenAt":
+		return ec.fieldContext_Finding_seenAt(ctx, field)
+	case "draft":
+		return ec.fieldContext_Finding_draft(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Finding", field.Name)
+}
+
+func (ec *executionContext) childFields_FindingConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FindingConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_FindingConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FindingConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FindingConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FindingConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FindingEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_FindingEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_FindingEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FindingEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_FloatingPopulation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "inflowDate":
@@ -4713,6 +4974,8 @@ func (ec *executionContext) childFields_UrbanCase(ctx context.Context, field gra
 		return ec.fieldContext_UrbanCase_lat(ctx, field)
 	case "address":
 		return ec.fieldContext_UrbanCase_address(ctx, field)
+	case "gridCode":
+		return ec.fieldContext_UrbanCase_gridCode(ctx, field)
 	case "description":
 		return ec.fieldContext_UrbanCase_description(ctx, field)
 	case "grid":
@@ -5042,6 +5305,44 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_findings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kinds"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -7921,6 +8222,451 @@ func (ec *executionContext) _FieldValue_value(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_FieldValue_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FieldValue", field, false, false, "String")
+}
+
+func (ec *executionContext) _Finding_id(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Finding", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Finding_kind(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Finding", field, false, false, "String")
+}
+
+func (ec *executionContext) _Finding_label(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Finding", field, false, false, "String")
+}
+
+func (ec *executionContext) _Finding_gridCode(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_gridCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GridCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_gridCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Finding", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Finding_department(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Finding", field, false, false, "String")
+}
+
+func (ec *executionContext) _Finding_set(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_set(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Set, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_set(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Finding", field, false, false, "String")
+}
+
+func (ec *executionContext) _Finding_person(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_person(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Person, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *people.Person) graphql.Marshaler {
+			return ec.marshalOPerson2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋpeopleᚐPerson(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_person(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Finding",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Person(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Finding_detail(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Finding", field, false, false, "String")
+}
+
+func (ec *executionContext) _Finding_openedAt(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_openedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_openedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Finding", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Finding_seenAt(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_seenAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SeenAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_seenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Finding", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Finding_draft(ctx context.Context, field graphql.CollectedField, obj *model.Finding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Finding_draft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Finding().Draft(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportDraft) graphql.Marshaler {
+			return ec.marshalOReportDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportDraft(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Finding_draft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Finding",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportDraft(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FindingConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.FindingConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FindingConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FindingEdge) graphql.Marshaler {
+			return ec.marshalNFindingEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFindingEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FindingConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FindingConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FindingEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FindingConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.FindingConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FindingConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Finding) graphql.Marshaler {
+			return ec.marshalNFinding2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFindingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FindingConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FindingConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Finding(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FindingConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.FindingConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FindingConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FindingConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FindingConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FindingConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.FindingConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FindingConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FindingConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FindingConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FindingEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.FindingEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FindingEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FindingEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FindingEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _FindingEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.FindingEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FindingEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Finding) graphql.Marshaler {
+			return ec.marshalNFinding2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFinding(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FindingEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FindingEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Finding(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _FloatingPopulation_inflowDate(ctx context.Context, field graphql.CollectedField, obj *model.FloatingPopulation) (ret graphql.Marshaler) {
@@ -11643,6 +12389,50 @@ func (ec *executionContext) fieldContext_Query_departments(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_findings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_findings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Findings(ctx, fc.Args["within"].(*string), fc.Args["kinds"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FindingConnection) graphql.Marshaler {
+			return ec.marshalNFindingConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFindingConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_findings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FindingConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_findings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_grid(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13890,6 +14680,29 @@ func (ec *executionContext) _UrbanCase_address(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_UrbanCase_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "String")
+}
+
+func (ec *executionContext) _UrbanCase_gridCode(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_gridCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GridCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_gridCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "String")
 }
 
@@ -16296,6 +17109,176 @@ func (ec *executionContext) _FieldValue(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var findingImplementors = []string{"Finding"}
+
+func (ec *executionContext) _Finding(ctx context.Context, sel ast.SelectionSet, obj *model.Finding) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, findingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Finding")
+		case "id":
+			out.Values[i] = ec._Finding_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._Finding_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "label":
+			out.Values[i] = ec._Finding_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "gridCode":
+			out.Values[i] = ec._Finding_gridCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "department":
+			out.Values[i] = ec._Finding_department(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "set":
+			out.Values[i] = ec._Finding_set(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "person":
+			out.Values[i] = ec._Finding_person(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "detail":
+			out.Values[i] = ec._Finding_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "openedAt":
+			out.Values[i] = ec._Finding_openedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "seenAt":
+			out.Values[i] = ec._Finding_seenAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "draft":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Finding_draft(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var findingConnectionImplementors = []string{"FindingConnection"}
+
+func (ec *executionContext) _FindingConnection(ctx context.Context, sel ast.SelectionSet, obj *model.FindingConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, findingConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FindingConnection")
+		case "edges":
+			out.Values[i] = ec._FindingConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._FindingConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._FindingConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._FindingConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var findingEdgeImplementors = []string{"FindingEdge"}
+
+func (ec *executionContext) _FindingEdge(ctx context.Context, sel ast.SelectionSet, obj *model.FindingEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, findingEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FindingEdge")
+		case "cursor":
+			out.Values[i] = ec._FindingEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._FindingEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var floatingPopulationImplementors = []string{"FloatingPopulation"}
 
 func (ec *executionContext) _FloatingPopulation(ctx context.Context, sel ast.SelectionSet, obj *model.FloatingPopulation) graphql.Marshaler {
@@ -17782,6 +18765,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_departments(ctx, field)
 				})
+		case "findings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_findings(ctx, field)
+				})
 		case "grid":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -18596,6 +19585,11 @@ func (ec *executionContext) _UrbanCase(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "gridCode":
+			out.Values[i] = ec._UrbanCase_gridCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "description":
 			out.Values[i] = ec._UrbanCase_description(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19374,6 +20368,62 @@ func (ec *executionContext) unmarshalNFieldValueInput2ᚕᚖgithubᚗcomᚋgridh
 func (ec *executionContext) unmarshalNFieldValueInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldValueInput(ctx context.Context, v any) (*model.FieldValueInput, error) {
 	res, err := ec.unmarshalInputFieldValueInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFinding2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFindingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Finding) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFinding2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFinding(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFinding2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFinding(ctx context.Context, sel ast.SelectionSet, v *model.Finding) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Finding!")
+		return graphql.Null
+	}
+	return ec._Finding(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFindingConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFindingConnection(ctx context.Context, sel ast.SelectionSet, v *model.FindingConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FindingConnection!")
+		return graphql.Null
+	}
+	return ec._FindingConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFindingEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFindingEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FindingEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFindingEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFindingEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFindingEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFindingEdge(ctx context.Context, sel ast.SelectionSet, v *model.FindingEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FindingEdge!")
+		return graphql.Null
+	}
+	return ec._FindingEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -20460,6 +21510,13 @@ func (ec *executionContext) marshalOPerson2ᚖgithubᚗcomᚋgridhubᚋgridhub�
 		return graphql.Null
 	}
 	return ec._Person(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOReportDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportDraft(ctx context.Context, sel ast.SelectionSet, v *model.ReportDraft) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ReportDraft(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOResidents2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐResidents(ctx context.Context, sel ast.SelectionSet, v *model.Residents) graphql.Marshaler {

@@ -205,6 +205,42 @@ type FieldValueInput struct {
 	Value *string `json:"value,omitempty"`
 }
 
+// One disagreement between departments, open until the data no longer shows it.
+type Finding struct {
+	ID string `json:"id"`
+	// The kind's name in the findings catalogue, e.g. deceasedWithPension.
+	Kind string `json:"kind"`
+	// The kind's Chinese label.
+	Label string `json:"label"`
+	// The grid it is counted in; null when it locates nowhere.
+	GridCode *string `json:"gridCode,omitempty"`
+	// The department and record set of the record it is about, when it is about one record.
+	Department *string `json:"department,omitempty"`
+	Set        *string `json:"set,omitempty"`
+	// The resident it is about, under the usual policy; null for none.
+	Person *people.Person `json:"person,omitempty"`
+	// What was found, as the kind's rule describes it (JSON), e.g. the household members or the duplicate rows.
+	Detail   string    `json:"detail"`
+	OpenedAt time.Time `json:"openedAt"`
+	SeenAt   time.Time `json:"seenAt"`
+	// The report draft the grid worker fills for the finding's resident: the
+	// kind's template, pre-filled as reportDraft pre-fills it, with the kind's
+	// note in its field. Null when the kind has no report or names no resident.
+	Draft *ReportDraft `json:"draft,omitempty"`
+}
+
+type FindingConnection struct {
+	Edges      []*FindingEdge `json:"edges"`
+	Nodes      []*Finding     `json:"nodes"`
+	PageInfo   *PageInfo      `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+type FindingEdge struct {
+	Cursor string   `json:"cursor"`
+	Node   *Finding `json:"node"`
+}
+
 // 流动人口
 type FloatingPopulation struct {
 	// 流入日期
@@ -523,6 +559,8 @@ type UrbanCase struct {
 	Lat *float64 `json:"lat,omitempty"`
 	// 案发地址
 	Address *string `json:"address,omitempty"`
+	// 责任网格编码
+	GridCode *string `json:"gridCode,omitempty"`
 	// 案件描述
 	Description *string `json:"description,omitempty"`
 	// The responsibility grid the record's location (lon, lat) falls in.

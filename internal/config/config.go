@@ -4,6 +4,7 @@
 //	departments/*.yaml          one mapping file per department (required)
 //	policy.yaml                 the purpose catalogue
 //	indicators.yaml             the indicator catalogue
+//	findings.yaml               the findings catalogue (cross-department checks)
 //	report/catalogue.yaml       the unified report's field catalogue
 //	report/templates/*.yaml     the report templates
 //	signin.yaml                 staff sign-in: identity provider claims -> role, department, scope
@@ -28,6 +29,7 @@ import (
 
 	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/internal/config/builtin"
+	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/ident"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/policy"
@@ -43,8 +45,11 @@ type Config struct {
 	Departments []*connectors.Department
 	Policy      *policy.Policy
 	Indicators  *indicators.Catalogue
-	Catalogue   *report.Catalogue
-	Templates   *report.Templates
+	// Findings is the findings catalogue: the kinds of disagreement between
+	// departments the hub lists per grid.
+	Findings  *findings.Catalogue
+	Catalogue *report.Catalogue
+	Templates *report.Templates
 	// Signin maps the identity provider's claims onto staff roles
 	// (signin.yaml); nil when the directory has none (nothing is built in).
 	Signin *signin.Mapping
@@ -87,14 +92,38 @@ func LoadFS(fsys fs.FS, name string) (*Config, error) {
 	c.Departments = depts
 	var errs []error
 
+	// The findings catalogue: the policy and the indicators name its kinds.
+	ownFindings := false
+	if raw, file, ok := readOptional(fsys, name, "findings.yaml"); ok {
+		ownFindings = true
+		cat, err := findings.ParseFile(file, raw)
+		if err == nil {
+			err = cat.CheckDepartments(depts)
+		}
+		c.Findings = cat
+		errs = append(errs, err)
+	} else {
+		c.Builtin = append(c.Builtin, "findings.yaml")
+		c.Findings = findings.Default().For(depts)
+	}
+	var kinds []string
+	if c.Findings != nil {
+		kinds = c.Findings.Names()
+	}
+
 	// The purpose catalogue.
+	ownPolicy := false
 	if raw, file, ok := readOptional(fsys, name, "policy.yaml"); ok {
+		ownPolicy = true
 		c.Policy, err = policy.Parse(file, raw, depts, false)
 	} else {
 		c.Builtin = append(c.Builtin, "policy.yaml")
 		c.Policy, err = policy.Parse(builtin.Name+"/policy.yaml", builtin.File("policy.yaml"), depts, true)
 	}
 	errs = append(errs, err)
+	if err == nil && c.Findings != nil {
+		errs = append(errs, c.Policy.CheckFindings(kinds, !ownPolicy))
+	}
 
 	// The indicator catalogue.
 	if raw, file, ok := readOptional(fsys, name, "indicators.yaml"); ok {
@@ -102,11 +131,14 @@ func LoadFS(fsys fs.FS, name string) (*Config, error) {
 		if err == nil {
 			err = cat.CheckDepartments(depts)
 		}
+		if err == nil && c.Findings != nil {
+			err = cat.CheckFindings(kinds)
+		}
 		c.Indicators = cat
 		errs = append(errs, err)
 	} else {
 		c.Builtin = append(c.Builtin, "indicators.yaml")
-		c.Indicators = indicators.Default().For(depts)
+		c.Indicators = indicators.Default().For(depts).ForFindings(kinds)
 	}
 
 	// The report's field catalogue, then its templates.
@@ -143,6 +175,18 @@ func LoadFS(fsys fs.FS, name string) (*Config, error) {
 		m, err := signin.ParseMapping(file, raw, c.Codes())
 		c.Signin = m
 		errs = append(errs, err)
+	}
+	// A finding's report: a template, and a field of it, that exist.
+	if c.Findings != nil && c.Templates != nil {
+		has := func(template, field string) bool {
+			t := c.Templates.Latest(template)
+			return t != nil && (field == "" || t.Field(field) != nil)
+		}
+		if ownFindings {
+			errs = append(errs, c.Findings.CheckReports(has))
+		} else {
+			c.Findings = c.Findings.Without(has)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

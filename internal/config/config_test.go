@@ -57,7 +57,7 @@ func TestBuiltinLoads(t *testing.T) {
 // what names the departments it lacks.
 func TestMissingFilesFallBackToTheBuiltinOnes(t *testing.T) {
 	fsys := builtinWith(t, map[string]string{
-		"policy.yaml": "", "indicators.yaml": "", "report/catalogue.yaml": "",
+		"policy.yaml": "", "indicators.yaml": "", "findings.yaml": "", "report/catalogue.yaml": "",
 		"report/templates/home_visit.v1.yaml": "", "report/templates/floating_registration.v1.yaml": "",
 		"departments/civil_affairs.yaml": "", "departments/employment.yaml": "", "departments/party_building.yaml": "",
 		"departments/social_security.yaml": "", "departments/urban_management.yaml": "",

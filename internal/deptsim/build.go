@@ -192,7 +192,10 @@ func (w *world) civilAffairs() CivilAffairsData {
 		updated := w.touch(r, since)
 		for _, i := range covered {
 			st, un := status, until
-			if died, dead := w.diedOn(i); dead && st != "ENDED" {
+			// A death the 低保 office has already processed ends the row; one
+			// of the last 30 days not yet (the row stays as it was: a
+			// finding of the hub's, deceasedWithDibao).
+			if died, dead := w.diedOn(i); dead && st != "ENDED" && w.today.Sub(died) > 30*24*time.Hour {
 				st, un = "ENDED", lastOfMonth(died)
 			}
 			seq++

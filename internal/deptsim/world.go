@@ -297,6 +297,11 @@ func (w *world) deathTruth(ds *Dataset) {
 			mark(m.PersonID, SocialSecurity+".medical")
 		}
 	}
+	for _, d := range ds.CivilAffairs.Dibao {
+		if d.Status == "ACTIVE" {
+			mark(d.PersonID, CivilAffairs+".dibao")
+		}
+	}
 	for _, m := range ds.PartyBuilding.Members {
 		if !m.OutOfContact {
 			mark(m.PersonID, PartyBuilding+".membership")

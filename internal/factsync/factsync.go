@@ -163,6 +163,20 @@ type Options struct {
 	// the feed failed, so a department that cannot be reached keeps its
 	// links.
 	Linker Linker
+	// Findings, when set, recomputes the findings that read the department
+	// (internal/findings) in the transaction that ends its sync, after its
+	// aggregates, also when the feed failed (over what is stored).
+	Findings Findings
+}
+
+// Findings are the cross-department checks as a sync runs them
+// (*findings.Engine).
+type Findings interface {
+	// Refresh recomputes in tx the findings that read dept, when changed
+	// says its facts or links may have changed (and in any case those whose
+	// definition changed), and their counts, returning how many were opened
+	// or closed.
+	Refresh(ctx context.Context, tx pgx.Tx, dept string, changed bool) (int, error)
 }
 
 // Linker is record linkage as a sync runs it (*linkage.Linker).

@@ -52,6 +52,18 @@ func (s *Syncer) finish(ctx context.Context, dept string, r run, ok bool, st *St
 			return err
 		}
 		st.Grids = n
+		if s.opts.Findings != nil {
+			// Facts changed, or linkage moved some (their grids are dirty).
+			changed, err := s.opts.Findings.Refresh(ctx, tx, dept, st.Changed > 0 || r.full || n > 0)
+			if err != nil {
+				return fmt.Errorf("findings: %w", err)
+			}
+			if changed > 0 { // the counts of findings moved
+				if _, err := tx.Exec(ctx, `UPDATE fact_meta SET data_version = data_version + 1, cells_version = cells_version + 1`); err != nil {
+					return err
+				}
+			}
+		}
 		if !ok {
 			if n > 0 {
 				_, err = tx.Exec(ctx, `UPDATE fact_meta SET cells_version = cells_version + 1, data_version = data_version + 1`)

@@ -23,7 +23,8 @@ type Aggregator struct {
 type queries struct {
 	byDept      map[string]*deptQuery
 	core        []*Indicator
-	names       []string // every count indicator
+	findings    []*Indicator // counts of open findings
+	names       []string     // every count indicator
 	fingerprint string
 }
 
@@ -56,6 +57,10 @@ func (a *Aggregator) Reconfigure(cat *Catalogue) {
 		q.names = append(q.names, in.Name)
 		if in.Department == Core {
 			q.core = append(q.core, in)
+			continue
+		}
+		if in.Count.Of == OfFindings {
+			q.findings = append(q.findings, in)
 			continue
 		}
 		if byDept[in.Department] == nil {
@@ -156,6 +161,9 @@ WHERE x.v > 0`
 // indicators in grids (every grid when grids is nil). A department without
 // indicators is a no-op.
 func (a *Aggregator) Recompute(ctx context.Context, tx pgx.Tx, dept string, grids []string) error {
+	if dept == Findings {
+		return a.recomputeFindings(ctx, tx)
+	}
 	q := a.cur.Load().byDept[dept]
 	if q == nil {
 		return nil
@@ -171,6 +179,32 @@ func (a *Aggregator) Recompute(ctx context.Context, tx pgx.Tx, dept string, grid
 	args := append([]any{dept, g}, q.args...)
 	if _, err := tx.Exec(ctx, q.sql, args...); err != nil {
 		return fmt.Errorf("indicators %s: count: %w", dept, err)
+	}
+	return nil
+}
+
+// recomputeFindings replaces the counts of open findings (internal/findings
+// calls it in the transaction that changes them), each finding in its grid.
+func (a *Aggregator) recomputeFindings(ctx context.Context, tx pgx.Tx) error {
+	ins := a.cur.Load().findings
+	if len(ins) == 0 {
+		return nil
+	}
+	names := make([]string, len(ins))
+	kinds := make([]string, len(ins)) // each indicator's kinds, comma-joined
+	for i, in := range ins {
+		names[i], kinds[i] = in.Name, strings.Join(in.Count.Kinds, ",")
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM indicator_cells WHERE name = ANY($1)`, names); err != nil {
+		return fmt.Errorf("indicators findings: clear counts: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO indicator_cells (name, grid_code, value)
+		SELECT i.name, f.grid_code, count(*)
+		FROM unnest($1::text[], $2::text[]) AS i(name, kinds)
+		JOIN findings f ON f.closed_at IS NULL AND f.grid_code IS NOT NULL
+			AND (i.kinds = '' OR f.kind = ANY(string_to_array(i.kinds, ',')))
+		GROUP BY i.name, f.grid_code`, names, kinds); err != nil {
+		return fmt.Errorf("indicators findings: count: %w", err)
 	}
 	return nil
 }

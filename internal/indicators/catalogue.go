@@ -51,6 +51,10 @@ import (
 // Core is the department of indicators over the master index.
 const Core = "core"
 
+// Findings is the department of indicators over the open findings (the
+// hub's own cross-department checks, internal/findings).
+const Findings = "findings"
+
 // Units of indicators.
 const (
 	UnitPersons    = "人"
@@ -64,6 +68,7 @@ const (
 	OfPersons    = "persons"    // residents of the master index
 	OfHouseholds = "households" // households of the master index
 	OfFacts      = "facts"      // synced department records
+	OfFindings   = "findings"   // open findings (internal/findings)
 
 	DistinctPerson    = "person"
 	DistinctHousehold = "household"
@@ -111,6 +116,9 @@ type Count struct {
 	Sets     []string    `yaml:"sets,omitempty"`
 	Where    []Condition `yaml:"where,omitempty"`
 	Distinct string      `yaml:"distinct,omitempty"` // DistinctPerson, DistinctHousehold or DistinctRecord
+	// Kinds, for OfFindings: the kinds of findings counted (none: every
+	// kind). Each open finding is counted once, in its grid.
+	Kinds []string `yaml:"kinds,omitempty"`
 }
 
 // Condition is a test on one unified field of a record, compared as text
@@ -263,12 +271,22 @@ func (c *Catalogue) check(in *Indicator) error {
 	}
 	n := in.Count
 	switch n.Of {
+	case OfFindings:
+		if in.Department != Findings {
+			return fmt.Errorf("a count of findings is over the hub's findings: department %q, want %q", in.Department, Findings)
+		}
+		if in.Unit != UnitItems {
+			return fmt.Errorf("a count of findings has unit %q, want %q", in.Unit, UnitItems)
+		}
+		if n.MinAge != nil || n.MaxAge != nil || len(n.Sets) > 0 || len(n.Where) > 0 || n.Distinct != "" {
+			return errors.New("ages, sets, where and distinct are not for findings: name the kinds")
+		}
 	case OfPersons, OfHouseholds:
 		if in.Department != Core {
 			return fmt.Errorf("a count of %s is over the master index: department %q, want %q", n.Of, in.Department, Core)
 		}
-		if len(n.Sets) > 0 || len(n.Where) > 0 || n.Distinct != "" {
-			return fmt.Errorf("sets, where and distinct are for facts, not %s", n.Of)
+		if len(n.Sets) > 0 || len(n.Where) > 0 || n.Distinct != "" || len(n.Kinds) > 0 {
+			return fmt.Errorf("sets, where, distinct and kinds are for facts and findings, not %s", n.Of)
 		}
 		if n.Of == OfHouseholds && (n.MinAge != nil || n.MaxAge != nil) {
 			return errors.New("ages are for persons")
@@ -280,8 +298,11 @@ func (c *Catalogue) check(in *Indicator) error {
 			return errors.New("minAge above maxAge")
 		}
 	case OfFacts:
-		if in.Department == Core {
+		if in.Department == Core || in.Department == Findings {
 			return errors.New("a count of facts needs a department")
+		}
+		if len(n.Kinds) > 0 {
+			return errors.New("kinds are for counts of findings")
 		}
 		if n.MinAge != nil || n.MaxAge != nil {
 			return errors.New("ages are for persons")
@@ -301,7 +322,7 @@ func (c *Catalogue) check(in *Indicator) error {
 			}
 		}
 	default:
-		return fmt.Errorf("count of %q, want persons, households or facts", n.Of)
+		return fmt.Errorf("count of %q, want persons, households, facts or findings", n.Of)
 	}
 	return nil
 }
@@ -493,7 +514,7 @@ func (c *Catalogue) For(depts []*connectors.Department) *Catalogue {
 // checkIndicator checks one indicator against the departments.
 func (c *Catalogue) checkIndicator(in *Indicator, byCode map[string]*connectors.Department) (errs []error) {
 	i := c.index(in)
-	if in.Department == Core {
+	if in.Department == Core || in.Department == Findings {
 		return nil
 	}
 	d := byCode[in.Department]
@@ -575,6 +596,82 @@ func (c *Catalogue) Departments(in *Indicator) []string {
 	out := []string{c.byName[in.Rate.Numerator].Department}
 	if d := c.byName[in.Rate.Denominator].Department; d != out[0] {
 		out = append(out, d)
+	}
+	return out
+}
+
+// FindingKinds lists the kinds of findings the counts of findings name, in
+// catalogue order.
+func (c *Catalogue) FindingKinds() []string {
+	var out []string
+	for _, in := range c.list {
+		if in.Count != nil && in.Count.Of == OfFindings {
+			for _, k := range in.Count.Kinds {
+				if !slices.Contains(out, k) {
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// CheckFindings checks that every kind a count of findings names is one of
+// kinds (the findings catalogue's), each problem at its line.
+func (c *Catalogue) CheckFindings(kinds []string) error {
+	var errs []error
+	for i, in := range c.list {
+		if in.Count == nil || in.Count.Of != OfFindings {
+			continue
+		}
+		for j, k := range in.Count.Kinds {
+			if !slices.Contains(kinds, k) {
+				errs = append(errs, c.errorf(i, []any{"count", "kinds", j}, "%s: no finding kind %q in the findings catalogue (kinds: %s)",
+					in.Name, k, strings.Join(kinds, ", ")))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ForFindings is the catalogue without the counts of findings that name a
+// kind not in kinds (and the rates and relations over them), as For does
+// for departments.
+func (c *Catalogue) ForFindings(kinds []string) *Catalogue {
+	var keep []*Indicator
+	dropped := map[string]bool{}
+	for _, in := range c.list {
+		if in.Count != nil && in.Count.Of == OfFindings && slices.ContainsFunc(in.Count.Kinds, func(k string) bool { return !slices.Contains(kinds, k) }) {
+			dropped[in.Name] = true
+		}
+	}
+	if len(dropped) == 0 {
+		return c
+	}
+	// A sum with a part gone goes too, and a rate over a count gone.
+	for grew := true; grew; {
+		grew = false
+		for _, in := range c.list {
+			if !dropped[in.Name] && (in.Rate != nil && (dropped[in.Rate.Numerator] || dropped[in.Rate.Denominator]) ||
+				slices.ContainsFunc(in.SumOf, func(n string) bool { return dropped[n] })) {
+				dropped[in.Name], grew = true, true
+			}
+		}
+	}
+	for _, in := range c.list {
+		if dropped[in.Name] {
+			continue
+		}
+		if slices.ContainsFunc(in.SubsetOf, func(n string) bool { return dropped[n] }) {
+			cp := *in
+			cp.SubsetOf = slices.DeleteFunc(slices.Clone(in.SubsetOf), func(n string) bool { return dropped[n] })
+			in = &cp
+		}
+		keep = append(keep, in)
+	}
+	out, err := newCatalogue(keep, c.file)
+	if err != nil {
+		panic("indicators: a subset of a valid catalogue failed: " + err.Error())
 	}
 	return out
 }

@@ -229,8 +229,8 @@ func testValuesMatchGroundTruth(t *testing.T, e *env) {
 	}
 	cat := indicators.Default()
 	for _, in := range cat.All() {
-		if in.IsRate() {
-			continue
+		if in.IsRate() || in.Department == indicators.Findings {
+			continue // counts of findings: internal/findings checks them against the generator's truth
 		}
 		w := want[in.Name]
 		if len(w) == 0 {

@@ -34,6 +34,11 @@ type Purpose struct {
 	// Unmask are the identifier classes (resident_id, phone, certificate,
 	// account) shown in clear under the purpose.
 	Unmask []ident.Class `yaml:"unmask"`
+	// Findings are the kinds of findings (the findings catalogue) the
+	// purpose opens, with * for every kind.
+	Findings []string `yaml:"findings"`
+
+	index int // its place in the file, for errors
 }
 
 // field is what the policy knows of one department field.
@@ -49,6 +54,7 @@ type Policy struct {
 	order    []string
 	fields   map[string]field // "dept.set.field"
 	depts    map[string]bool
+	file     *yamlpos.File
 }
 
 // CoreIdentifiers are the identifier classes of the master index's own Person
@@ -84,7 +90,7 @@ func Parse(name string, raw []byte, depts []*connectors.Department, lenient bool
 		return nil, err
 	}
 	codes := map[string]bool{}
-	p := &Policy{purposes: map[string]*Purpose{}, fields: map[string]field{}, depts: codes}
+	p := &Policy{purposes: map[string]*Purpose{}, fields: map[string]field{}, depts: codes, file: file}
 	for _, d := range depts {
 		codes[d.Code] = true
 		for _, rs := range d.Records {
@@ -142,7 +148,7 @@ func Parse(name string, raw []byte, depts []*connectors.Department, lenient bool
 		if lenient && len(pu.Departments) > 0 && len(depts) == 0 {
 			continue // a purpose of departments none of which is configured
 		}
-		pu.Departments, pu.Fields = depts, fields
+		pu.Departments, pu.Fields, pu.index = depts, fields, i
 		p.purposes[pu.Code] = pu
 		p.order = append(p.order, pu.Code)
 	}
@@ -312,4 +318,48 @@ func (p *Policy) mask(pr *auth.Principal, pu *Purpose, c ident.Class) ident.Clas
 // clear.
 func (p *Policy) Unmasks(pr *auth.Principal, pu *Purpose, c ident.Class) bool {
 	return p.mask(pr, pu, c) == ""
+}
+
+// CheckFindings checks the finding kinds each purpose opens against the
+// findings catalogue's kinds, each problem at its line. With lenient set, a
+// kind the catalogue lacks is left out instead (the built-in catalogue under
+// another configuration's findings).
+func (p *Policy) CheckFindings(kinds []string, lenient bool) error {
+	var errs []error
+	for _, code := range p.order {
+		pu := p.purposes[code]
+		var keep []string
+		for j, k := range pu.Findings {
+			switch {
+			case k == "*" || slices.Contains(kinds, k):
+				keep = append(keep, k)
+			case !lenient:
+				errs = append(errs, p.file.Errorf([]any{"purposes", pu.index, "findings", j},
+					"purpose %s: no finding kind %q in the findings catalogue (kinds: %s)", pu.Code, k, strings.Join(kinds, ", ")))
+			}
+		}
+		pu.Findings = keep
+	}
+	if len(errs) > 0 {
+		return joinErrors(errs)
+	}
+	return nil
+}
+
+// Finding decides whether a caller with a stated purpose (nil for none) may
+// read findings of a kind: a role that reads personal records, under a
+// purpose open to it that lists the kind. The caller's row scope is checked
+// where the findings are read.
+func (p *Policy) Finding(pr *auth.Principal, pu *Purpose, kind string) Decision {
+	switch {
+	case pr == nil || !pr.ReadsRows():
+		return deny(apperr.Forbidden, "this role reads no personal records")
+	case pu == nil:
+		return deny(apperr.PurposeRequired, "findings name residents: state a purpose (X-Purpose) that lists the kind "+kind)
+	case !usable(pr, pu):
+		return deny(apperr.Forbidden, fmt.Sprintf("purpose %s is not open to your role", pu.Code))
+	case !slices.Contains(pu.Findings, "*") && !slices.Contains(pu.Findings, kind):
+		return deny(apperr.Forbidden, fmt.Sprintf("purpose %s does not cover findings of kind %s", pu.Code, kind))
+	}
+	return Decision{Allow: true}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
+	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/linkage"
@@ -145,6 +146,9 @@ func New(opts Options) *Handler {
 		Version:    opts.Version,
 		Linker:     opts.Linker,
 	}
+	if opts.Store != nil {
+		resolver.FindingStore = findings.NewReader(opts.Store.Pool)
+	}
 	gql := newGraphQL(resolver, opts, reg)
 
 	h := &Handler{mux: http.NewServeMux(), store: opts.Store}
@@ -177,6 +181,7 @@ func New(opts Options) *Handler {
 	h.mux.Handle("/auth/", opts.SignIn)
 	h.mux.Handle("GET /report", web.Report())
 	h.mux.Handle("GET /map", web.Map())
+	h.mux.Handle("GET /review", web.Review())
 	return h
 }
 

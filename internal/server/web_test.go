@@ -536,6 +536,12 @@ func TestMapPageDrawsIndicatorsOverGridPolygons(t *testing.T) {
 	if !slices.Contains(labels, "户籍人口（人）") || !slices.Contains(labels, "低保人员（人）") {
 		t.Errorf("indicator picker offers %v, want the catalogue's Chinese labels", labels)
 	}
+	// The findings layer: their counts under 数据核查.
+	var findingsLayer []string
+	p.eval(`[...document.querySelectorAll('#indicator optgroup[label="数据核查"] option')].map(o => o.value)`, &findingsLayer)
+	if !slices.Contains(findingsLayer, "findingsOpen") || !slices.Contains(findingsLayer, "findingsDeceasedWithPension") {
+		t.Errorf("the 数据核查 layer offers %v, want the counts of findings", findingsLayer)
+	}
 	p.fill("#indicator", "residents")
 	p.fill("#level", "COMMUNITY")
 	ready("COMMUNITY", "340705")

@@ -55,3 +55,8 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO gridhub_app;
 -- decision, never removed.
 GRANT SELECT, INSERT, UPDATE, DELETE ON links TO gridhub_app;
 GRANT SELECT, INSERT, UPDATE ON link_decisions TO gridhub_app;
+
+-- Findings (migration 00011): opened, updated and closed by each refresh,
+-- never removed (a closed finding is its history).
+GRANT SELECT, INSERT, UPDATE ON findings TO gridhub_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON finding_kinds TO gridhub_app;

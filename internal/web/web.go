@@ -1,7 +1,7 @@
 // Package web serves the hub's pages for people: the unified report form
 // (一表通填报, GET /report) for community and grid staff, the grid map
 // (网格地图, GET /map), a choropleth of an indicator over the grid polygons,
-// and, under gridhub dev, the query explorer (GraphiQL, graphiql.go).
+// record linkage's review queue (关联审核, GET /review), and, under gridhub dev, the query explorer (GraphiQL, graphiql.go).
 //
 // Each page is one self-contained HTML document: plain HTML, CSS and vanilla
 // JavaScript, kept as separate files under assets/ and inlined into the
@@ -38,9 +38,14 @@ func Report() http.Handler { return reportPage }
 // Map is the handler of GET /map: the grid map.
 func Map() http.Handler { return mapPage }
 
+// Review is the handler of GET /review: record linkage's review queue for
+// community staff (确认/拒绝 each proposed link).
+func Review() http.Handler { return reviewPage }
+
 var (
 	reportPage = mustPage("report.html", []string{"common.css", "report.css"}, []string{"common.js", "report.js"})
 	mapPage    = mustPage("map.html", []string{"common.css", "map.css"}, []string{"common.js", "map.js"})
+	reviewPage = mustPage("review.html", []string{"common.css", "review.css"}, []string{"common.js", "review.js"})
 )
 
 // page is one assembled document (or asset), with its gzip form and headers.

@@ -35,7 +35,7 @@ var (
 )
 
 func TestPagesAreSelfContained(t *testing.T) {
-	for name, h := range map[string]http.Handler{"report": Report(), "map": Map()} {
+	for name, h := range map[string]http.Handler{"report": Report(), "map": Map(), "review": Review()} {
 		t.Run(name, func(t *testing.T) {
 			rec := get(t, h, nil)
 			if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {

@@ -225,6 +225,7 @@ func DecodePersonUrbanCases(v *records.View) *model.UrbanCases {
 			Lon:         v.Float("cases", rec, "lon"),
 			Lat:         v.Float("cases", rec, "lat"),
 			Address:     v.Str("cases", rec, "address"),
+			GridCode:    v.Str("cases", rec, "gridCode"),
 			Description: v.Str("cases", rec, "description"),
 		}
 	}
@@ -248,6 +249,7 @@ func DecodeOrganizationUrbanCases(v *records.View) *model.UrbanCases {
 			Lon:         v.Float("orgCases", rec, "lon"),
 			Lat:         v.Float("orgCases", rec, "lat"),
 			Address:     v.Str("orgCases", rec, "address"),
+			GridCode:    v.Str("orgCases", rec, "gridCode"),
 			Description: v.Str("orgCases", rec, "description"),
 		}
 	}

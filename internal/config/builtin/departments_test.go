@@ -51,7 +51,7 @@ var unified = map[string]map[string][]string{
 
 func caseFields(entity string) []string {
 	return []string{entity, "caseNumber string U", "kind enum U", "category string U", "stage enum U", "reportedOn date U",
-		"deadline date U", "overdue bool U", "lon decimal U", "lat decimal U", "address string U", "description string C"}
+		"deadline date U", "overdue bool U", "lon decimal U", "lat decimal U", "address string U", "gridCode string U", "description string C"}
 }
 
 // enums are the unified values of each enum field.

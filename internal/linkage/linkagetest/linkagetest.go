@@ -19,6 +19,7 @@ import (
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/factsync/factsynctest"
+	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/linkage"
@@ -37,6 +38,9 @@ type City struct {
 	// Servers are the HTTP departments' simulators, by code.
 	Servers map[string]*httptest.Server
 	Linker  *linkage.Linker
+	// Findings, when set, is the findings catalogue the syncs compute
+	// (internal/findings) after each department.
+	Findings *findings.Catalogue
 }
 
 // Quiet is a logger that drops everything.
@@ -125,8 +129,12 @@ func (c *City) Syncer(feeds factsync.Feeds) *factsync.Syncer {
 	if c.Fixture.App != nil {
 		pool = c.Fixture.App.Pool
 	}
-	return factsync.New(pool, c.Fixture.Keys, feeds, c.Registry, indicators.NewAggregator(indicators.Default()),
-		factsync.Options{PageSize: 1000, Now: func() time.Time { return factsynctest.Day }, Logger: Quiet(), Linker: c.Linker})
+	agg := indicators.NewAggregator(indicators.Default())
+	opts := factsync.Options{PageSize: 1000, Now: func() time.Time { return factsynctest.Day }, Logger: Quiet(), Linker: c.Linker}
+	if c.Findings != nil {
+		opts.Findings = findings.NewEngine(c.Findings, agg)
+	}
+	return factsync.New(pool, c.Fixture.Keys, feeds, c.Registry, agg, opts)
 }
 
 // Truth is the dataset's noise truth as linkage measures against it.

@@ -8,6 +8,7 @@ const GH = (() => {
 
   const DEPARTMENTS = {
     core: '基本信息',
+    findings: '数据核查',
     civil_affairs: '民政',
     health: '卫健',
     employment: '就业',
