@@ -15,6 +15,7 @@ import (
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
@@ -37,4 +38,7 @@ type Resolver struct {
 	// Ledger is the access ledger auditors query; nil when the hub keeps none.
 	Ledger  *audit.Ledger
 	Version string
+	// Work is the grid's daily work: patrols, the diary, events, 考核; nil
+	// serves none.
+	Work *gridwork.Service
 }

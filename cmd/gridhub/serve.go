@@ -17,6 +17,7 @@ import (
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
@@ -146,6 +147,9 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		go watchConfig(ctx, cfg.ConfigDir, c)
 	}
 
+	// The grid's daily work, under the gridwork.yaml in force.
+	work := gridwork.NewService(st.Pool, func() *gridwork.Config { return live.Get().GridWork })
+
 	h := server.New(server.Options{
 		Store:      st,
 		People:     people.NewService(st.Pool, keys),
@@ -154,6 +158,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		Config:     live,
 		Ledger:     ledger,
 		Reports:    reports,
+		Work:       work,
 		Figures:    figures,
 		Freshness:  syncer.Freshness,
 		Cache:      sh.cache,

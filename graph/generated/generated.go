@@ -16,6 +16,7 @@ import (
 	"github.com/gridhub/gridhub/graph/model"
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
@@ -36,6 +37,7 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	AuditEntryConnection() AuditEntryConnectionResolver
 	Building() BuildingResolver
+	DiaryEntry() DiaryEntryResolver
 	Grid() GridResolver
 	Household() HouseholdResolver
 	IndicatorTable() IndicatorTableResolver
@@ -131,6 +133,38 @@ type ComplexityRoot struct {
 	DepartmentAsOf struct {
 		At         func(childComplexity int) int
 		Department func(childComplexity int) int
+	}
+
+	DiaryCategory struct {
+		Code  func(childComplexity int) int
+		Label func(childComplexity int) int
+	}
+
+	DiaryEntry struct {
+		Category     func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		FollowUp     func(childComplexity int) int
+		FollowUpNote func(childComplexity int) int
+		GridCode     func(childComplexity int) int
+		Heard        func(childComplexity int) int
+		Help         func(childComplexity int) int
+		Households   func(childComplexity int) int
+		ID           func(childComplexity int) int
+		PatrolID     func(childComplexity int) int
+		VisitedAt    func(childComplexity int) int
+		Worker       func(childComplexity int) int
+	}
+
+	DiaryEntryConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DiaryEntryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Dibao struct {
@@ -311,8 +345,10 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		Redeliver    func(childComplexity int, submission string, department string) int
-		SubmitReport func(childComplexity int, input model.SubmitReportInput) int
+		RecordDiaryEntry func(childComplexity int, input model.RecordDiaryEntryInput) int
+		RecordPatrol     func(childComplexity int, input model.RecordPatrolInput) int
+		Redeliver        func(childComplexity int, submission string, department string) int
+		SubmitReport     func(childComplexity int, input model.SubmitReportInput) int
 	}
 
 	Organization struct {
@@ -348,6 +384,28 @@ type ComplexityRoot struct {
 		LastContact  func(childComplexity int) int
 		OutOfContact func(childComplexity int) int
 		Transferred  func(childComplexity int) int
+	}
+
+	Patrol struct {
+		CreatedAt func(childComplexity int) int
+		EndedAt   func(childComplexity int) int
+		GridCode  func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Note      func(childComplexity int) int
+		StartedAt func(childComplexity int) int
+		Worker    func(childComplexity int) int
+	}
+
+	PatrolConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PatrolEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Pension struct {
@@ -392,6 +450,8 @@ type ComplexityRoot struct {
 	Query struct {
 		AuditLog           func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
 		Departments        func(childComplexity int) int
+		DiaryCategories    func(childComplexity int) int
+		DiaryEntries       func(childComplexity int, within string, from *time.Time, to *time.Time, category *string, first *int, after *string) int
 		Grid               func(childComplexity int, code string) int
 		Grids              func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
 		Household          func(childComplexity int, id string) int
@@ -399,6 +459,7 @@ type ComplexityRoot struct {
 		Indicators         func(childComplexity int, level grid.Level, within *string, names []string) int
 		Locate             func(childComplexity int, lon float64, lat float64) int
 		Organization       func(childComplexity int, creditCode string) int
+		Patrols            func(childComplexity int, within string, from *time.Time, to *time.Time, first *int, after *string) int
 		People             func(childComplexity int, within string, first *int, after *string) int
 		Person             func(childComplexity int, idNumber string) int
 		ReportDraft        func(childComplexity int, template string, subject string) int
@@ -500,6 +561,7 @@ type ComplexityRoot struct {
 		Address     func(childComplexity int) int
 		CaseNumber  func(childComplexity int) int
 		Category    func(childComplexity int) int
+		ClosedOn    func(childComplexity int) int
 		Deadline    func(childComplexity int) int
 		Description func(childComplexity int) int
 		Grid        func(childComplexity int) int
@@ -533,6 +595,9 @@ type AuditEntryConnectionResolver interface {
 type BuildingResolver interface {
 	Grid(ctx context.Context, obj *people.Building) (*grid.Unit, error)
 }
+type DiaryEntryResolver interface {
+	Category(ctx context.Context, obj *gridwork.DiaryEntry) (*gridwork.Option, error)
+}
 type GridResolver interface {
 	Kind(ctx context.Context, obj *grid.Unit) (*grid.Kind, error)
 	Parent(ctx context.Context, obj *grid.Unit) (*grid.Unit, error)
@@ -552,6 +617,8 @@ type IndicatorTableResolver interface {
 type MutationResolver interface {
 	SubmitReport(ctx context.Context, input model.SubmitReportInput) (*model.Submission, error)
 	Redeliver(ctx context.Context, submission string, department string) (*model.Delivery, error)
+	RecordPatrol(ctx context.Context, input model.RecordPatrolInput) (*gridwork.Patrol, error)
+	RecordDiaryEntry(ctx context.Context, input model.RecordDiaryEntryInput) (*gridwork.DiaryEntry, error)
 }
 type OrganizationResolver interface {
 	Grid(ctx context.Context, obj *people.Organization) (*grid.Unit, error)
@@ -578,6 +645,9 @@ type QueryResolver interface {
 	Grid(ctx context.Context, code string) (*grid.Unit, error)
 	Grids(ctx context.Context, level grid.Level, within *string, first *int, after *string) (*model.GridConnection, error)
 	Locate(ctx context.Context, lon float64, lat float64) (*grid.Unit, error)
+	DiaryCategories(ctx context.Context) ([]*gridwork.Option, error)
+	Patrols(ctx context.Context, within string, from *time.Time, to *time.Time, first *int, after *string) (*model.PatrolConnection, error)
+	DiaryEntries(ctx context.Context, within string, from *time.Time, to *time.Time, category *string, first *int, after *string) (*model.DiaryEntryConnection, error)
 	IndicatorCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
 	Indicators(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error)
 	Person(ctx context.Context, idNumber string) (*people.Person, error)
@@ -948,6 +1018,130 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DepartmentAsOf.Department(childComplexity), true
+
+	case "DiaryCategory.code":
+		if e.ComplexityRoot.DiaryCategory.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryCategory.Code(childComplexity), true
+	case "DiaryCategory.label":
+		if e.ComplexityRoot.DiaryCategory.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryCategory.Label(childComplexity), true
+
+	case "DiaryEntry.category":
+		if e.ComplexityRoot.DiaryEntry.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Category(childComplexity), true
+	case "DiaryEntry.createdAt":
+		if e.ComplexityRoot.DiaryEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.CreatedAt(childComplexity), true
+	case "DiaryEntry.followUp":
+		if e.ComplexityRoot.DiaryEntry.FollowUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.FollowUp(childComplexity), true
+	case "DiaryEntry.followUpNote":
+		if e.ComplexityRoot.DiaryEntry.FollowUpNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.FollowUpNote(childComplexity), true
+	case "DiaryEntry.gridCode":
+		if e.ComplexityRoot.DiaryEntry.GridCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.GridCode(childComplexity), true
+	case "DiaryEntry.heard":
+		if e.ComplexityRoot.DiaryEntry.Heard == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Heard(childComplexity), true
+	case "DiaryEntry.help":
+		if e.ComplexityRoot.DiaryEntry.Help == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Help(childComplexity), true
+	case "DiaryEntry.households":
+		if e.ComplexityRoot.DiaryEntry.Households == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Households(childComplexity), true
+	case "DiaryEntry.id":
+		if e.ComplexityRoot.DiaryEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.ID(childComplexity), true
+	case "DiaryEntry.patrol":
+		if e.ComplexityRoot.DiaryEntry.PatrolID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.PatrolID(childComplexity), true
+	case "DiaryEntry.visitedAt":
+		if e.ComplexityRoot.DiaryEntry.VisitedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.VisitedAt(childComplexity), true
+	case "DiaryEntry.worker":
+		if e.ComplexityRoot.DiaryEntry.Worker == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Worker(childComplexity), true
+
+	case "DiaryEntryConnection.edges":
+		if e.ComplexityRoot.DiaryEntryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryConnection.Edges(childComplexity), true
+	case "DiaryEntryConnection.nodes":
+		if e.ComplexityRoot.DiaryEntryConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryConnection.Nodes(childComplexity), true
+	case "DiaryEntryConnection.pageInfo":
+		if e.ComplexityRoot.DiaryEntryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryConnection.PageInfo(childComplexity), true
+	case "DiaryEntryConnection.totalCount":
+		if e.ComplexityRoot.DiaryEntryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryConnection.TotalCount(childComplexity), true
+
+	case "DiaryEntryEdge.cursor":
+		if e.ComplexityRoot.DiaryEntryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryEdge.Cursor(childComplexity), true
+	case "DiaryEntryEdge.node":
+		if e.ComplexityRoot.DiaryEntryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryEdge.Node(childComplexity), true
 
 	case "Dibao.amount":
 		if e.ComplexityRoot.Dibao.Amount == nil {
@@ -1608,6 +1802,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MedicalInsurance.Status(childComplexity), true
 
+	case "Mutation.recordDiaryEntry":
+		if e.ComplexityRoot.Mutation.RecordDiaryEntry == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordDiaryEntry_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordDiaryEntry(childComplexity, args["input"].(model.RecordDiaryEntryInput)), true
+	case "Mutation.recordPatrol":
+		if e.ComplexityRoot.Mutation.RecordPatrol == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordPatrol_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordPatrol(childComplexity, args["input"].(model.RecordPatrolInput)), true
 	case "Mutation.redeliver":
 		if e.ComplexityRoot.Mutation.Redeliver == nil {
 			break
@@ -1777,6 +1993,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PartyMembership.Transferred(childComplexity), true
+
+	case "Patrol.createdAt":
+		if e.ComplexityRoot.Patrol.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.CreatedAt(childComplexity), true
+	case "Patrol.endedAt":
+		if e.ComplexityRoot.Patrol.EndedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.EndedAt(childComplexity), true
+	case "Patrol.gridCode":
+		if e.ComplexityRoot.Patrol.GridCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.GridCode(childComplexity), true
+	case "Patrol.id":
+		if e.ComplexityRoot.Patrol.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.ID(childComplexity), true
+	case "Patrol.note":
+		if e.ComplexityRoot.Patrol.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.Note(childComplexity), true
+	case "Patrol.startedAt":
+		if e.ComplexityRoot.Patrol.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.StartedAt(childComplexity), true
+	case "Patrol.worker":
+		if e.ComplexityRoot.Patrol.Worker == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.Worker(childComplexity), true
+
+	case "PatrolConnection.edges":
+		if e.ComplexityRoot.PatrolConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolConnection.Edges(childComplexity), true
+	case "PatrolConnection.nodes":
+		if e.ComplexityRoot.PatrolConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolConnection.Nodes(childComplexity), true
+	case "PatrolConnection.pageInfo":
+		if e.ComplexityRoot.PatrolConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolConnection.PageInfo(childComplexity), true
+	case "PatrolConnection.totalCount":
+		if e.ComplexityRoot.PatrolConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolConnection.TotalCount(childComplexity), true
+
+	case "PatrolEdge.cursor":
+		if e.ComplexityRoot.PatrolEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolEdge.Cursor(childComplexity), true
+	case "PatrolEdge.node":
+		if e.ComplexityRoot.PatrolEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolEdge.Node(childComplexity), true
 
 	case "Pension.monthlyBenefit":
 		if e.ComplexityRoot.Pension.MonthlyBenefit == nil {
@@ -1966,6 +2263,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity), true
+	case "Query.diaryCategories":
+		if e.ComplexityRoot.Query.DiaryCategories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DiaryCategories(childComplexity), true
+	case "Query.diaryEntries":
+		if e.ComplexityRoot.Query.DiaryEntries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_diaryEntries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DiaryEntries(childComplexity, args["within"].(string), args["from"].(*time.Time), args["to"].(*time.Time), args["category"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.grid":
 		if e.ComplexityRoot.Query.Grid == nil {
 			break
@@ -2039,6 +2353,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Organization(childComplexity, args["creditCode"].(string)), true
+	case "Query.patrols":
+		if e.ComplexityRoot.Query.Patrols == nil {
+			break
+		}
+
+		args, err := ec.field_Query_patrols_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Patrols(childComplexity, args["within"].(string), args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int), args["after"].(*string)), true
 	case "Query.people":
 		if e.ComplexityRoot.Query.People == nil {
 			break
@@ -2444,6 +2769,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UrbanCase.Category(childComplexity), true
+	case "UrbanCase.closedOn":
+		if e.ComplexityRoot.UrbanCase.ClosedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.ClosedOn(childComplexity), true
 	case "UrbanCase.deadline":
 		if e.ComplexityRoot.UrbanCase.Deadline == nil {
 			break
@@ -2522,6 +2853,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("FieldValueInput", ec.unmarshalInputFieldValueInput),
+			graphql.NewInputUnmarshaler("RecordDiaryEntryInput", ec.unmarshalInputRecordDiaryEntryInput),
+			graphql.NewInputUnmarshaler("RecordPatrolInput", ec.unmarshalInputRecordPatrolInput),
 			graphql.NewInputUnmarshaler("SubmitReportInput", ec.unmarshalInputSubmitReportInput),
 		)
 	}
@@ -3018,6 +3351,8 @@ type UrbanCase {
   reportedOn: Date
   "处置时限"
   deadline: Date
+  "结案日期"
+  closedOn: Date
   "是否超期"
   overdue: Boolean
   "经度"
@@ -3110,6 +3445,115 @@ extend type Query {
   grids(level: GridLevel!, within: ID, first: Int, after: String): GridConnection!
   "The responsibility grid containing a point (WGS 84 lon/lat), or null outside the city."
   locate(lon: Float!, lat: Float!): Grid
+}
+`, BuiltIn: false},
+	{Name: "../../schema/gridwork.graphqls", Input: `# The grid's daily work (网格日常工作): patrols and the 民情日记, kept in the
+# hub under row scope; every read of diary entries is written to the access
+# ledger.
+
+"A category of what was heard on a visit (矛盾纠纷, 困难求助, ...), from gridwork.yaml."
+type DiaryCategory {
+  code: ID!
+  label: String!
+}
+
+"A patrol of one responsibility grid."
+type Patrol {
+  id: ID!
+  "The grid's 15-digit code."
+  gridCode: ID!
+  "Who patrolled (the token's subject)."
+  worker: String!
+  startedAt: Time!
+  endedAt: Time
+  note: String
+  createdAt: Time!
+}
+
+"A 民情日记 entry: a visit, what was heard, the help given."
+type DiaryEntry {
+  id: ID!
+  "The patrol the visit was part of, if any."
+  patrol: ID
+  gridCode: ID!
+  worker: String!
+  visitedAt: Time!
+  "The households visited (master index ids)."
+  households: [ID!]!
+  category: DiaryCategory!
+  "What was heard."
+  heard: String!
+  "The help given."
+  help: String
+  followUp: Boolean!
+  followUpNote: String
+  createdAt: Time!
+}
+
+type PatrolEdge {
+  cursor: String!
+  node: Patrol!
+}
+
+type PatrolConnection {
+  edges: [PatrolEdge!]!
+  nodes: [Patrol!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type DiaryEntryEdge {
+  cursor: String!
+  node: DiaryEntry!
+}
+
+type DiaryEntryConnection {
+  edges: [DiaryEntryEdge!]!
+  nodes: [DiaryEntry!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input RecordPatrolInput {
+  "A responsibility grid in the caller's scope."
+  grid: ID!
+  startedAt: Time!
+  endedAt: Time
+  note: String
+  "A key the client makes once per patrol: the same key again returns the same patrol."
+  idempotencyKey: String!
+}
+
+input RecordDiaryEntryInput {
+  grid: ID!
+  "The patrol the visit was part of (the caller's, in the same grid)."
+  patrol: ID
+  visitedAt: Time!
+  "Households of the grid visited (at most 50)."
+  households: [ID!]
+  "A category code of diaryCategories."
+  category: ID!
+  heard: String!
+  help: String
+  followUp: Boolean
+  followUpNote: String
+  idempotencyKey: String!
+}
+
+extend type Query {
+  "The diary's category catalogue."
+  diaryCategories: [DiaryCategory!]!
+  "Patrols under a grid code the caller may read, newest first."
+  patrols(within: ID!, from: Time, to: Time, first: Int, after: String): PatrolConnection!
+  "Diary entries under a grid code the caller may read, newest first; the read is written to the access ledger."
+  diaryEntries(within: ID!, from: Time, to: Time, category: ID, first: Int, after: String): DiaryEntryConnection!
+}
+
+extend type Mutation {
+  "Record a patrol of a grid in the caller's scope (grid workers and community staff)."
+  recordPatrol(input: RecordPatrolInput!): Patrol!
+  "Record a 民情日记 entry in a grid of the caller's scope."
+  recordDiaryEntry(input: RecordDiaryEntryInput!): DiaryEntry!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/indicators.graphqls", Input: `# Figures for BI: indicators by street, community and grid, from the facts the
@@ -3558,6 +4002,70 @@ func (ec *executionContext) childFields_DepartmentAsOf(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type DepartmentAsOf", field.Name)
 }
 
+func (ec *executionContext) childFields_DiaryCategory(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_DiaryCategory_code(ctx, field)
+	case "label":
+		return ec.fieldContext_DiaryCategory_label(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiaryCategory", field.Name)
+}
+
+func (ec *executionContext) childFields_DiaryEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DiaryEntry_id(ctx, field)
+	case "patrol":
+		return ec.fieldContext_DiaryEntry_patrol(ctx, field)
+	case "gridCode":
+		return ec.fieldContext_DiaryEntry_gridCode(ctx, field)
+	case "worker":
+		return ec.fieldContext_DiaryEntry_worker(ctx, field)
+	case "visitedAt":
+		return ec.fieldContext_DiaryEntry_visitedAt(ctx, field)
+	case "households":
+		return ec.fieldContext_DiaryEntry_households(ctx, field)
+	case "category":
+		return ec.fieldContext_DiaryEntry_category(ctx, field)
+	case "heard":
+		return ec.fieldContext_DiaryEntry_heard(ctx, field)
+	case "help":
+		return ec.fieldContext_DiaryEntry_help(ctx, field)
+	case "followUp":
+		return ec.fieldContext_DiaryEntry_followUp(ctx, field)
+	case "followUpNote":
+		return ec.fieldContext_DiaryEntry_followUpNote(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DiaryEntry_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiaryEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_DiaryEntryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DiaryEntryConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_DiaryEntryConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DiaryEntryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DiaryEntryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiaryEntryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DiaryEntryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DiaryEntryEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DiaryEntryEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiaryEntryEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Dibao(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "householdNumber":
@@ -3982,6 +4490,50 @@ func (ec *executionContext) childFields_PartyMembership(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type PartyMembership", field.Name)
 }
 
+func (ec *executionContext) childFields_Patrol(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Patrol_id(ctx, field)
+	case "gridCode":
+		return ec.fieldContext_Patrol_gridCode(ctx, field)
+	case "worker":
+		return ec.fieldContext_Patrol_worker(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_Patrol_startedAt(ctx, field)
+	case "endedAt":
+		return ec.fieldContext_Patrol_endedAt(ctx, field)
+	case "note":
+		return ec.fieldContext_Patrol_note(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Patrol_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Patrol", field.Name)
+}
+
+func (ec *executionContext) childFields_PatrolConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PatrolConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_PatrolConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PatrolConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PatrolConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PatrolConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PatrolEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PatrolEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PatrolEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PatrolEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Pension(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "scheme":
@@ -4252,6 +4804,8 @@ func (ec *executionContext) childFields_UrbanCase(ctx context.Context, field gra
 		return ec.fieldContext_UrbanCase_reportedOn(ctx, field)
 	case "deadline":
 		return ec.fieldContext_UrbanCase_deadline(ctx, field)
+	case "closedOn":
+		return ec.fieldContext_UrbanCase_closedOn(ctx, field)
 	case "overdue":
 		return ec.fieldContext_UrbanCase_overdue(ctx, field)
 	case "lon":
@@ -4416,6 +4970,34 @@ func (ec *executionContext) field_Grid_children_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_recordDiaryEntry_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordDiaryEntryInput, error) {
+			return ec.unmarshalNRecordDiaryEntryInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordDiaryEntryInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordPatrol_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordPatrolInput, error) {
+			return ec.unmarshalNRecordPatrolInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordPatrolInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_redeliver_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4564,6 +5146,60 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_diaryEntries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "category",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["category"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_grid_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4693,6 +5329,52 @@ func (ec *executionContext) field_Query_organization_args(ctx context.Context, r
 		return nil, err
 	}
 	args["creditCode"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_patrols_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
 	return args, nil
 }
 
@@ -6212,6 +6894,511 @@ func (ec *executionContext) _DepartmentAsOf_at(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_DepartmentAsOf_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DepartmentAsOf", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DiaryCategory_code(ctx context.Context, field graphql.CollectedField, obj *gridwork.Option) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryCategory_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryCategory_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryCategory", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryCategory_label(ctx context.Context, field graphql.CollectedField, obj *gridwork.Option) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryCategory_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryCategory_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryCategory", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_id(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryEntry_patrol(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_patrol(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatrolID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_patrol(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryEntry_gridCode(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_gridCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GridCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_gridCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryEntry_worker(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_worker(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Worker, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_worker(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_visitedAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_visitedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VisitedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_visitedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DiaryEntry_households(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_households(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Households, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_households(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryEntry_category(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DiaryEntry().Category(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Option) graphql.Marshaler {
+			return ec.marshalNDiaryCategory2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOption(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryCategory(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiaryEntry_heard(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_heard(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Heard, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_heard(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_help(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_help(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Help, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_help(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_followUp(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_followUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FollowUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_followUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DiaryEntry_followUpNote(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_followUpNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FollowUpNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_followUpNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DiaryEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DiaryEntryEdge) graphql.Marshaler {
+			return ec.marshalNDiaryEntryEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiaryEntryConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.DiaryEntry) graphql.Marshaler {
+			return ec.marshalNDiaryEntry2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiaryEntryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiaryEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntryConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DiaryEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntryEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.DiaryEntry) graphql.Marshaler {
+			return ec.marshalNDiaryEntry2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntry(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Dibao_householdNumber(ctx context.Context, field graphql.CollectedField, obj *model.Dibao) (ret graphql.Marshaler) {
@@ -8954,6 +10141,94 @@ func (ec *executionContext) fieldContext_Mutation_redeliver(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_recordPatrol(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordPatrol(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordPatrol(ctx, fc.Args["input"].(model.RecordPatrolInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Patrol) graphql.Marshaler {
+			return ec.marshalNPatrol2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrol(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordPatrol(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patrol(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordPatrol_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordDiaryEntry(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordDiaryEntry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordDiaryEntry(ctx, fc.Args["input"].(model.RecordDiaryEntryInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.DiaryEntry) graphql.Marshaler {
+			return ec.marshalNDiaryEntry2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordDiaryEntry(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntry(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordDiaryEntry_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *people.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9538,6 +10813,341 @@ func (ec *executionContext) _PartyMembership_lastContact(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_PartyMembership_lastContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PartyMembership", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Patrol_id(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Patrol_gridCode(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_gridCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GridCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_gridCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Patrol_worker(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_worker(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Worker, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_worker(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "String")
+}
+
+func (ec *executionContext) _Patrol_startedAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Patrol_endedAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_endedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Patrol_note(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "String")
+}
+
+func (ec *executionContext) _Patrol_createdAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PatrolConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PatrolConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PatrolEdge) graphql.Marshaler {
+			return ec.marshalNPatrolEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatrolConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatrolEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatrolConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.PatrolConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.Patrol) graphql.Marshaler {
+			return ec.marshalNPatrol2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrolᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatrolConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patrol(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatrolConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PatrolConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatrolConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatrolConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PatrolConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatrolConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PatrolEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PatrolEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatrolEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PatrolEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PatrolEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Patrol) graphql.Marshaler {
+			return ec.marshalNPatrol2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrol(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatrolEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patrol(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Pension_scheme(ctx context.Context, field graphql.CollectedField, obj *model.Pension) (ret graphql.Marshaler) {
@@ -10515,6 +12125,126 @@ func (ec *executionContext) fieldContext_Query_locate(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_locate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_diaryCategories(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_diaryCategories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DiaryCategories(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.Option) graphql.Marshaler {
+			return ec.marshalNDiaryCategory2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_diaryCategories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryCategory(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_patrols(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_patrols(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Patrols(ctx, fc.Args["within"].(string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PatrolConnection) graphql.Marshaler {
+			return ec.marshalNPatrolConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_patrols(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatrolConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_patrols_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_diaryEntries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_diaryEntries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DiaryEntries(ctx, fc.Args["within"].(string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["category"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DiaryEntryConnection) graphql.Marshaler {
+			return ec.marshalNDiaryEntryConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_diaryEntries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_diaryEntries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12434,6 +14164,29 @@ func (ec *executionContext) fieldContext_UrbanCase_deadline(_ context.Context, f
 	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "Date")
 }
 
+func (ec *executionContext) _UrbanCase_closedOn(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_closedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_closedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "Date")
+}
+
 func (ec *executionContext) _UrbanCase_overdue(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13767,6 +15520,181 @@ func UnmarshalFieldValueInput(ctx context.Context, raw any) (model.FieldValueInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRecordDiaryEntryInput(ctx context.Context, obj any) (model.RecordDiaryEntryInput, error) {
+	var it model.RecordDiaryEntryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"grid", "patrol", "visitedAt", "households", "category", "heard", "help", "followUp", "followUpNote", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "grid":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grid"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Grid = data
+		case "patrol":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patrol"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Patrol = data
+		case "visitedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visitedAt"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VisitedAt = data
+		case "households":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("households"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Households = data
+		case "category":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Category = data
+		case "heard":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("heard"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Heard = data
+		case "help":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("help"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Help = data
+		case "followUp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("followUp"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FollowUp = data
+		case "followUpNote":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("followUpNote"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FollowUpNote = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordDiaryEntryInput unmarshals raw into the RecordDiaryEntryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordDiaryEntryInput(ctx context.Context, raw any) (model.RecordDiaryEntryInput, error) {
+	var out model.RecordDiaryEntryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordDiaryEntryInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecordPatrolInput(ctx context.Context, obj any) (model.RecordPatrolInput, error) {
+	var it model.RecordPatrolInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"grid", "startedAt", "endedAt", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "grid":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grid"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Grid = data
+		case "startedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAt"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAt = data
+		case "endedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAt = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordPatrolInput unmarshals raw into the RecordPatrolInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordPatrolInput(ctx context.Context, raw any) (model.RecordPatrolInput, error) {
+	var out model.RecordPatrolInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordPatrolInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSubmitReportInput(ctx context.Context, obj any) (model.SubmitReportInput, error) {
 	var it model.SubmitReportInput
 	if obj == nil {
@@ -14357,6 +16285,219 @@ func (ec *executionContext) _DepartmentAsOf(ctx context.Context, sel ast.Selecti
 		case "at":
 			out.Values[i] = ec._DepartmentAsOf_at(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diaryCategoryImplementors = []string{"DiaryCategory"}
+
+func (ec *executionContext) _DiaryCategory(ctx context.Context, sel ast.SelectionSet, obj *gridwork.Option) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diaryCategoryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiaryCategory")
+		case "code":
+			out.Values[i] = ec._DiaryCategory_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._DiaryCategory_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diaryEntryImplementors = []string{"DiaryEntry"}
+
+func (ec *executionContext) _DiaryEntry(ctx context.Context, sel ast.SelectionSet, obj *gridwork.DiaryEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diaryEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiaryEntry")
+		case "id":
+			out.Values[i] = ec._DiaryEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patrol":
+			out.Values[i] = ec._DiaryEntry_patrol(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "gridCode":
+			out.Values[i] = ec._DiaryEntry_gridCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "worker":
+			out.Values[i] = ec._DiaryEntry_worker(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "visitedAt":
+			out.Values[i] = ec._DiaryEntry_visitedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "households":
+			out.Values[i] = ec._DiaryEntry_households(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DiaryEntry_category(ctx, field, obj)
+				})
+		case "heard":
+			out.Values[i] = ec._DiaryEntry_heard(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "help":
+			out.Values[i] = ec._DiaryEntry_help(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "followUp":
+			out.Values[i] = ec._DiaryEntry_followUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "followUpNote":
+			out.Values[i] = ec._DiaryEntry_followUpNote(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DiaryEntry_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diaryEntryConnectionImplementors = []string{"DiaryEntryConnection"}
+
+func (ec *executionContext) _DiaryEntryConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DiaryEntryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diaryEntryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiaryEntryConnection")
+		case "edges":
+			out.Values[i] = ec._DiaryEntryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._DiaryEntryConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DiaryEntryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DiaryEntryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diaryEntryEdgeImplementors = []string{"DiaryEntryEdge"}
+
+func (ec *executionContext) _DiaryEntryEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DiaryEntryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diaryEntryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiaryEntryEdge")
+		case "cursor":
+			out.Values[i] = ec._DiaryEntryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DiaryEntryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -15607,6 +17748,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "recordPatrol":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordPatrol(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordDiaryEntry":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordDiaryEntry(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15832,6 +17987,155 @@ func (ec *executionContext) _PartyMembership(ctx context.Context, sel ast.Select
 		case "lastContact":
 			out.Values[i] = ec._PartyMembership_lastContact(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var patrolImplementors = []string{"Patrol"}
+
+func (ec *executionContext) _Patrol(ctx context.Context, sel ast.SelectionSet, obj *gridwork.Patrol) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patrolImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Patrol")
+		case "id":
+			out.Values[i] = ec._Patrol_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gridCode":
+			out.Values[i] = ec._Patrol_gridCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "worker":
+			out.Values[i] = ec._Patrol_worker(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._Patrol_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endedAt":
+			out.Values[i] = ec._Patrol_endedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._Patrol_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Patrol_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var patrolConnectionImplementors = []string{"PatrolConnection"}
+
+func (ec *executionContext) _PatrolConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PatrolConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patrolConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PatrolConnection")
+		case "edges":
+			out.Values[i] = ec._PatrolConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._PatrolConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PatrolConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PatrolConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var patrolEdgeImplementors = []string{"PatrolEdge"}
+
+func (ec *executionContext) _PatrolEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PatrolEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patrolEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PatrolEdge")
+		case "cursor":
+			out.Values[i] = ec._PatrolEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PatrolEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -16153,6 +18457,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_locate(ctx, field)
+				})
+		case "diaryCategories":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_diaryCategories(ctx, field)
+				})
+		case "patrols":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_patrols(ctx, field)
+				})
+		case "diaryEntries":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_diaryEntries(ctx, field)
 				})
 		case "indicatorCatalogue":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -16881,6 +19203,11 @@ func (ec *executionContext) _UrbanCase(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "closedOn":
+			out.Values[i] = ec._UrbanCase_closedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "overdue":
 			out.Values[i] = ec._UrbanCase_overdue(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -17542,6 +19869,86 @@ func (ec *executionContext) marshalNDepartmentAsOf2ᚕgithubᚗcomᚋgridhubᚋg
 	return ret
 }
 
+func (ec *executionContext) marshalNDiaryCategory2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.Option) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiaryCategory2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiaryCategory2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOption(ctx context.Context, sel ast.SelectionSet, v *gridwork.Option) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiaryCategory!")
+		return graphql.Null
+	}
+	return ec._DiaryCategory(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDiaryEntry2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.DiaryEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiaryEntry2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiaryEntry2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntry(ctx context.Context, sel ast.SelectionSet, v *gridwork.DiaryEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiaryEntry!")
+		return graphql.Null
+	}
+	return ec._DiaryEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDiaryEntryConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryConnection(ctx context.Context, sel ast.SelectionSet, v *model.DiaryEntryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiaryEntryConnection!")
+		return graphql.Null
+	}
+	return ec._DiaryEntryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDiaryEntryEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DiaryEntryEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiaryEntryEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiaryEntryEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryEdge(ctx context.Context, sel ast.SelectionSet, v *model.DiaryEntryEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiaryEntryEdge!")
+		return graphql.Null
+	}
+	return ec._DiaryEntryEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDraftDepartmentError2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftDepartmentErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DraftDepartmentError) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -17944,6 +20351,62 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhub
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPatrol2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrolᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.Patrol) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPatrol2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrol(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPatrol2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrol(ctx context.Context, sel ast.SelectionSet, v *gridwork.Patrol) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Patrol!")
+		return graphql.Null
+	}
+	return ec._Patrol(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPatrolConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolConnection(ctx context.Context, sel ast.SelectionSet, v *model.PatrolConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PatrolConnection!")
+		return graphql.Null
+	}
+	return ec._PatrolConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPatrolEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PatrolEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPatrolEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPatrolEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolEdge(ctx context.Context, sel ast.SelectionSet, v *model.PatrolEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PatrolEdge!")
+		return graphql.Null
+	}
+	return ec._PatrolEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPerson2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋpeopleᚐPersonᚄ(ctx context.Context, sel ast.SelectionSet, v []*people.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -18022,6 +20485,16 @@ func (ec *executionContext) marshalNRecord2ᚖgithubᚗcomᚋgridhubᚋgridhub�
 		return graphql.Null
 	}
 	return ec._Record(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRecordDiaryEntryInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordDiaryEntryInput(ctx context.Context, v any) (model.RecordDiaryEntryInput, error) {
+	res, err := ec.unmarshalInputRecordDiaryEntryInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRecordPatrolInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordPatrolInput(ctx context.Context, v any) (model.RecordPatrolInput, error) {
+	res, err := ec.unmarshalInputRecordPatrolInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRecordSet2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RecordSet) graphql.Marshaler {
@@ -18566,6 +21039,41 @@ func (ec *executionContext) marshalOHousehold2ᚖgithubᚗcomᚋgridhubᚋgridhu
 		return graphql.Null
 	}
 	return ec._Household(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {

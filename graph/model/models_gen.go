@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/report"
 )
 
@@ -67,6 +68,18 @@ type Department struct {
 	LastSyncAt *time.Time `json:"lastSyncAt,omitempty"`
 	// How far the synced facts lag behind the department, seconds.
 	SyncLagSeconds *float64 `json:"syncLagSeconds,omitempty"`
+}
+
+type DiaryEntryConnection struct {
+	Edges      []*DiaryEntryEdge      `json:"edges"`
+	Nodes      []*gridwork.DiaryEntry `json:"nodes"`
+	PageInfo   *PageInfo              `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+type DiaryEntryEdge struct {
+	Cursor string               `json:"cursor"`
+	Node   *gridwork.DiaryEntry `json:"node"`
 }
 
 // 低保
@@ -277,6 +290,18 @@ type PartyMembership struct {
 	LastContact *time.Time `json:"lastContact,omitempty"`
 }
 
+type PatrolConnection struct {
+	Edges      []*PatrolEdge      `json:"edges"`
+	Nodes      []*gridwork.Patrol `json:"nodes"`
+	PageInfo   *PageInfo          `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+type PatrolEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *gridwork.Patrol `json:"node"`
+}
+
 // 养老保险
 type Pension struct {
 	// 险种类型: EMPLOYEE, RESIDENT
@@ -296,6 +321,32 @@ type Query struct {
 type Record struct {
 	// Every field of the record set, in mapping order; an absent value is null.
 	Fields []*FieldValue `json:"fields"`
+}
+
+type RecordDiaryEntryInput struct {
+	Grid string `json:"grid"`
+	// The patrol the visit was part of (the caller's, in the same grid).
+	Patrol    *string   `json:"patrol,omitempty"`
+	VisitedAt time.Time `json:"visitedAt"`
+	// Households of the grid visited (at most 50).
+	Households []string `json:"households,omitempty"`
+	// A category code of diaryCategories.
+	Category       string  `json:"category"`
+	Heard          string  `json:"heard"`
+	Help           *string `json:"help,omitempty"`
+	FollowUp       *bool   `json:"followUp,omitempty"`
+	FollowUpNote   *string `json:"followUpNote,omitempty"`
+	IdempotencyKey string  `json:"idempotencyKey"`
+}
+
+type RecordPatrolInput struct {
+	// A responsibility grid in the caller's scope.
+	Grid      string     `json:"grid"`
+	StartedAt time.Time  `json:"startedAt"`
+	EndedAt   *time.Time `json:"endedAt,omitempty"`
+	Note      *string    `json:"note,omitempty"`
+	// A key the client makes once per patrol: the same key again returns the same patrol.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // One record set of a department's answer about an entity.
@@ -442,6 +493,8 @@ type UrbanCase struct {
 	ReportedOn *time.Time `json:"reportedOn,omitempty"`
 	// 处置时限
 	Deadline *time.Time `json:"deadline,omitempty"`
+	// 结案日期
+	ClosedOn *time.Time `json:"closedOn,omitempty"`
 	// 是否超期
 	Overdue *bool `json:"overdue,omitempty"`
 	// 经度

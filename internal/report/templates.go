@@ -91,6 +91,9 @@ func (ts *Templates) Version(id string, v int) *Template {
 	return nil
 }
 
+// IDs lists the template ids, sorted.
+func (ts *Templates) IDs() []string { return slices.Clone(ts.ids) }
+
 // List returns the newest version of each template that is not retired, by id.
 func (ts *Templates) List() []*Template {
 	var out []*Template

@@ -30,6 +30,7 @@ import (
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/policy"
@@ -71,6 +72,9 @@ type Options struct {
 	Ledger *audit.Ledger
 	// Reports is the unified report (一表通); nil serves no reports.
 	Reports *report.Service
+	// Work is the grid's daily work (patrols, the diary, events, 考核); nil
+	// serves none.
+	Work *gridwork.Service
 	// Figures serves indicator tables; Freshness each department's sync state.
 	Figures   *indicators.Service
 	Freshness func(ctx context.Context) ([]factsync.Freshness, error)
@@ -127,6 +131,7 @@ func New(opts Options) *Handler {
 		Figures:    opts.Figures,
 		Freshness:  opts.Freshness,
 		Version:    opts.Version,
+		Work:       opts.Work,
 	}
 	gql := newGraphQL(resolver, opts)
 
@@ -154,6 +159,7 @@ func New(opts Options) *Handler {
 	h.mux.Handle("GET /{$}", landing(opts.Dev))
 	h.mux.Handle("GET /report", web.Report())
 	h.mux.Handle("GET /map", web.Map())
+	h.mux.Handle("GET /diary", web.Diary())
 	return h
 }
 
@@ -256,6 +262,7 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 <p>统一查询各部门共享的居民、住户和单位信息，一表通填报，按街道、社区、网格汇总指标。</p>
 {{if .Dev}}<a href="/graphiql">GraphiQL 查询调试</a>{{end}}
 <a href="/report">一表通填报</a>
+<a href="/diary">民情日记</a>
 <a href="/map">网格地图</a>
 <a href="/graphql">GraphQL 接口 (POST /graphql)</a>
 </body></html>`))

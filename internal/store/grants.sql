@@ -31,6 +31,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON facts, sync_state, indicator_cells, indi
 GRANT SELECT, UPDATE ON fact_meta TO gridhub_app;
 GRANT EXECUTE ON FUNCTION gridhub_fact_partition(text, text), gridhub_analyze_fact_partition(text) TO gridhub_app;
 
+-- The grid's daily work: patrols and the 民情日记 are appended, never
+-- changed.
+GRANT SELECT, INSERT ON patrols, diary_entries TO gridhub_app;
+
 -- The job queue (River): its workers fetch, update and clean jobs, elect a
 -- leader and keep their queues; its migrations stay the owner's. Which
 -- tables it has depends on its version, so they are granted as found.

@@ -1,6 +1,9 @@
-// Package web serves the hub's two pages for people: the unified report form
-// (一表通填报, GET /report) for community and grid staff, and the grid map
-// (网格地图, GET /map), a choropleth of an indicator over the grid polygons.
+// Package web serves the hub's pages for people: the unified report form
+// (一表通填报, GET /report) for community and grid staff, the grid map
+// (网格地图, GET /map), a choropleth of an indicator over the grid polygons,
+// and the grid's daily work: patrols and the 民情日记 (GET /diary), 事件上报
+// (GET /event) and the street's approval of report templates (准入, GET
+// /approvals).
 //
 // Each page is one self-contained HTML document: plain HTML, CSS and vanilla
 // JavaScript, kept as separate files under assets/ and inlined into the
@@ -34,9 +37,13 @@ func Report() http.Handler { return reportPage }
 // Map is the handler of GET /map: the grid map.
 func Map() http.Handler { return mapPage }
 
+// Diary is the handler of GET /diary: patrols and the 民情日记.
+func Diary() http.Handler { return diaryPage }
+
 var (
 	reportPage = mustPage("report.html", []string{"common.css", "report.css"}, []string{"common.js", "report.js"})
 	mapPage    = mustPage("map.html", []string{"common.css", "map.css"}, []string{"common.js", "map.js"})
+	diaryPage  = mustPage("diary.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "diary.js"})
 )
 
 // page is one assembled document, with its gzip form and headers.
