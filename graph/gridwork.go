@@ -134,3 +134,28 @@ func entryConnection(p *gridwork.Page[*gridwork.DiaryEntry]) *model.DiaryEntryCo
 	}
 	return c
 }
+
+// eventVisible says whether the caller may read an event: one of the roles
+// that read the daily work, with its grid in scope or as its reporter.
+func eventVisible(pr *auth.Principal, e *gridwork.Event) bool {
+	if !pr.Has(auth.GridWorker) && !pr.Has(auth.CommunityAdmin) && !pr.Has(auth.StreetAdmin) && !pr.Has(auth.Admin) {
+		return false
+	}
+	return visible(pr, e.GridCode) || e.Reporter == pr.Subject
+}
+
+// EventVisible is eventVisible for the photo route and the subscriptions.
+func EventVisible(pr *auth.Principal, e *gridwork.Event) bool { return eventVisible(pr, e) }
+
+func eventConnection(p *gridwork.Page[*gridwork.Event]) *model.GridEventConnection {
+	c := &model.GridEventConnection{Edges: []*model.GridEventEdge{}, Nodes: p.Items, TotalCount: p.TotalCount,
+		PageInfo: &model.PageInfo{HasNextPage: p.HasNext}}
+	if c.Nodes == nil {
+		c.Nodes = []*gridwork.Event{}
+	}
+	for i, n := range p.Items {
+		c.Edges = append(c.Edges, &model.GridEventEdge{Cursor: p.Cursors[i], Node: n})
+		c.PageInfo.EndCursor = &p.Cursors[i]
+	}
+	return c
+}

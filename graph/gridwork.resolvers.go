@@ -11,7 +11,9 @@ import (
 
 	"github.com/gridhub/gridhub/graph/generated"
 	"github.com/gridhub/gridhub/graph/model"
+	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/audit"
+	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/gridwork"
 )
 
@@ -21,6 +23,29 @@ func (r *diaryEntryResolver) Category(ctx context.Context, obj *gridwork.DiaryEn
 	}
 	// A category since removed from the catalogue keeps its code.
 	return &gridwork.Option{Code: obj.Category, Label: obj.Category}, nil
+}
+
+func (r *gridEventResolver) Stage(ctx context.Context, obj *gridwork.Event) (*gridwork.StageOption, error) {
+	if obj.Stage == nil {
+		return nil, nil
+	}
+	label := *obj.Stage
+	if ev := r.Work.Config().Events; ev != nil {
+		label = ev.StageLabel(*obj.Stage)
+	}
+	return &gridwork.StageOption{Value: *obj.Stage, Label: label}, nil
+}
+
+func (r *gridEventResolver) Overdue(ctx context.Context, obj *gridwork.Event) (bool, error) {
+	return obj.Overdue(time.Now()), nil
+}
+
+func (r *gridEventResolver) Photos(ctx context.Context, obj *gridwork.Event) ([]*model.EventPhoto, error) {
+	out := make([]*model.EventPhoto, len(obj.Photos))
+	for i, p := range obj.Photos {
+		out[i] = &model.EventPhoto{N: p.N, ContentType: p.ContentType, Size: p.Size, URL: gridwork.PhotoPath(obj.ID, p.N)}
+	}
+	return out, nil
 }
 
 func (r *mutationResolver) RecordPatrol(ctx context.Context, input model.RecordPatrolInput) (*gridwork.Patrol, error) {
@@ -74,6 +99,45 @@ func (r *mutationResolver) RecordDiaryEntry(ctx context.Context, input model.Rec
 			return nil, err
 		}
 		if err := r.record(ctx, pr, gridwork.EntryAudit(audit.ActionRecord, []*gridwork.DiaryEntry{e}, heads)); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (r *mutationResolver) ReportEvent(ctx context.Context, input model.ReportEventInput) (*gridwork.Event, error) {
+	w, err := r.work()
+	if err != nil {
+		return nil, err
+	}
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !pr.Has(auth.GridWorker) && !pr.Has(auth.CommunityAdmin) && !pr.Has(auth.Admin) {
+		return nil, &apperr.Error{Code: apperr.Forbidden, Message: "events are reported by grid workers and community staff"}
+	}
+	ix, err := r.Registry.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := gridwork.EventInput{
+		Kind: input.Kind, Category: input.Category, Description: input.Description, Lon: input.Lon, Lat: input.Lat,
+		Address: derefString(input.Address), DiaryEntry: derefString(input.DiaryEntry), IdempotencyKey: input.IdempotencyKey,
+	}
+	for _, u := range input.Photos {
+		in.Photos = append(in.Photos, gridwork.PhotoInput{ContentType: u.ContentType, Data: u.File, Size: u.Size})
+	}
+	by := gridwork.Reporter{Subject: pr.Subject, InScope: pr.InScope}
+	for _, role := range pr.Roles {
+		by.Roles = append(by.Roles, string(role))
+	}
+	e, err := w.ReportEvent(ctx, ix, in, by)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Replayed {
+		if err := r.record(ctx, pr, gridwork.EventAudit(e)); err != nil {
 			return nil, err
 		}
 	}
@@ -147,6 +211,101 @@ func (r *queryResolver) DiaryEntries(ctx context.Context, within string, from *t
 	return entryConnection(page), nil
 }
 
+func (r *queryResolver) EventSettings(ctx context.Context) (*model.EventSettings, error) {
+	w, err := r.work()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	ev := w.Config().Events
+	if ev == nil {
+		return nil, nil
+	}
+	return &model.EventSettings{Department: ev.Department, MaxPhotos: ev.Photos.Max, MaxPhotoBytes: int(ev.Photos.MaxBytes),
+		PhotoTypes: ev.Photos.Types}, nil
+}
+
+func (r *queryResolver) EventKinds(ctx context.Context) ([]*gridwork.Kind, error) {
+	w, err := r.work()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	out := []*gridwork.Kind{}
+	if ev := w.Config().Events; ev != nil {
+		for i := range ev.Kinds {
+			out = append(out, &ev.Kinds[i])
+		}
+	}
+	return out, nil
+}
+
+func (r *queryResolver) CaseStages(ctx context.Context) ([]*gridwork.StageOption, error) {
+	w, err := r.work()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	out := []*gridwork.StageOption{}
+	if ev := w.Config().Events; ev != nil {
+		for i := range ev.Stages {
+			out = append(out, &ev.Stages[i])
+		}
+	}
+	return out, nil
+}
+
+func (r *queryResolver) GridEvents(ctx context.Context, within string, open *bool, from *time.Time, to *time.Time, first *int, after *string) (*model.GridEventConnection, error) {
+	w, err := r.work()
+	if err != nil {
+		return nil, err
+	}
+	pr, prefixes, err := workReader(ctx, within)
+	if err != nil {
+		return nil, err
+	}
+	l, err := listing(prefixes, from, to, first, after)
+	if err != nil {
+		return nil, err
+	}
+	el := gridwork.EventListing{Listing: l, Open: open != nil && *open}
+	if pr.Has(auth.GridWorker) || pr.Has(auth.CommunityAdmin) {
+		el.Reporter = pr.Subject
+	}
+	page, err := w.Events(ctx, el)
+	if err != nil {
+		return nil, err
+	}
+	return eventConnection(page), nil
+}
+
+func (r *queryResolver) GridEvent(ctx context.Context, id string) (*gridwork.Event, error) {
+	w, err := r.work()
+	if err != nil {
+		return nil, err
+	}
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := w.Event(ctx, id)
+	if err != nil || e == nil || !eventVisible(pr, e) {
+		return nil, err
+	}
+	return e, nil
+}
+
 func (r *Resolver) DiaryEntry() generated.DiaryEntryResolver { return &diaryEntryResolver{r} }
 
-type diaryEntryResolver struct{ *Resolver }
+func (r *Resolver) GridEvent() generated.GridEventResolver { return &gridEventResolver{r} }
+
+type (
+	diaryEntryResolver struct{ *Resolver }
+	gridEventResolver  struct{ *Resolver }
+)

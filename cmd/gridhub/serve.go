@@ -105,6 +105,12 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	if err != nil {
 		return err
 	}
+	// The grid's daily work, under the gridwork.yaml in force; its events
+	// go out through the report's delivery queues.
+	work, err := gridwork.NewService(st.Pool, func() *gridwork.Config { return live.Get().GridWork }, gridwork.Options{})
+	if err != nil {
+		return err
+	}
 	// The delivery workers: one River queue per department, retries with
 	// backoff, coordinated through Postgres with every other replica.
 	deliveries, err := report.NewClient(reports, report.WritersFunc(fed.Write), report.ClientConfig{
@@ -115,6 +121,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		// for a report staff are watching); it must exceed JOB_TIMEOUT.
 		JobTimeout:           envDuration("GRIDHUB_DELIVERY_JOB_TIMEOUT", time.Minute),
 		RescueStuckJobsAfter: envDuration("GRIDHUB_DELIVERY_RESCUE_AFTER", 2*time.Minute),
+		AddWorkers:           work.AddWorkers(fed),
 	})
 	if err != nil {
 		return err
@@ -131,7 +138,14 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	registry := grid.NewRegistry(st, 5*time.Second)
 	agg := indicators.NewAggregator(conf.Indicators)
 	figures := indicators.NewService(st.Pool, conf.Indicators, registry, indicators.Options{Cache: sh.cache})
-	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{})
+	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{
+		// The cases of the events reported follow the department's facts.
+		AfterSync: func(ctx context.Context, dept string, _ factsync.Stats) {
+			if _, err := work.Follow(ctx, dept); err != nil && ctx.Err() == nil {
+				slog.Warn("follow event cases", "department", dept, "err", err)
+			}
+		},
+	})
 	if err := syncer.Prepare(ctx); err != nil {
 		return fmt.Errorf("prepare indicators: %w", err)
 	}
@@ -146,9 +160,6 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	if cfg.WatchConfig && cfg.ConfigDir != "" {
 		go watchConfig(ctx, cfg.ConfigDir, c)
 	}
-
-	// The grid's daily work, under the gridwork.yaml in force.
-	work := gridwork.NewService(st.Pool, func() *gridwork.Config { return live.Get().GridWork })
 
 	h := server.New(server.Options{
 		Store:      st,

@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	Building() BuildingResolver
 	DiaryEntry() DiaryEntryResolver
 	Grid() GridResolver
+	GridEvent() GridEventResolver
 	Household() HouseholdResolver
 	IndicatorTable() IndicatorTableResolver
 	Mutation() MutationResolver
@@ -95,6 +96,11 @@ type ComplexityRoot struct {
 		ID      func(childComplexity int) int
 		Lat     func(childComplexity int) int
 		Lon     func(childComplexity int) int
+	}
+
+	CaseStage struct {
+		Label func(childComplexity int) int
+		Value func(childComplexity int) int
 	}
 
 	CivilAffairs struct {
@@ -231,6 +237,26 @@ type ComplexityRoot struct {
 		RecognizedOn func(childComplexity int) int
 	}
 
+	EventKind struct {
+		Categories func(childComplexity int) int
+		Label      func(childComplexity int) int
+		Value      func(childComplexity int) int
+	}
+
+	EventPhoto struct {
+		ContentType func(childComplexity int) int
+		N           func(childComplexity int) int
+		Size        func(childComplexity int) int
+		URL         func(childComplexity int) int
+	}
+
+	EventSettings struct {
+		Department    func(childComplexity int) int
+		MaxPhotoBytes func(childComplexity int) int
+		MaxPhotos     func(childComplexity int) int
+		PhotoTypes    func(childComplexity int) int
+	}
+
 	FieldInfo struct {
 		Description func(childComplexity int) int
 		Identifier  func(childComplexity int) int
@@ -277,6 +303,45 @@ type ComplexityRoot struct {
 	}
 
 	GridEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	GridEvent struct {
+		Address        func(childComplexity int) int
+		Attempts       func(childComplexity int) int
+		CaseNumber     func(childComplexity int) int
+		Category       func(childComplexity int) int
+		ClosedOn       func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Deadline       func(childComplexity int) int
+		DeliveredAt    func(childComplexity int) int
+		Department     func(childComplexity int) int
+		Description    func(childComplexity int) int
+		DiaryEntryID   func(childComplexity int) int
+		GridCode       func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		Lat            func(childComplexity int) int
+		Lon            func(childComplexity int) int
+		OutsideScope   func(childComplexity int) int
+		Overdue        func(childComplexity int) int
+		Photos         func(childComplexity int) int
+		Reporter       func(childComplexity int) int
+		Stage          func(childComplexity int) int
+		StageChangedAt func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
+	GridEventConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GridEventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -348,6 +413,7 @@ type ComplexityRoot struct {
 		RecordDiaryEntry func(childComplexity int, input model.RecordDiaryEntryInput) int
 		RecordPatrol     func(childComplexity int, input model.RecordPatrolInput) int
 		Redeliver        func(childComplexity int, submission string, department string) int
+		ReportEvent      func(childComplexity int, input model.ReportEventInput) int
 		SubmitReport     func(childComplexity int, input model.SubmitReportInput) int
 	}
 
@@ -449,10 +515,15 @@ type ComplexityRoot struct {
 
 	Query struct {
 		AuditLog           func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
+		CaseStages         func(childComplexity int) int
 		Departments        func(childComplexity int) int
 		DiaryCategories    func(childComplexity int) int
 		DiaryEntries       func(childComplexity int, within string, from *time.Time, to *time.Time, category *string, first *int, after *string) int
+		EventKinds         func(childComplexity int) int
+		EventSettings      func(childComplexity int) int
 		Grid               func(childComplexity int, code string) int
+		GridEvent          func(childComplexity int, id string) int
+		GridEvents         func(childComplexity int, within string, open *bool, from *time.Time, to *time.Time, first *int, after *string) int
 		Grids              func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
 		Household          func(childComplexity int, id string) int
 		IndicatorCatalogue func(childComplexity int) int
@@ -605,6 +676,12 @@ type GridResolver interface {
 
 	Geometry(ctx context.Context, obj *grid.Unit) (model.GeoJSON, error)
 }
+type GridEventResolver interface {
+	Stage(ctx context.Context, obj *gridwork.Event) (*gridwork.StageOption, error)
+
+	Overdue(ctx context.Context, obj *gridwork.Event) (bool, error)
+	Photos(ctx context.Context, obj *gridwork.Event) ([]*model.EventPhoto, error)
+}
 type HouseholdResolver interface {
 	Grid(ctx context.Context, obj *people.Household) (*grid.Unit, error)
 	Building(ctx context.Context, obj *people.Household) (*people.Building, error)
@@ -619,6 +696,7 @@ type MutationResolver interface {
 	Redeliver(ctx context.Context, submission string, department string) (*model.Delivery, error)
 	RecordPatrol(ctx context.Context, input model.RecordPatrolInput) (*gridwork.Patrol, error)
 	RecordDiaryEntry(ctx context.Context, input model.RecordDiaryEntryInput) (*gridwork.DiaryEntry, error)
+	ReportEvent(ctx context.Context, input model.ReportEventInput) (*gridwork.Event, error)
 }
 type OrganizationResolver interface {
 	Grid(ctx context.Context, obj *people.Organization) (*grid.Unit, error)
@@ -648,6 +726,11 @@ type QueryResolver interface {
 	DiaryCategories(ctx context.Context) ([]*gridwork.Option, error)
 	Patrols(ctx context.Context, within string, from *time.Time, to *time.Time, first *int, after *string) (*model.PatrolConnection, error)
 	DiaryEntries(ctx context.Context, within string, from *time.Time, to *time.Time, category *string, first *int, after *string) (*model.DiaryEntryConnection, error)
+	EventSettings(ctx context.Context) (*model.EventSettings, error)
+	EventKinds(ctx context.Context) ([]*gridwork.Kind, error)
+	CaseStages(ctx context.Context) ([]*gridwork.StageOption, error)
+	GridEvents(ctx context.Context, within string, open *bool, from *time.Time, to *time.Time, first *int, after *string) (*model.GridEventConnection, error)
+	GridEvent(ctx context.Context, id string) (*gridwork.Event, error)
 	IndicatorCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
 	Indicators(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error)
 	Person(ctx context.Context, idNumber string) (*people.Person, error)
@@ -858,6 +941,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Building.Lon(childComplexity), true
+
+	case "CaseStage.label":
+		if e.ComplexityRoot.CaseStage.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseStage.Label(childComplexity), true
+	case "CaseStage.value":
+		if e.ComplexityRoot.CaseStage.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseStage.Value(childComplexity), true
 
 	case "CivilAffairs.dibao":
 		if e.ComplexityRoot.CivilAffairs.Dibao == nil {
@@ -1374,6 +1470,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EmploymentHardship.RecognizedOn(childComplexity), true
 
+	case "EventKind.categories":
+		if e.ComplexityRoot.EventKind.Categories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventKind.Categories(childComplexity), true
+	case "EventKind.label":
+		if e.ComplexityRoot.EventKind.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventKind.Label(childComplexity), true
+	case "EventKind.value":
+		if e.ComplexityRoot.EventKind.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventKind.Value(childComplexity), true
+
+	case "EventPhoto.contentType":
+		if e.ComplexityRoot.EventPhoto.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventPhoto.ContentType(childComplexity), true
+	case "EventPhoto.n":
+		if e.ComplexityRoot.EventPhoto.N == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventPhoto.N(childComplexity), true
+	case "EventPhoto.size":
+		if e.ComplexityRoot.EventPhoto.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventPhoto.Size(childComplexity), true
+	case "EventPhoto.url":
+		if e.ComplexityRoot.EventPhoto.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventPhoto.URL(childComplexity), true
+
+	case "EventSettings.department":
+		if e.ComplexityRoot.EventSettings.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSettings.Department(childComplexity), true
+	case "EventSettings.maxPhotoBytes":
+		if e.ComplexityRoot.EventSettings.MaxPhotoBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSettings.MaxPhotoBytes(childComplexity), true
+	case "EventSettings.maxPhotos":
+		if e.ComplexityRoot.EventSettings.MaxPhotos == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSettings.MaxPhotos(childComplexity), true
+	case "EventSettings.photoTypes":
+		if e.ComplexityRoot.EventSettings.PhotoTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSettings.PhotoTypes(childComplexity), true
+
 	case "FieldInfo.description":
 		if e.ComplexityRoot.FieldInfo.Description == nil {
 			break
@@ -1576,6 +1741,189 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GridEdge.Node(childComplexity), true
+
+	case "GridEvent.address":
+		if e.ComplexityRoot.GridEvent.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Address(childComplexity), true
+	case "GridEvent.attempts":
+		if e.ComplexityRoot.GridEvent.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Attempts(childComplexity), true
+	case "GridEvent.caseNumber":
+		if e.ComplexityRoot.GridEvent.CaseNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.CaseNumber(childComplexity), true
+	case "GridEvent.category":
+		if e.ComplexityRoot.GridEvent.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Category(childComplexity), true
+	case "GridEvent.closedOn":
+		if e.ComplexityRoot.GridEvent.ClosedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.ClosedOn(childComplexity), true
+	case "GridEvent.createdAt":
+		if e.ComplexityRoot.GridEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.CreatedAt(childComplexity), true
+	case "GridEvent.deadline":
+		if e.ComplexityRoot.GridEvent.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Deadline(childComplexity), true
+	case "GridEvent.deliveredAt":
+		if e.ComplexityRoot.GridEvent.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.DeliveredAt(childComplexity), true
+	case "GridEvent.department":
+		if e.ComplexityRoot.GridEvent.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Department(childComplexity), true
+	case "GridEvent.description":
+		if e.ComplexityRoot.GridEvent.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Description(childComplexity), true
+	case "GridEvent.diaryEntry":
+		if e.ComplexityRoot.GridEvent.DiaryEntryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.DiaryEntryID(childComplexity), true
+	case "GridEvent.gridCode":
+		if e.ComplexityRoot.GridEvent.GridCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.GridCode(childComplexity), true
+	case "GridEvent.id":
+		if e.ComplexityRoot.GridEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.ID(childComplexity), true
+	case "GridEvent.kind":
+		if e.ComplexityRoot.GridEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Kind(childComplexity), true
+	case "GridEvent.lastError":
+		if e.ComplexityRoot.GridEvent.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.LastError(childComplexity), true
+	case "GridEvent.lat":
+		if e.ComplexityRoot.GridEvent.Lat == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Lat(childComplexity), true
+	case "GridEvent.lon":
+		if e.ComplexityRoot.GridEvent.Lon == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Lon(childComplexity), true
+	case "GridEvent.outsideOwnGrid":
+		if e.ComplexityRoot.GridEvent.OutsideScope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.OutsideScope(childComplexity), true
+	case "GridEvent.overdue":
+		if e.ComplexityRoot.GridEvent.Overdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Overdue(childComplexity), true
+	case "GridEvent.photos":
+		if e.ComplexityRoot.GridEvent.Photos == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Photos(childComplexity), true
+	case "GridEvent.reporter":
+		if e.ComplexityRoot.GridEvent.Reporter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Reporter(childComplexity), true
+	case "GridEvent.stage":
+		if e.ComplexityRoot.GridEvent.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Stage(childComplexity), true
+	case "GridEvent.stageChangedAt":
+		if e.ComplexityRoot.GridEvent.StageChangedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.StageChangedAt(childComplexity), true
+	case "GridEvent.status":
+		if e.ComplexityRoot.GridEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Status(childComplexity), true
+
+	case "GridEventConnection.edges":
+		if e.ComplexityRoot.GridEventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventConnection.Edges(childComplexity), true
+	case "GridEventConnection.nodes":
+		if e.ComplexityRoot.GridEventConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventConnection.Nodes(childComplexity), true
+	case "GridEventConnection.pageInfo":
+		if e.ComplexityRoot.GridEventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventConnection.PageInfo(childComplexity), true
+	case "GridEventConnection.totalCount":
+		if e.ComplexityRoot.GridEventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventConnection.TotalCount(childComplexity), true
+
+	case "GridEventEdge.cursor":
+		if e.ComplexityRoot.GridEventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventEdge.Cursor(childComplexity), true
+	case "GridEventEdge.node":
+		if e.ComplexityRoot.GridEventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventEdge.Node(childComplexity), true
 
 	case "Health.births":
 		if e.ComplexityRoot.Health.Births == nil {
@@ -1835,6 +2183,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Redeliver(childComplexity, args["submission"].(string), args["department"].(string)), true
+	case "Mutation.reportEvent":
+		if e.ComplexityRoot.Mutation.ReportEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportEvent(childComplexity, args["input"].(model.ReportEventInput)), true
 	case "Mutation.submitReport":
 		if e.ComplexityRoot.Mutation.SubmitReport == nil {
 			break
@@ -2257,6 +2616,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["person"].(*string), args["actor"].(*string), args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int), args["after"].(*string)), true
+	case "Query.caseStages":
+		if e.ComplexityRoot.Query.CaseStages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CaseStages(childComplexity), true
 	case "Query.departments":
 		if e.ComplexityRoot.Query.Departments == nil {
 			break
@@ -2280,6 +2645,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DiaryEntries(childComplexity, args["within"].(string), args["from"].(*time.Time), args["to"].(*time.Time), args["category"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.eventKinds":
+		if e.ComplexityRoot.Query.EventKinds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.EventKinds(childComplexity), true
+	case "Query.eventSettings":
+		if e.ComplexityRoot.Query.EventSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.EventSettings(childComplexity), true
 	case "Query.grid":
 		if e.ComplexityRoot.Query.Grid == nil {
 			break
@@ -2291,6 +2668,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Grid(childComplexity, args["code"].(string)), true
+	case "Query.gridEvent":
+		if e.ComplexityRoot.Query.GridEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Query_gridEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.GridEvent(childComplexity, args["id"].(string)), true
+	case "Query.gridEvents":
+		if e.ComplexityRoot.Query.GridEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_gridEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.GridEvents(childComplexity, args["within"].(string), args["open"].(*bool), args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int), args["after"].(*string)), true
 	case "Query.grids":
 		if e.ComplexityRoot.Query.Grids == nil {
 			break
@@ -2855,6 +3254,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("FieldValueInput", ec.unmarshalInputFieldValueInput),
 			graphql.NewInputUnmarshaler("RecordDiaryEntryInput", ec.unmarshalInputRecordDiaryEntryInput),
 			graphql.NewInputUnmarshaler("RecordPatrolInput", ec.unmarshalInputRecordPatrolInput),
+			graphql.NewInputUnmarshaler("ReportEventInput", ec.unmarshalInputReportEventInput),
 			graphql.NewInputUnmarshaler("SubmitReportInput", ec.unmarshalInputSubmitReportInput),
 		)
 	}
@@ -3555,6 +3955,127 @@ extend type Mutation {
   "Record a 民情日记 entry in a grid of the caller's scope."
   recordDiaryEntry(input: RecordDiaryEntryInput!): DiaryEntry!
 }
+
+# 事件上报: events and broken components reported from the grid to the
+# department gridwork.yaml names, delivered once through the report's
+# outbox, the case followed through the department's fact feed.
+
+"A file sent with a multipart request (the GraphQL multipart request spec)."
+scalar Upload
+
+"An event class (事件, 部件) with its categories, from gridwork.yaml."
+type EventKind {
+  value: ID!
+  label: String!
+  categories: [String!]!
+}
+
+"A stage of the department's case (受理 ... 结案)."
+type CaseStage {
+  value: ID!
+  label: String!
+}
+
+"A photo of an event. GET url with the same bearer token: it is served to no one who may not read the event."
+type EventPhoto {
+  n: Int!
+  contentType: String!
+  size: Int!
+  url: String!
+}
+
+"An event or broken component reported from the grid."
+type GridEvent {
+  id: ID!
+  "Who reported it (the token's subject)."
+  reporter: String!
+  "The grid its point lies in."
+  gridCode: ID!
+  "The point lies outside the reporter's own grids."
+  outsideOwnGrid: Boolean!
+  "The diary entry it came from, if any."
+  diaryEntry: ID
+  kind: String!
+  category: String!
+  description: String!
+  lon: Float!
+  lat: Float!
+  address: String
+  "The department it is delivered to."
+  department: String!
+  "The delivery: PENDING, RETRYING, DELIVERED or FAILED."
+  status: DeliveryStatus!
+  attempts: Int!
+  lastError: String
+  deliveredAt: Time
+  "The department's case number, once delivered."
+  caseNumber: String
+  "The case's stage as the department's fact feed last showed it."
+  stage: CaseStage
+  stageChangedAt: Time
+  deadline: Date
+  closedOn: Date
+  "Past its deadline: open after it, or closed after it."
+  overdue: Boolean!
+  photos: [EventPhoto!]!
+  createdAt: Time!
+}
+
+type GridEventEdge {
+  cursor: String!
+  node: GridEvent!
+}
+
+type GridEventConnection {
+  edges: [GridEventEdge!]!
+  nodes: [GridEvent!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input ReportEventInput {
+  "A kind of eventKinds (EVENT, COMPONENT)."
+  kind: ID!
+  "A category of that kind."
+  category: String!
+  description: String!
+  "Where it is (WGS 84): located to a grid; outside the reporter's grids is flagged, outside the city refused."
+  lon: Float!
+  lat: Float!
+  address: String
+  "The diary entry it came from (the reporter's)."
+  diaryEntry: ID
+  "Photos (JPEG, PNG or WebP; how many and how large: gridwork.yaml)."
+  photos: [Upload!]
+  idempotencyKey: String!
+}
+
+"Where events go and what photos they take, from gridwork.yaml."
+type EventSettings {
+  "The department that takes events."
+  department: String!
+  maxPhotos: Int!
+  maxPhotoBytes: Int!
+  "Photo media types taken (image/jpeg, ...)."
+  photoTypes: [String!]!
+}
+
+extend type Query {
+  "Where events go, null when no department takes them."
+  eventSettings: EventSettings
+  "The event classes and their categories."
+  eventKinds: [EventKind!]!
+  "The case stages, in order."
+  caseStages: [CaseStage!]!
+  "Events in grids under within the caller may read, and the caller's own, newest first."
+  gridEvents(within: ID!, open: Boolean, from: Time, to: Time, first: Int, after: String): GridEventConnection!
+  gridEvent(id: ID!): GridEvent
+}
+
+extend type Mutation {
+  "Report an event (grid workers and community staff): stored with its photos, delivered to the department once."
+  reportEvent(input: ReportEventInput!): GridEvent!
+}
 `, BuiltIn: false},
 	{Name: "../../schema/indicators.graphqls", Input: `# Figures for BI: indicators by street, community and grid, from the facts the
 # hub syncs from every department, with small counts suppressed.
@@ -3926,6 +4447,16 @@ func (ec *executionContext) childFields_Building(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Building", field.Name)
 }
 
+func (ec *executionContext) childFields_CaseStage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_CaseStage_value(ctx, field)
+	case "label":
+		return ec.fieldContext_CaseStage_label(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CaseStage", field.Name)
+}
+
 func (ec *executionContext) childFields_CivilAffairs(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "dibao":
@@ -4194,6 +4725,46 @@ func (ec *executionContext) childFields_EmploymentHardship(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type EmploymentHardship", field.Name)
 }
 
+func (ec *executionContext) childFields_EventKind(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_EventKind_value(ctx, field)
+	case "label":
+		return ec.fieldContext_EventKind_label(ctx, field)
+	case "categories":
+		return ec.fieldContext_EventKind_categories(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventKind", field.Name)
+}
+
+func (ec *executionContext) childFields_EventPhoto(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "n":
+		return ec.fieldContext_EventPhoto_n(ctx, field)
+	case "contentType":
+		return ec.fieldContext_EventPhoto_contentType(ctx, field)
+	case "size":
+		return ec.fieldContext_EventPhoto_size(ctx, field)
+	case "url":
+		return ec.fieldContext_EventPhoto_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventPhoto", field.Name)
+}
+
+func (ec *executionContext) childFields_EventSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "department":
+		return ec.fieldContext_EventSettings_department(ctx, field)
+	case "maxPhotos":
+		return ec.fieldContext_EventSettings_maxPhotos(ctx, field)
+	case "maxPhotoBytes":
+		return ec.fieldContext_EventSettings_maxPhotoBytes(ctx, field)
+	case "photoTypes":
+		return ec.fieldContext_EventSettings_photoTypes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventSettings", field.Name)
+}
+
 func (ec *executionContext) childFields_FieldInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -4292,6 +4863,84 @@ func (ec *executionContext) childFields_GridEdge(ctx context.Context, field grap
 		return ec.fieldContext_GridEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GridEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_GridEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_GridEvent_id(ctx, field)
+	case "reporter":
+		return ec.fieldContext_GridEvent_reporter(ctx, field)
+	case "gridCode":
+		return ec.fieldContext_GridEvent_gridCode(ctx, field)
+	case "outsideOwnGrid":
+		return ec.fieldContext_GridEvent_outsideOwnGrid(ctx, field)
+	case "diaryEntry":
+		return ec.fieldContext_GridEvent_diaryEntry(ctx, field)
+	case "kind":
+		return ec.fieldContext_GridEvent_kind(ctx, field)
+	case "category":
+		return ec.fieldContext_GridEvent_category(ctx, field)
+	case "description":
+		return ec.fieldContext_GridEvent_description(ctx, field)
+	case "lon":
+		return ec.fieldContext_GridEvent_lon(ctx, field)
+	case "lat":
+		return ec.fieldContext_GridEvent_lat(ctx, field)
+	case "address":
+		return ec.fieldContext_GridEvent_address(ctx, field)
+	case "department":
+		return ec.fieldContext_GridEvent_department(ctx, field)
+	case "status":
+		return ec.fieldContext_GridEvent_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_GridEvent_attempts(ctx, field)
+	case "lastError":
+		return ec.fieldContext_GridEvent_lastError(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_GridEvent_deliveredAt(ctx, field)
+	case "caseNumber":
+		return ec.fieldContext_GridEvent_caseNumber(ctx, field)
+	case "stage":
+		return ec.fieldContext_GridEvent_stage(ctx, field)
+	case "stageChangedAt":
+		return ec.fieldContext_GridEvent_stageChangedAt(ctx, field)
+	case "deadline":
+		return ec.fieldContext_GridEvent_deadline(ctx, field)
+	case "closedOn":
+		return ec.fieldContext_GridEvent_closedOn(ctx, field)
+	case "overdue":
+		return ec.fieldContext_GridEvent_overdue(ctx, field)
+	case "photos":
+		return ec.fieldContext_GridEvent_photos(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_GridEvent_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GridEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_GridEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GridEventConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_GridEventConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GridEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_GridEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GridEventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GridEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_GridEventEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_GridEventEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GridEventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Health(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5020,6 +5669,20 @@ func (ec *executionContext) field_Mutation_redeliver_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reportEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReportEventInput, error) {
+			return ec.unmarshalNReportEventInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportEventInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_submitReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5181,6 +5844,74 @@ func (ec *executionContext) field_Query_diaryEntries_args(ctx context.Context, r
 		return nil, err
 	}
 	args["category"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_gridEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_gridEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "open",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["open"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
@@ -6242,6 +6973,52 @@ func (ec *executionContext) fieldContext_Building_grid(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CaseStage_value(ctx context.Context, field graphql.CollectedField, obj *gridwork.StageOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseStage_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseStage_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseStage", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CaseStage_label(ctx context.Context, field graphql.CollectedField, obj *gridwork.StageOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseStage_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseStage_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseStage", field, false, false, "String")
 }
 
 func (ec *executionContext) _CivilAffairs_dibao(ctx context.Context, field graphql.CollectedField, obj *model.CivilAffairs) (ret graphql.Marshaler) {
@@ -8306,6 +9083,259 @@ func (ec *executionContext) fieldContext_EmploymentHardship_recognizedOn(_ conte
 	return graphql.NewScalarFieldContext("EmploymentHardship", field, false, false, "Date")
 }
 
+func (ec *executionContext) _EventKind_value(ctx context.Context, field graphql.CollectedField, obj *gridwork.Kind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventKind_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventKind_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventKind", field, false, false, "ID")
+}
+
+func (ec *executionContext) _EventKind_label(ctx context.Context, field graphql.CollectedField, obj *gridwork.Kind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventKind_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventKind_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventKind", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventKind_categories(ctx context.Context, field graphql.CollectedField, obj *gridwork.Kind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventKind_categories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Categories, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventKind_categories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventKind", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventPhoto_n(ctx context.Context, field graphql.CollectedField, obj *model.EventPhoto) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventPhoto_n(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.N, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventPhoto_n(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventPhoto", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventPhoto_contentType(ctx context.Context, field graphql.CollectedField, obj *model.EventPhoto) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventPhoto_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventPhoto_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventPhoto", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventPhoto_size(ctx context.Context, field graphql.CollectedField, obj *model.EventPhoto) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventPhoto_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventPhoto_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventPhoto", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventPhoto_url(ctx context.Context, field graphql.CollectedField, obj *model.EventPhoto) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventPhoto_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventPhoto_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventPhoto", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventSettings_department(ctx context.Context, field graphql.CollectedField, obj *model.EventSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSettings_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventSettings_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventSettings_maxPhotos(ctx context.Context, field graphql.CollectedField, obj *model.EventSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSettings_maxPhotos(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxPhotos, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventSettings_maxPhotos(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventSettings_maxPhotoBytes(ctx context.Context, field graphql.CollectedField, obj *model.EventSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSettings_maxPhotoBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxPhotoBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventSettings_maxPhotoBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventSettings_photoTypes(ctx context.Context, field graphql.CollectedField, obj *model.EventSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSettings_photoTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PhotoTypes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventSettings_photoTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventSettings", field, false, false, "String")
+}
+
 func (ec *executionContext) _FieldInfo_name(ctx context.Context, field graphql.CollectedField, obj *model.FieldInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9103,6 +10133,750 @@ func (ec *executionContext) fieldContext_GridEdge_node(_ context.Context, field 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Grid(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEvent_id(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GridEvent_reporter(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_reporter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reporter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_reporter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_gridCode(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_gridCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GridCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_gridCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GridEvent_outsideOwnGrid(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_outsideOwnGrid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutsideScope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_outsideOwnGrid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GridEvent_diaryEntry(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_diaryEntry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiaryEntryID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_diaryEntry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GridEvent_kind(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_category(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_description(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_lon(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_lon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lon, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_lon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Float")
+}
+
+func (ec *executionContext) _GridEvent_lat(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_lat(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lat, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_lat(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Float")
+}
+
+func (ec *executionContext) _GridEvent_address(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_department(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_status(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v report.Status) graphql.Marshaler {
+			return ec.marshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "DeliveryStatus")
+}
+
+func (ec *executionContext) _GridEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GridEvent_lastError(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GridEvent_caseNumber(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_caseNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_caseNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_stage(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GridEvent().Stage(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.StageOption) graphql.Marshaler {
+			return ec.marshalOCaseStage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOption(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseStage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEvent_stageChangedAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_stageChangedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StageChangedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_stageChangedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GridEvent_deadline(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_deadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Date")
+}
+
+func (ec *executionContext) _GridEvent_closedOn(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_closedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_closedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Date")
+}
+
+func (ec *executionContext) _GridEvent_overdue(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_overdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GridEvent().Overdue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _GridEvent_photos(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_photos(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GridEvent().Photos(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EventPhoto) graphql.Marshaler {
+			return ec.marshalNEventPhoto2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventPhotoᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_photos(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventPhoto(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GridEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GridEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.GridEventEdge) graphql.Marshaler {
+			return ec.marshalNGridEventEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEventConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.GridEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.Event) graphql.Marshaler {
+			return ec.marshalNGridEvent2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.GridEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.GridEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GridEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.GridEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEventEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.GridEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+			return ec.marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10223,6 +11997,50 @@ func (ec *executionContext) fieldContext_Mutation_recordDiaryEntry(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_recordDiaryEntry_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reportEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportEvent(ctx, fc.Args["input"].(model.ReportEventInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+			return ec.marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12245,6 +14063,190 @@ func (ec *executionContext) fieldContext_Query_diaryEntries(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_diaryEntries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_eventSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_eventSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().EventSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EventSettings) graphql.Marshaler {
+			return ec.marshalOEventSettings2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventSettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_eventSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_eventKinds(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_eventKinds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().EventKinds(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.Kind) graphql.Marshaler {
+			return ec.marshalNEventKind2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐKindᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_eventKinds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventKind(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_caseStages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_caseStages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CaseStages(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.StageOption) graphql.Marshaler {
+			return ec.marshalNCaseStage2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_caseStages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseStage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_gridEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_gridEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().GridEvents(ctx, fc.Args["within"].(string), fc.Args["open"].(*bool), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GridEventConnection) graphql.Marshaler {
+			return ec.marshalNGridEventConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_gridEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_gridEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_gridEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_gridEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().GridEvent(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+			return ec.marshalOGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_gridEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_gridEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15695,6 +17697,104 @@ func UnmarshalRecordPatrolInput(ctx context.Context, raw any) (model.RecordPatro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReportEventInput(ctx context.Context, obj any) (model.ReportEventInput, error) {
+	var it model.ReportEventInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "category", "description", "lon", "lat", "address", "diaryEntry", "photos", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "category":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Category = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "lon":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lon"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lon = data
+		case "lat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lat"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lat = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "diaryEntry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("diaryEntry"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DiaryEntry = data
+		case "photos":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("photos"))
+			data, err := ec.unmarshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Photos = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReportEventInput unmarshals raw into the ReportEventInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReportEventInput(ctx context.Context, raw any) (model.ReportEventInput, error) {
+	var out model.ReportEventInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReportEventInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSubmitReportInput(ctx context.Context, obj any) (model.SubmitReportInput, error) {
 	var it model.SubmitReportInput
 	if obj == nil {
@@ -16042,6 +18142,44 @@ func (ec *executionContext) _Building(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "grid":
 			out.Values[i] = ec._Building_grid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var caseStageImplementors = []string{"CaseStage"}
+
+func (ec *executionContext) _CaseStage(ctx context.Context, sel ast.SelectionSet, obj *gridwork.StageOption) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, caseStageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CaseStage")
+		case "value":
+			out.Values[i] = ec._CaseStage_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._CaseStage_label(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16954,6 +19092,145 @@ func (ec *executionContext) _EmploymentHardship(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var eventKindImplementors = []string{"EventKind"}
+
+func (ec *executionContext) _EventKind(ctx context.Context, sel ast.SelectionSet, obj *gridwork.Kind) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventKindImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventKind")
+		case "value":
+			out.Values[i] = ec._EventKind_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._EventKind_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "categories":
+			out.Values[i] = ec._EventKind_categories(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventPhotoImplementors = []string{"EventPhoto"}
+
+func (ec *executionContext) _EventPhoto(ctx context.Context, sel ast.SelectionSet, obj *model.EventPhoto) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventPhotoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventPhoto")
+		case "n":
+			out.Values[i] = ec._EventPhoto_n(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contentType":
+			out.Values[i] = ec._EventPhoto_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._EventPhoto_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._EventPhoto_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventSettingsImplementors = []string{"EventSettings"}
+
+func (ec *executionContext) _EventSettings(ctx context.Context, sel ast.SelectionSet, obj *model.EventSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventSettings")
+		case "department":
+			out.Values[i] = ec._EventSettings_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxPhotos":
+			out.Values[i] = ec._EventSettings_maxPhotos(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxPhotoBytes":
+			out.Values[i] = ec._EventSettings_maxPhotoBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "photoTypes":
+			out.Values[i] = ec._EventSettings_photoTypes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var fieldInfoImplementors = []string{"FieldInfo"}
 
 func (ec *executionContext) _FieldInfo(ctx context.Context, sel ast.SelectionSet, obj *model.FieldInfo) graphql.Marshaler {
@@ -17262,6 +19539,243 @@ func (ec *executionContext) _GridEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "node":
 			out.Values[i] = ec._GridEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var gridEventImplementors = []string{"GridEvent"}
+
+func (ec *executionContext) _GridEvent(ctx context.Context, sel ast.SelectionSet, obj *gridwork.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gridEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GridEvent")
+		case "id":
+			out.Values[i] = ec._GridEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reporter":
+			out.Values[i] = ec._GridEvent_reporter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "gridCode":
+			out.Values[i] = ec._GridEvent_gridCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outsideOwnGrid":
+			out.Values[i] = ec._GridEvent_outsideOwnGrid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "diaryEntry":
+			out.Values[i] = ec._GridEvent_diaryEntry(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._GridEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			out.Values[i] = ec._GridEvent_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._GridEvent_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lon":
+			out.Values[i] = ec._GridEvent_lon(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lat":
+			out.Values[i] = ec._GridEvent_lat(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "address":
+			out.Values[i] = ec._GridEvent_address(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "department":
+			out.Values[i] = ec._GridEvent_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._GridEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempts":
+			out.Values[i] = ec._GridEvent_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastError":
+			out.Values[i] = ec._GridEvent_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deliveredAt":
+			out.Values[i] = ec._GridEvent_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "caseNumber":
+			out.Values[i] = ec._GridEvent_caseNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GridEvent_stage(ctx, field, obj)
+				})
+		case "stageChangedAt":
+			out.Values[i] = ec._GridEvent_stageChangedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deadline":
+			out.Values[i] = ec._GridEvent_deadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closedOn":
+			out.Values[i] = ec._GridEvent_closedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "overdue":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GridEvent_overdue(ctx, field, obj)
+				})
+		case "photos":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GridEvent_photos(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._GridEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var gridEventConnectionImplementors = []string{"GridEventConnection"}
+
+func (ec *executionContext) _GridEventConnection(ctx context.Context, sel ast.SelectionSet, obj *model.GridEventConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gridEventConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GridEventConnection")
+		case "edges":
+			out.Values[i] = ec._GridEventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._GridEventConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GridEventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._GridEventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var gridEventEdgeImplementors = []string{"GridEventEdge"}
+
+func (ec *executionContext) _GridEventEdge(ctx context.Context, sel ast.SelectionSet, obj *model.GridEventEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gridEventEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GridEventEdge")
+		case "cursor":
+			out.Values[i] = ec._GridEventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._GridEventEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -17758,6 +20272,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "recordDiaryEntry":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_recordDiaryEntry(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reportEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportEvent(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -18475,6 +20996,36 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_diaryEntries(ctx, field)
+				})
+		case "eventSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_eventSettings(ctx, field)
+				})
+		case "eventKinds":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_eventKinds(ctx, field)
+				})
+		case "caseStages":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_caseStages(ctx, field)
+				})
+		case "gridEvents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_gridEvents(ctx, field)
+				})
+		case "gridEvent":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_gridEvent(ctx, field)
 				})
 		case "indicatorCatalogue":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -19757,6 +22308,30 @@ func (ec *executionContext) marshalNBuilding2ᚖgithubᚗcomᚋgridhubᚋgridhub
 	return ec._Building(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCaseStage2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.StageOption) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCaseStage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCaseStage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOption(ctx context.Context, sel ast.SelectionSet, v *gridwork.StageOption) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CaseStage!")
+		return graphql.Null
+	}
+	return ec._CaseStage(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDate2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := model.UnmarshalDate(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -20021,6 +22596,54 @@ func (ec *executionContext) marshalNEmploymentAssistance2ᚖgithubᚗcomᚋgridh
 	return ec._EmploymentAssistance(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNEventKind2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.Kind) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEventKind2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEventKind2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐKind(ctx context.Context, sel ast.SelectionSet, v *gridwork.Kind) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventKind!")
+		return graphql.Null
+	}
+	return ec._EventKind(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEventPhoto2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventPhotoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EventPhoto) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEventPhoto2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventPhoto(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEventPhoto2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventPhoto(ctx context.Context, sel ast.SelectionSet, v *model.EventPhoto) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventPhoto!")
+		return graphql.Null
+	}
+	return ec._EventPhoto(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNFieldInfo2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FieldInfo) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20170,6 +22793,62 @@ func (ec *executionContext) marshalNGridEdge2ᚖgithubᚗcomᚋgridhubᚋgridhub
 		return graphql.Null
 	}
 	return ec._GridEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGridEvent2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.Event) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx context.Context, sel ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GridEvent!")
+		return graphql.Null
+	}
+	return ec._GridEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGridEventConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.GridEventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GridEventConnection!")
+		return graphql.Null
+	}
+	return ec._GridEventConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGridEventEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.GridEventEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGridEventEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGridEventEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventEdge(ctx context.Context, sel ast.SelectionSet, v *model.GridEventEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GridEventEdge!")
+		return graphql.Null
+	}
+	return ec._GridEventEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNGridLevel2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐLevel(ctx context.Context, v any) (grid.Level, error) {
@@ -20553,6 +23232,11 @@ func (ec *executionContext) marshalNReportDraft2ᚖgithubᚗcomᚋgridhubᚋgrid
 	return ec._ReportDraft(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNReportEventInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportEventInput(ctx context.Context, v any) (model.ReportEventInput, error) {
+	res, err := ec.unmarshalInputReportEventInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNReportField2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReportField) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20699,6 +23383,24 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	res := graphql.MarshalTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (*graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v *graphql.Upload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Upload!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalUpload(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
 	}
 	return res
 }
@@ -20899,6 +23601,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOCaseStage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOption(ctx context.Context, sel ast.SelectionSet, v *gridwork.StageOption) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CaseStage(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOCivilAffairs2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐCivilAffairs(ctx context.Context, sel ast.SelectionSet, v *model.CivilAffairs) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -20966,6 +23675,13 @@ func (ec *executionContext) marshalOEmploymentHardship2ᚖgithubᚗcomᚋgridhub
 	return ec._EmploymentHardship(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOEventSettings2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventSettings(ctx context.Context, sel ast.SelectionSet, v *model.EventSettings) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EventSettings(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
 	if v == nil {
 		return nil, nil
@@ -20995,6 +23711,13 @@ func (ec *executionContext) marshalOGrid2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋi
 		return graphql.Null
 	}
 	return ec._Grid(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx context.Context, sel ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GridEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOGridKind2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐKind(ctx context.Context, v any) (*grid.Kind, error) {
@@ -21270,6 +23993,41 @@ func (ec *executionContext) marshalOUnemployment2ᚖgithubᚗcomᚋgridhubᚋgri
 		return graphql.Null
 	}
 	return ec._Unemployment(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx context.Context, v any) ([]*graphql.Upload, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*graphql.Upload, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx context.Context, sel ast.SelectionSet, v []*graphql.Upload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOUrbanCases2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUrbanCases(ctx context.Context, sel ast.SelectionSet, v *model.UrbanCases) graphql.Marshaler {

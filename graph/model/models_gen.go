@@ -5,6 +5,7 @@ package model
 import (
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/report"
@@ -180,6 +181,24 @@ type EmploymentHardship struct {
 	RecognizedOn *time.Time `json:"recognizedOn,omitempty"`
 }
 
+// A photo of an event. GET url with the same bearer token: it is served to no one who may not read the event.
+type EventPhoto struct {
+	N           int    `json:"n"`
+	ContentType string `json:"contentType"`
+	Size        int    `json:"size"`
+	URL         string `json:"url"`
+}
+
+// Where events go and what photos they take, from gridwork.yaml.
+type EventSettings struct {
+	// The department that takes events.
+	Department    string `json:"department"`
+	MaxPhotos     int    `json:"maxPhotos"`
+	MaxPhotoBytes int    `json:"maxPhotoBytes"`
+	// Photo media types taken (image/jpeg, ...).
+	PhotoTypes []string `json:"photoTypes"`
+}
+
 // A field of a record set.
 type FieldInfo struct {
 	Name        string  `json:"name"`
@@ -223,6 +242,18 @@ type FloatingPopulation struct {
 	Reason *string `json:"reason,omitempty"`
 	// 是否办理居住证
 	ResidencePermit *bool `json:"residencePermit,omitempty"`
+}
+
+type GridEventConnection struct {
+	Edges      []*GridEventEdge  `json:"edges"`
+	Nodes      []*gridwork.Event `json:"nodes"`
+	PageInfo   *PageInfo         `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+type GridEventEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   *gridwork.Event `json:"node"`
 }
 
 // 卫健/计生: floating population, marriage and childbearing, births.
@@ -382,6 +413,23 @@ type ReportDraft struct {
 	Fields  []*DraftField `json:"fields"`
 	// Departments that could not be read: their fields are empty.
 	Unavailable []*DraftDepartmentError `json:"unavailable"`
+}
+
+type ReportEventInput struct {
+	// A kind of eventKinds (EVENT, COMPONENT).
+	Kind string `json:"kind"`
+	// A category of that kind.
+	Category    string `json:"category"`
+	Description string `json:"description"`
+	// Where it is (WGS 84): located to a grid; outside the reporter's grids is flagged, outside the city refused.
+	Lon     float64 `json:"lon"`
+	Lat     float64 `json:"lat"`
+	Address *string `json:"address,omitempty"`
+	// The diary entry it came from (the reporter's).
+	DiaryEntry *string `json:"diaryEntry,omitempty"`
+	// Photos (JPEG, PNG or WebP; how many and how large: gridwork.yaml).
+	Photos         []*graphql.Upload `json:"photos,omitempty"`
+	IdempotencyKey string            `json:"idempotencyKey"`
 }
 
 // A field of a template, drawn from the field catalogue.

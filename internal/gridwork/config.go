@@ -307,6 +307,14 @@ func (c *Config) checkEvents(depts []*connectors.Department, fail func([]any, st
 	writable := map[string]bool{}
 	for _, w := range d.Writable() {
 		writable[w.Name()] = true
+		// An enum takes the unified values of its mapping: the kinds must be some.
+		if w.Name() == e.Fields.Kind && w.Type == connectors.TypeEnum {
+			for i, k := range e.Kinds {
+				if !slices.Contains(w.Values, k.Value) {
+					failf(at("kinds", i), "kind %q is not a value %s takes as %s (%s)", k.Value, e.Department, w.Name(), strings.Join(w.Values, ", "))
+				}
+			}
+		}
 	}
 	for _, f := range []string{e.Fields.Kind, e.Fields.Category, e.Fields.Description, e.Fields.Lon, e.Fields.Lat, e.Fields.Address} {
 		if f != "" && !writable[f] {

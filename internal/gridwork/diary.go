@@ -13,9 +13,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/audit"
+	"github.com/gridhub/gridhub/internal/report"
 )
 
 // Limits on what a patrol or a diary entry holds.
@@ -37,12 +40,30 @@ type Service struct {
 	pool *pgxpool.Pool
 	conf func() *Config
 	now  func() time.Time
+	opts Options
+	// inserter is an insert-only River client: it enqueues event
+	// deliveries in the event's transaction.
+	inserter *river.Client[pgx.Tx]
 }
 
-// NewService returns a Service over pool (migrated), reading the
-// configuration in force through conf on every call.
-func NewService(pool *pgxpool.Pool, conf func() *Config) *Service {
-	return &Service{pool: pool, conf: conf, now: time.Now}
+// Options configure a Service.
+type Options struct {
+	// MaxAttempts is how many times an event's delivery is tried before it
+	// is FAILED (default report.DefaultMaxAttempts).
+	MaxAttempts int
+}
+
+// NewService returns a Service over pool (migrated: its tables and River's),
+// reading the configuration in force through conf on every call.
+func NewService(pool *pgxpool.Pool, conf func() *Config, opts Options) (*Service, error) {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = report.DefaultMaxAttempts
+	}
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{MaxAttempts: opts.MaxAttempts})
+	if err != nil {
+		return nil, fmt.Errorf("gridwork: job queue client: %w", err)
+	}
+	return &Service{pool: pool, conf: conf, now: time.Now, opts: opts, inserter: inserter}, nil
 }
 
 // SetClock replaces the clock (tests of periods and backdating).

@@ -21,7 +21,11 @@ func newWorkHub(t *testing.T) *hub {
 	fx := testcity.Load(t)
 	opts, ledger := hubOptions(t, fx)
 	conf := gridwork.Default(opts.Config.Get().Departments)
-	opts.Work = gridwork.NewService(fx.App.Pool, func() *gridwork.Config { return conf })
+	work, err := gridwork.NewService(fx.App.Pool, func() *gridwork.Config { return conf }, gridwork.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Work = work
 	return startHub(t, fx, opts, ledger)
 }
 

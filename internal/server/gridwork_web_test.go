@@ -1,7 +1,14 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"image"
+	"image/color"
+	jpegenc "image/jpeg"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +75,69 @@ func TestDiaryPage(t *testing.T) {
 	}
 	if w := p.text("#entries .meta:last-child"); !strings.Contains(w, "走访 1 户") {
 		t.Errorf("the entry's line says %q", w)
+	}
+}
+
+// photoFile writes a real JPEG (a 96x64 picture) to a temporary file.
+func photoFile(t *testing.T) (string, []byte) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 96, 64))
+	for x := 0; x < 96; x++ {
+		for y := 0; y < 64; y++ {
+			img.Set(x, y, color.RGBA{uint8(60 + x), uint8(90 + y), 140, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpegenc.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "井盖.jpg")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, buf.Bytes()
+}
+
+// The event page on a phone: a worker describes a broken manhole cover with
+// a photo; a report without a description is refused at its field; the
+// event is listed with its delivery, and its photo is shown (fetched with
+// the token).
+func TestEventPage(t *testing.T) {
+	h, _, cs := newEventsHub(t)
+	own, _ := twoGrids(t, h.fx.City)
+	lon, lat := buildingOf(h.fx.City, own)
+	path, data := photoFile(t)
+	p := newPage(t, phoneW, phoneH, true)
+	p.signIn(h.srv.URL+"/event", h.workerToken(t, "wgy-301", own.GridCode))
+	p.wait("the report form", `!!document.querySelector('#send')`)
+
+	p.fill("#kind", "COMPONENT")
+	p.fill("#category", "井盖破损")
+	p.fill("#lon", fmt.Sprint(lon))
+	p.fill("#lat", fmt.Sprint(lat))
+	p.do(chromedp.Click(chromedp.CSS("#send")))
+	p.wait("the error at the field", `document.querySelector('.field[data-field="description"]').classList.contains('invalid')`)
+
+	p.fill("#description", "人行道井盖松动，行人经过有踩空危险")
+	p.fill("#address", "1栋前人行道")
+	p.do(chromedp.SetUploadFiles(chromedp.CSS("#photos"), []string{path}))
+	p.wait("the thumbnail", `document.querySelectorAll('#thumbs img').length === 1`)
+	p.do(chromedp.Click(chromedp.CSS("#send")))
+	p.wait("the event reported", `!document.querySelector('#report-done').hidden`)
+	p.wait("the event listed with its photo", `!!document.querySelector('#events .item .photos img')`)
+	if got := p.text("#events .item .title"); got != "井盖破损" {
+		t.Errorf("the event's title shows %q", got)
+	}
+	waitFor(t, "the department's case", func() bool { return len(cs.deliveries()) == 1 })
+	p.eval(`window.scrollTo(0, 0), true`, nil)
+	p.screenshot("event.png", true, true)
+	p.noErrors()
+
+	var stored []byte
+	if err := h.fx.Store.Pool.QueryRow(context.Background(), `SELECT bytes FROM grid_event_photos`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(stored, data) {
+		t.Errorf("the stored photo differs from the one uploaded (%d bytes, want %d)", len(stored), len(data))
 	}
 }

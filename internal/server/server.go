@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"mime"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,9 @@ const (
 	MaxTokens = 15000
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes = 1 << 20
+	// MaxUploadBytes bounds a multipart request (an event with its photos);
+	// each photo's own limit is gridwork.yaml's.
+	MaxUploadBytes = 24 << 20
 )
 
 // Options configure a Handler.
@@ -144,6 +148,10 @@ func New(opts Options) *Handler {
 	api := limitBody(opts.Auth.Middleware(rateLimit(opts.Limiter,
 		withPurpose(opts.Config, timeout(opts.RequestTimeout, resolver.WithLoaders(gql))))))
 	route("/graphql", "graphql", otelhttp.NewHandler(api, "graphql"))
+	if opts.Work != nil {
+		route("GET /events/{id}/photos/{n}", "photo", otelhttp.NewHandler(
+			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, eventPhoto(opts.Work)))), "photo"))
+	}
 	if opts.Figures != nil {
 		route("GET /export/indicators.csv", "export", otelhttp.NewHandler(
 			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportIndicators(resolver)))), "export"))
@@ -160,6 +168,7 @@ func New(opts Options) *Handler {
 	h.mux.Handle("GET /report", web.Report())
 	h.mux.Handle("GET /map", web.Map())
 	h.mux.Handle("GET /diary", web.Diary())
+	h.mux.Handle("GET /event", web.Event())
 	return h
 }
 
@@ -171,6 +180,10 @@ func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver, Complexity: graph.Complexity()}))
 	// GET and POST as GraphQL over HTTP asks (graphqlhttp.go says where gqlgen's
 	// transport.GET and transport.POST differ); OPTIONS answered by gqlgen.
+	// Files (an event's photos), as the GraphQL multipart request spec sends
+	// them; parts beyond MaxMemory go to temporary files. Before graphQLHTTP,
+	// which takes every request it is offered.
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: MaxUploadBytes, MaxMemory: 8 << 20})
 	srv.AddTransport(graphQLHTTP{})
 	srv.AddTransport(transport.Options{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -210,18 +223,30 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-// limitBody refuses a body over MaxBodyBytes: at once with 413 when its length is
+// limitBody refuses a body over MaxBodyBytes (MaxUploadBytes for a multipart
+// request, which carries files): at once with 413 when its length is
 // declared, and by cutting the read short when it is not.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > MaxBodyBytes {
+		limit := int64(MaxBodyBytes)
+		if isMultipart(r) {
+			limit = MaxUploadBytes
+		}
+		if r.ContentLength > limit {
 			writeError(w, r, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
-				fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, MaxBodyBytes))
+				fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isMultipart says whether a request is a multipart form (the GraphQL
+// multipart request spec: files).
+func isMultipart(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "multipart/form-data"
 }
 
 // writeError answers with a GraphQL-shaped error body and no data, for refusals
@@ -263,6 +288,7 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 {{if .Dev}}<a href="/graphiql">GraphiQL 查询调试</a>{{end}}
 <a href="/report">一表通填报</a>
 <a href="/diary">民情日记</a>
+<a href="/event">事件上报</a>
 <a href="/map">网格地图</a>
 <a href="/graphql">GraphQL 接口 (POST /graphql)</a>
 </body></html>`))

@@ -25,6 +25,7 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/federation/fedtest"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/synth"
@@ -126,6 +127,10 @@ func newPagesHub(t *testing.T) (*hub, *writes) {
 	opts, ledger := hubOptions(t, fx)
 	opts.Federation = fed
 	opts.Reports = reports
+	conf := gridwork.Default(depts)
+	if opts.Work, err = gridwork.NewService(fx.App.Pool, func() *gridwork.Config { return conf }, gridwork.Options{}); err != nil {
+		t.Fatal(err)
+	}
 	opts.Figures = indicators.NewService(fx.App.Pool, ic, registry, indicators.Options{})
 	opts.Freshness = syncer.Freshness
 	return startHub(t, fx, opts, ledger), w

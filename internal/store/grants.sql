@@ -34,6 +34,11 @@ GRANT EXECUTE ON FUNCTION gridhub_fact_partition(text, text), gridhub_analyze_fa
 -- The grid's daily work: patrols and the 民情日记 are appended, never
 -- changed.
 GRANT SELECT, INSERT ON patrols, diary_entries TO gridhub_app;
+-- Events: stored with their photos; the delivery and the case's stage are
+-- tracked on the event row.
+GRANT SELECT, INSERT ON grid_event_photos TO gridhub_app;
+GRANT SELECT, INSERT, UPDATE (status, job_id, attempts, last_error, delivered_at, case_number, stage, deadline,
+    closed_on, stage_changed_at, updated_at) ON grid_events TO gridhub_app;
 
 -- The job queue (River): its workers fetch, update and clean jobs, elect a
 -- leader and keep their queues; its migrations stay the owner's. Which

@@ -40,10 +40,14 @@ func Map() http.Handler { return mapPage }
 // Diary is the handler of GET /diary: patrols and the 民情日记.
 func Diary() http.Handler { return diaryPage }
 
+// Event is the handler of GET /event: 事件上报 and the cases followed.
+func Event() http.Handler { return eventPage }
+
 var (
 	reportPage = mustPage("report.html", []string{"common.css", "report.css"}, []string{"common.js", "report.js"})
 	mapPage    = mustPage("map.html", []string{"common.css", "map.css"}, []string{"common.js", "map.js"})
 	diaryPage  = mustPage("diary.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "diary.js"})
+	eventPage  = mustPage("event.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "event.js"})
 )
 
 // page is one assembled document, with its gzip form and headers.
@@ -103,7 +107,7 @@ func newPage(html string, styles, scripts []string) (*page, error) {
 		body: doc,
 		gz:   gz.Bytes(),
 		etag: fmt.Sprintf(`"%x"`, sum[:12]),
-		csp: "default-src 'none'; connect-src 'self'; img-src 'self' data:; " +
+		csp: "default-src 'none'; connect-src 'self'; img-src 'self' data: blob:; " +
 			"script-src " + hash(js) + "; style-src " + hash(css) + "; " +
 			"base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 	}, nil

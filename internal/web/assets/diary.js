@@ -24,10 +24,8 @@
   }, ready);
 
   function ready() {
-    const sel = h('select', { id: 'grid', onchange: () => pick(sel.value) },
-      state.grids.map((g) => h('option', { value: g.code }, g.name + '（' + g.code + '）')));
     app.append(
-      h('section', { class: 'card', id: 'grid-card' }, h('h2', {}, '网格'), field('grid', '当前网格', sel)),
+      WORK.gridCard(state.grids, pick),
       h('section', { class: 'card', id: 'patrol-card' }),
       h('section', { class: 'card', id: 'entry-card' }),
       h('section', { class: 'card', id: 'recent-card' }));

@@ -46,6 +46,14 @@ const WORK = (() => {
     return out;
   }
 
+  // gridCard is the card that picks the grid worked in; pick(code) is
+  // called on a change.
+  function gridCard(grids, pick) {
+    const sel = h('select', { id: 'grid', onchange: () => pick(sel.value) },
+      grids.map((g) => h('option', { value: g.code }, g.name + '（' + g.code + '）')));
+    return h('section', { class: 'card', id: 'grid-card' }, h('h2', {}, '网格'), field('grid', '当前网格', sel));
+  }
+
   // field makes a labelled control with a place for its error; name is the
   // input path the hub names in extensions.field.
   function field(name, label, control, help) {
@@ -147,5 +155,39 @@ const WORK = (() => {
     return () => { stopped = true; if (ctrl) ctrl.abort(); };
   }
 
-  return { start, grids, field, showErrors, localTime, isoTime, subscribe };
+  // upload posts an operation with files, as the GraphQL multipart request
+  // spec says (operations, map, then the files); files go to the variable
+  // path (e.g. "in.photos"). It resolves to {data, errors} as GH.gql does.
+  async function upload(query, variables, path, files) {
+    const form = new FormData();
+    const vars = JSON.parse(JSON.stringify(variables));
+    const [top, key] = path.split('.');
+    vars[top][key] = files.map(() => null);
+    form.append('operations', JSON.stringify({ query, variables: vars }));
+    const map = {};
+    files.forEach((f, i) => { map[String(i)] = ['variables.' + path + '.' + i]; });
+    form.append('map', JSON.stringify(map));
+    files.forEach((f, i) => form.append(String(i), f, f.name));
+    let resp;
+    try {
+      resp = await fetch('/graphql', { method: 'POST', headers: { 'Authorization': 'Bearer ' + GH.token() }, body: form });
+    } catch (e) {
+      throw new GH.RequestError('无法连接服务器，请检查网络后重试。');
+    }
+    let reply = null;
+    try { reply = await resp.json(); } catch (e) { /* not JSON */ }
+    if (!reply) throw new GH.RequestError('服务器没有给出有效回答（HTTP ' + resp.status + '），请重试。');
+    const errors = reply.errors || [];
+    if (errors.some((e) => GH.code(e) === 'UNAUTHENTICATED')) document.dispatchEvent(new CustomEvent('gh:unauthenticated'));
+    return { data: reply.data || null, errors };
+  }
+
+  // photo fetches a photo the hub serves only with the token, as a blob URL.
+  async function photo(url) {
+    const resp = await fetch(url, { headers: { 'Authorization': 'Bearer ' + GH.token() } });
+    if (!resp.ok) throw new Error('HTTP ' + resp.status);
+    return URL.createObjectURL(await resp.blob());
+  }
+
+  return { start, grids, gridCard, field, showErrors, localTime, isoTime, subscribe, upload, photo };
 })();
