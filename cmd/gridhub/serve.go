@@ -105,6 +105,11 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	if err != nil {
 		return err
 	}
+	// 准入: which streets approved the configuration's templates.
+	reports.SetConfiguredAdmission(func(template, street string) bool {
+		gw := live.Get().GridWork
+		return gw == nil || gw.Admission.Approved(template, street)
+	})
 	// The grid's daily work, under the gridwork.yaml in force; its events
 	// go out through the report's delivery queues.
 	work, err := gridwork.NewService(st.Pool, func() *gridwork.Config { return live.Get().GridWork }, gridwork.Options{})

@@ -47,6 +47,7 @@ type ResolverRoot interface {
 	Person() PersonResolver
 	PersonConnection() PersonConnectionResolver
 	Query() QueryResolver
+	ReportTemplateDraft() ReportTemplateDraftResolver
 	UrbanCase() UrbanCaseResolver
 }
 
@@ -410,11 +411,15 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		RecordDiaryEntry func(childComplexity int, input model.RecordDiaryEntryInput) int
-		RecordPatrol     func(childComplexity int, input model.RecordPatrolInput) int
-		Redeliver        func(childComplexity int, submission string, department string) int
-		ReportEvent      func(childComplexity int, input model.ReportEventInput) int
-		SubmitReport     func(childComplexity int, input model.SubmitReportInput) int
+		ApproveReportTemplate func(childComplexity int, template string, version int, street string) int
+		DraftReportTemplate   func(childComplexity int, input model.DraftReportTemplateInput) int
+		RecordDiaryEntry      func(childComplexity int, input model.RecordDiaryEntryInput) int
+		RecordPatrol          func(childComplexity int, input model.RecordPatrolInput) int
+		Redeliver             func(childComplexity int, submission string, department string) int
+		RejectReportTemplate  func(childComplexity int, template string, version int, street string, reason string) int
+		ReportEvent           func(childComplexity int, input model.ReportEventInput) int
+		SubmitReport          func(childComplexity int, input model.SubmitReportInput) int
+		SubmitReportTemplate  func(childComplexity int, template string, version int) int
 	}
 
 	Organization struct {
@@ -514,29 +519,30 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditLog           func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
-		CaseStages         func(childComplexity int) int
-		Departments        func(childComplexity int) int
-		DiaryCategories    func(childComplexity int) int
-		DiaryEntries       func(childComplexity int, within string, from *time.Time, to *time.Time, category *string, first *int, after *string) int
-		EventKinds         func(childComplexity int) int
-		EventSettings      func(childComplexity int) int
-		Grid               func(childComplexity int, code string) int
-		GridEvent          func(childComplexity int, id string) int
-		GridEvents         func(childComplexity int, within string, open *bool, from *time.Time, to *time.Time, first *int, after *string) int
-		Grids              func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
-		Household          func(childComplexity int, id string) int
-		IndicatorCatalogue func(childComplexity int) int
-		Indicators         func(childComplexity int, level grid.Level, within *string, names []string) int
-		Locate             func(childComplexity int, lon float64, lat float64) int
-		Organization       func(childComplexity int, creditCode string) int
-		Patrols            func(childComplexity int, within string, from *time.Time, to *time.Time, first *int, after *string) int
-		People             func(childComplexity int, within string, first *int, after *string) int
-		Person             func(childComplexity int, idNumber string) int
-		ReportDraft        func(childComplexity int, template string, subject string) int
-		ReportTemplates    func(childComplexity int) int
-		Submission         func(childComplexity int, id string) int
-		Version            func(childComplexity int) int
+		AuditLog             func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
+		CaseStages           func(childComplexity int) int
+		Departments          func(childComplexity int) int
+		DiaryCategories      func(childComplexity int) int
+		DiaryEntries         func(childComplexity int, within string, from *time.Time, to *time.Time, category *string, first *int, after *string) int
+		EventKinds           func(childComplexity int) int
+		EventSettings        func(childComplexity int) int
+		Grid                 func(childComplexity int, code string) int
+		GridEvent            func(childComplexity int, id string) int
+		GridEvents           func(childComplexity int, within string, open *bool, from *time.Time, to *time.Time, first *int, after *string) int
+		Grids                func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
+		Household            func(childComplexity int, id string) int
+		IndicatorCatalogue   func(childComplexity int) int
+		Indicators           func(childComplexity int, level grid.Level, within *string, names []string) int
+		Locate               func(childComplexity int, lon float64, lat float64) int
+		Organization         func(childComplexity int, creditCode string) int
+		Patrols              func(childComplexity int, within string, from *time.Time, to *time.Time, first *int, after *string) int
+		People               func(childComplexity int, within string, first *int, after *string) int
+		Person               func(childComplexity int, idNumber string) int
+		ReportDraft          func(childComplexity int, template string, subject string) int
+		ReportTemplateDrafts func(childComplexity int, step *model.TemplateStep, template *string) int
+		ReportTemplates      func(childComplexity int) int
+		Submission           func(childComplexity int, id string) int
+		Version              func(childComplexity int) int
 	}
 
 	Record struct {
@@ -593,6 +599,19 @@ type ComplexityRoot struct {
 		Version func(childComplexity int) int
 	}
 
+	ReportTemplateDraft struct {
+		CreatedAt   func(childComplexity int) int
+		Department  func(childComplexity int) int
+		DraftedBy   func(childComplexity int) int
+		Fields      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Streets     func(childComplexity int) int
+		SubmittedAt func(childComplexity int) int
+		Title       func(childComplexity int) int
+		Version     func(childComplexity int) int
+	}
+
 	SectionSource struct {
 		AsOf       func(childComplexity int) int
 		Department func(childComplexity int) int
@@ -603,6 +622,14 @@ type ComplexityRoot struct {
 		Medical func(childComplexity int) int
 		Pension func(childComplexity int) int
 		Source  func(childComplexity int) int
+	}
+
+	StreetDecision struct {
+		DecidedAt func(childComplexity int) int
+		DecidedBy func(childComplexity int) int
+		Decision  func(childComplexity int) int
+		Reason    func(childComplexity int) int
+		Street    func(childComplexity int) int
 	}
 
 	Submission struct {
@@ -694,6 +721,10 @@ type IndicatorTableResolver interface {
 type MutationResolver interface {
 	SubmitReport(ctx context.Context, input model.SubmitReportInput) (*model.Submission, error)
 	Redeliver(ctx context.Context, submission string, department string) (*model.Delivery, error)
+	DraftReportTemplate(ctx context.Context, input model.DraftReportTemplateInput) (*report.TemplateDraft, error)
+	SubmitReportTemplate(ctx context.Context, template string, version int) (*report.TemplateDraft, error)
+	ApproveReportTemplate(ctx context.Context, template string, version int, street string) (*report.TemplateDraft, error)
+	RejectReportTemplate(ctx context.Context, template string, version int, street string, reason string) (*report.TemplateDraft, error)
 	RecordPatrol(ctx context.Context, input model.RecordPatrolInput) (*gridwork.Patrol, error)
 	RecordDiaryEntry(ctx context.Context, input model.RecordDiaryEntryInput) (*gridwork.DiaryEntry, error)
 	ReportEvent(ctx context.Context, input model.ReportEventInput) (*gridwork.Event, error)
@@ -718,6 +749,7 @@ type PersonConnectionResolver interface {
 }
 type QueryResolver interface {
 	Version(ctx context.Context) (string, error)
+	ReportTemplateDrafts(ctx context.Context, step *model.TemplateStep, template *string) ([]*report.TemplateDraft, error)
 	AuditLog(ctx context.Context, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) (*model.AuditEntryConnection, error)
 	Departments(ctx context.Context) ([]*model.Department, error)
 	Grid(ctx context.Context, code string) (*grid.Unit, error)
@@ -740,6 +772,11 @@ type QueryResolver interface {
 	ReportTemplates(ctx context.Context) ([]*model.ReportTemplate, error)
 	ReportDraft(ctx context.Context, template string, subject string) (*model.ReportDraft, error)
 	Submission(ctx context.Context, id string) (*model.Submission, error)
+}
+type ReportTemplateDraftResolver interface {
+	Status(ctx context.Context, obj *report.TemplateDraft) (model.TemplateStep, error)
+	Streets(ctx context.Context, obj *report.TemplateDraft) ([]*model.StreetDecision, error)
+	Fields(ctx context.Context, obj *report.TemplateDraft) ([]*model.ReportField, error)
 }
 type UrbanCaseResolver interface {
 	Grid(ctx context.Context, obj *model.UrbanCase) (*grid.Unit, error)
@@ -2150,6 +2187,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MedicalInsurance.Status(childComplexity), true
 
+	case "Mutation.approveReportTemplate":
+		if e.ComplexityRoot.Mutation.ApproveReportTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveReportTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveReportTemplate(childComplexity, args["template"].(string), args["version"].(int), args["street"].(string)), true
+	case "Mutation.draftReportTemplate":
+		if e.ComplexityRoot.Mutation.DraftReportTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_draftReportTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DraftReportTemplate(childComplexity, args["input"].(model.DraftReportTemplateInput)), true
 	case "Mutation.recordDiaryEntry":
 		if e.ComplexityRoot.Mutation.RecordDiaryEntry == nil {
 			break
@@ -2183,6 +2242,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Redeliver(childComplexity, args["submission"].(string), args["department"].(string)), true
+	case "Mutation.rejectReportTemplate":
+		if e.ComplexityRoot.Mutation.RejectReportTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectReportTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectReportTemplate(childComplexity, args["template"].(string), args["version"].(int), args["street"].(string), args["reason"].(string)), true
 	case "Mutation.reportEvent":
 		if e.ComplexityRoot.Mutation.ReportEvent == nil {
 			break
@@ -2205,6 +2275,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitReport(childComplexity, args["input"].(model.SubmitReportInput)), true
+	case "Mutation.submitReportTemplate":
+		if e.ComplexityRoot.Mutation.SubmitReportTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitReportTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitReportTemplate(childComplexity, args["template"].(string), args["version"].(int)), true
 
 	case "Organization.address":
 		if e.ComplexityRoot.Organization.Address == nil {
@@ -2796,6 +2877,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ReportDraft(childComplexity, args["template"].(string), args["subject"].(string)), true
+	case "Query.reportTemplateDrafts":
+		if e.ComplexityRoot.Query.ReportTemplateDrafts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_reportTemplateDrafts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ReportTemplateDrafts(childComplexity, args["step"].(*model.TemplateStep), args["template"].(*string)), true
 	case "Query.reportTemplates":
 		if e.ComplexityRoot.Query.ReportTemplates == nil {
 			break
@@ -3025,6 +3117,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReportTemplate.Version(childComplexity), true
 
+	case "ReportTemplateDraft.createdAt":
+		if e.ComplexityRoot.ReportTemplateDraft.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.CreatedAt(childComplexity), true
+	case "ReportTemplateDraft.department":
+		if e.ComplexityRoot.ReportTemplateDraft.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Department(childComplexity), true
+	case "ReportTemplateDraft.draftedBy":
+		if e.ComplexityRoot.ReportTemplateDraft.DraftedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.DraftedBy(childComplexity), true
+	case "ReportTemplateDraft.fields":
+		if e.ComplexityRoot.ReportTemplateDraft.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Fields(childComplexity), true
+	case "ReportTemplateDraft.id":
+		if e.ComplexityRoot.ReportTemplateDraft.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.ID(childComplexity), true
+	case "ReportTemplateDraft.step":
+		if e.ComplexityRoot.ReportTemplateDraft.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Status(childComplexity), true
+	case "ReportTemplateDraft.streets":
+		if e.ComplexityRoot.ReportTemplateDraft.Streets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Streets(childComplexity), true
+	case "ReportTemplateDraft.submittedAt":
+		if e.ComplexityRoot.ReportTemplateDraft.SubmittedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.SubmittedAt(childComplexity), true
+	case "ReportTemplateDraft.title":
+		if e.ComplexityRoot.ReportTemplateDraft.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Title(childComplexity), true
+	case "ReportTemplateDraft.version":
+		if e.ComplexityRoot.ReportTemplateDraft.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Version(childComplexity), true
+
 	case "SectionSource.asOf":
 		if e.ComplexityRoot.SectionSource.AsOf == nil {
 			break
@@ -3062,6 +3215,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SocialSecurity.Source(childComplexity), true
+
+	case "StreetDecision.decidedAt":
+		if e.ComplexityRoot.StreetDecision.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.DecidedAt(childComplexity), true
+	case "StreetDecision.decidedBy":
+		if e.ComplexityRoot.StreetDecision.DecidedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.DecidedBy(childComplexity), true
+	case "StreetDecision.decision":
+		if e.ComplexityRoot.StreetDecision.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.Decision(childComplexity), true
+	case "StreetDecision.reason":
+		if e.ComplexityRoot.StreetDecision.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.Reason(childComplexity), true
+	case "StreetDecision.street":
+		if e.ComplexityRoot.StreetDecision.Street == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.Street(childComplexity), true
 
 	case "Submission.createdAt":
 		if e.ComplexityRoot.Submission.CreatedAt == nil {
@@ -3251,11 +3435,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("DraftReportTemplateInput", ec.unmarshalInputDraftReportTemplateInput),
 			graphql.NewInputUnmarshaler("FieldValueInput", ec.unmarshalInputFieldValueInput),
 			graphql.NewInputUnmarshaler("RecordDiaryEntryInput", ec.unmarshalInputRecordDiaryEntryInput),
 			graphql.NewInputUnmarshaler("RecordPatrolInput", ec.unmarshalInputRecordPatrolInput),
 			graphql.NewInputUnmarshaler("ReportEventInput", ec.unmarshalInputReportEventInput),
 			graphql.NewInputUnmarshaler("SubmitReportInput", ec.unmarshalInputSubmitReportInput),
+			graphql.NewInputUnmarshaler("TemplateFieldInput", ec.unmarshalInputTemplateFieldInput),
+			graphql.NewInputUnmarshaler("TemplateSectionInput", ec.unmarshalInputTemplateSectionInput),
 		)
 	}
 	first := true
@@ -3332,6 +3519,85 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../../schema/admission.graphqls", Input: `# 准入 (the 社区工作准入制): a report template a department drafts is offered
+# to the communities of a street only once that street approved it; every
+# version anew; every step in the access ledger. The templates of the
+# configuration directory are approved in every street unless gridwork.yaml
+# says which.
+
+"Where a drafted template version stands: DRAFT (its department may still change it) or SUBMITTED (the streets decide)."
+enum TemplateStep {
+  DRAFT
+  SUBMITTED
+}
+
+enum TemplateDecision {
+  PENDING
+  APPROVED
+  REJECTED
+}
+
+"A targeted street's decision on a drafted template version."
+type StreetDecision {
+  street: ID!
+  decision: TemplateDecision!
+  "Why it was rejected."
+  reason: String
+  decidedBy: String
+  decidedAt: Time
+}
+
+"A report template version a department drafted, with each targeted street's decision."
+type ReportTemplateDraft {
+  id: ID!
+  version: Int!
+  department: String!
+  title: String!
+  step: TemplateStep!
+  streets: [StreetDecision!]!
+  "Its fields as the catalogue in force reads them."
+  fields: [ReportField!]!
+  draftedBy: String!
+  createdAt: Time!
+  submittedAt: Time
+}
+
+input TemplateFieldInput {
+  "A catalogue key: the drafting department's own field, or a core.* field."
+  field: ID!
+  required: Boolean
+}
+
+input TemplateSectionInput {
+  title: String!
+  fields: [TemplateFieldInput!]!
+}
+
+input DraftReportTemplateInput {
+  "lower_snake_case; a new version of it while the newest one is submitted."
+  id: ID!
+  title: String!
+  "The streets (9-digit codes) whose communities are to fill it."
+  streets: [ID!]!
+  sections: [TemplateSectionInput!]!
+}
+
+extend type Query {
+  "Drafted templates: a department officer's department's, a street's (those targeting it), every one for an admin."
+  reportTemplateDrafts(step: TemplateStep, template: ID): [ReportTemplateDraft!]!
+}
+
+extend type Mutation {
+  "Draft a report template (department officers): a new version, or the newest one changed while still a DRAFT."
+  draftReportTemplate(input: DraftReportTemplateInput!): ReportTemplateDraft!
+  "Submit a DRAFT version for the streets it targets to decide."
+  submitReportTemplate(template: ID!, version: Int!): ReportTemplateDraft!
+  "Approve a submitted version for a street of the caller's (street staff)."
+  approveReportTemplate(template: ID!, version: Int!, street: ID!): ReportTemplateDraft!
+  "Reject a submitted version for a street of the caller's, with the reason."
+  rejectReportTemplate(template: ID!, version: Int!, street: ID!, reason: String!): ReportTemplateDraft!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/audit.graphqls", Input: `"One entry of the access ledger: who read which residents' records, when and why."
 type AuditEntry {
   "Position in the hash chain."
@@ -5369,6 +5635,32 @@ func (ec *executionContext) childFields_ReportTemplate(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ReportTemplate", field.Name)
 }
 
+func (ec *executionContext) childFields_ReportTemplateDraft(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReportTemplateDraft_id(ctx, field)
+	case "version":
+		return ec.fieldContext_ReportTemplateDraft_version(ctx, field)
+	case "department":
+		return ec.fieldContext_ReportTemplateDraft_department(ctx, field)
+	case "title":
+		return ec.fieldContext_ReportTemplateDraft_title(ctx, field)
+	case "step":
+		return ec.fieldContext_ReportTemplateDraft_step(ctx, field)
+	case "streets":
+		return ec.fieldContext_ReportTemplateDraft_streets(ctx, field)
+	case "fields":
+		return ec.fieldContext_ReportTemplateDraft_fields(ctx, field)
+	case "draftedBy":
+		return ec.fieldContext_ReportTemplateDraft_draftedBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ReportTemplateDraft_createdAt(ctx, field)
+	case "submittedAt":
+		return ec.fieldContext_ReportTemplateDraft_submittedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportTemplateDraft", field.Name)
+}
+
 func (ec *executionContext) childFields_SectionSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "department":
@@ -5391,6 +5683,22 @@ func (ec *executionContext) childFields_SocialSecurity(ctx context.Context, fiel
 		return ec.fieldContext_SocialSecurity_source(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SocialSecurity", field.Name)
+}
+
+func (ec *executionContext) childFields_StreetDecision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "street":
+		return ec.fieldContext_StreetDecision_street(ctx, field)
+	case "decision":
+		return ec.fieldContext_StreetDecision_decision(ctx, field)
+	case "reason":
+		return ec.fieldContext_StreetDecision_reason(ctx, field)
+	case "decidedBy":
+		return ec.fieldContext_StreetDecision_decidedBy(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_StreetDecision_decidedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StreetDecision", field.Name)
 }
 
 func (ec *executionContext) childFields_Submission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5619,6 +5927,50 @@ func (ec *executionContext) field_Grid_children_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_approveReportTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "template",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["template"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "street",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["street"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_draftReportTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DraftReportTemplateInput, error) {
+			return ec.unmarshalNDraftReportTemplateInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftReportTemplateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_recordDiaryEntry_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5669,6 +6021,44 @@ func (ec *executionContext) field_Mutation_redeliver_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rejectReportTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "template",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["template"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "street",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["street"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reportEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5680,6 +6070,28 @@ func (ec *executionContext) field_Mutation_reportEvent_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_submitReportTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "template",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["template"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
 	return args, nil
 }
 
@@ -6172,6 +6584,28 @@ func (ec *executionContext) field_Query_reportDraft_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["subject"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_reportTemplateDrafts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "step",
+		func(ctx context.Context, v any) (*model.TemplateStep, error) {
+			return ec.unmarshalOTemplateStep2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["step"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "template",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["template"] = arg1
 	return args, nil
 }
 
@@ -11915,6 +12349,182 @@ func (ec *executionContext) fieldContext_Mutation_redeliver(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_draftReportTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_draftReportTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DraftReportTemplate(ctx, fc.Args["input"].(model.DraftReportTemplateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_draftReportTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_draftReportTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_submitReportTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitReportTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitReportTemplate(ctx, fc.Args["template"].(string), fc.Args["version"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitReportTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitReportTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveReportTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveReportTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveReportTemplate(ctx, fc.Args["template"].(string), fc.Args["version"].(int), fc.Args["street"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveReportTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveReportTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectReportTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectReportTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectReportTemplate(ctx, fc.Args["template"].(string), fc.Args["version"].(int), fc.Args["street"].(string), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectReportTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectReportTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_recordPatrol(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13741,6 +14351,50 @@ func (ec *executionContext) fieldContext_Query_version(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
 }
 
+func (ec *executionContext) _Query_reportTemplateDrafts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reportTemplateDrafts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ReportTemplateDrafts(ctx, fc.Args["step"].(*model.TemplateStep), fc.Args["template"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraftᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reportTemplateDrafts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_reportTemplateDrafts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15532,6 +16186,254 @@ func (ec *executionContext) fieldContext_ReportTemplate_fields(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _ReportTemplateDraft_id(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_version(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_department(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_title(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_step(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_step(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReportTemplateDraft().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TemplateStep) graphql.Marshaler {
+			return ec.marshalNTemplateStep2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_step(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, true, true, "TemplateStep")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_streets(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_streets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReportTemplateDraft().Streets(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StreetDecision) graphql.Marshaler {
+			return ec.marshalNStreetDecision2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐStreetDecisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_streets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportTemplateDraft",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StreetDecision(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportTemplateDraft_fields(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReportTemplateDraft().Fields(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportField) graphql.Marshaler {
+			return ec.marshalNReportField2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportTemplateDraft",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportField(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportTemplateDraft_draftedBy(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_draftedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DraftedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_draftedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_createdAt(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_submittedAt(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_submittedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubmittedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_submittedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "Time")
+}
+
 func (ec *executionContext) _SectionSource_department(ctx context.Context, field graphql.CollectedField, obj *model.SectionSource) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15695,6 +16597,121 @@ func (ec *executionContext) fieldContext_SocialSecurity_source(_ context.Context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _StreetDecision_street(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_street(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Street, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_street(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StreetDecision_decision(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TemplateDecision) graphql.Marshaler {
+			return ec.marshalNTemplateDecision2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateDecision(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "TemplateDecision")
+}
+
+func (ec *executionContext) _StreetDecision_reason(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "String")
+}
+
+func (ec *executionContext) _StreetDecision_decidedBy(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_decidedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_decidedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "String")
+}
+
+func (ec *executionContext) _StreetDecision_decidedAt(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Submission_id(ctx context.Context, field graphql.CollectedField, obj *model.Submission) (ret graphql.Marshaler) {
@@ -17473,6 +18490,69 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputDraftReportTemplateInput(ctx context.Context, obj any) (model.DraftReportTemplateInput, error) {
+	var it model.DraftReportTemplateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "title", "streets", "sections"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "streets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("streets"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Streets = data
+		case "sections":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sections"))
+			data, err := ec.unmarshalNTemplateSectionInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateSectionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sections = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDraftReportTemplateInput unmarshals raw into the DraftReportTemplateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDraftReportTemplateInput(ctx context.Context, raw any) (model.DraftReportTemplateInput, error) {
+	var out model.DraftReportTemplateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DraftReportTemplateInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputFieldValueInput(ctx context.Context, obj any) (model.FieldValueInput, error) {
 	var it model.FieldValueInput
 	if obj == nil {
@@ -17862,6 +18942,104 @@ func (ec *executionContext) unmarshalInputSubmitReportInput(ctx context.Context,
 func UnmarshalSubmitReportInput(ctx context.Context, raw any) (model.SubmitReportInput, error) {
 	var out model.SubmitReportInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmitReportInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTemplateFieldInput(ctx context.Context, obj any) (model.TemplateFieldInput, error) {
+	var it model.TemplateFieldInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "required"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "required":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("required"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Required = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTemplateFieldInput unmarshals raw into the TemplateFieldInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTemplateFieldInput(ctx context.Context, raw any) (model.TemplateFieldInput, error) {
+	var out model.TemplateFieldInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TemplateFieldInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTemplateSectionInput(ctx context.Context, obj any) (model.TemplateSectionInput, error) {
+	var it model.TemplateSectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "fields"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "fields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fields"))
+			data, err := ec.unmarshalNTemplateFieldInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateFieldInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Fields = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTemplateSectionInput unmarshals raw into the TemplateSectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTemplateSectionInput(ctx context.Context, raw any) (model.TemplateSectionInput, error) {
+	var out model.TemplateSectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TemplateSectionInput", raw, &out)
 	return out, err
 }
 
@@ -20262,6 +21440,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "draftReportTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_draftReportTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "submitReportTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitReportTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveReportTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveReportTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectReportTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectReportTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "recordPatrol":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_recordPatrol(ctx, field)
@@ -20949,6 +22155,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_version(ctx, field)
 				})
+		case "reportTemplateDrafts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reportTemplateDrafts(ctx, field)
+				})
 		case "auditLog":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -21473,6 +22685,87 @@ func (ec *executionContext) _ReportTemplate(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var reportTemplateDraftImplementors = []string{"ReportTemplateDraft"}
+
+func (ec *executionContext) _ReportTemplateDraft(ctx context.Context, sel ast.SelectionSet, obj *report.TemplateDraft) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportTemplateDraftImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportTemplateDraft")
+		case "id":
+			out.Values[i] = ec._ReportTemplateDraft_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._ReportTemplateDraft_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "department":
+			out.Values[i] = ec._ReportTemplateDraft_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._ReportTemplateDraft_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "step":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReportTemplateDraft_step(ctx, field, obj)
+				})
+		case "streets":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReportTemplateDraft_streets(ctx, field, obj)
+				})
+		case "fields":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReportTemplateDraft_fields(ctx, field, obj)
+				})
+		case "draftedBy":
+			out.Values[i] = ec._ReportTemplateDraft_draftedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ReportTemplateDraft_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "submittedAt":
+			out.Values[i] = ec._ReportTemplateDraft_submittedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var sectionSourceImplementors = []string{"SectionSource"}
 
 func (ec *executionContext) _SectionSource(ctx context.Context, sel ast.SelectionSet, obj *model.SectionSource) graphql.Marshaler {
@@ -21540,6 +22833,59 @@ func (ec *executionContext) _SocialSecurity(ctx context.Context, sel ast.Selecti
 		case "source":
 			out.Values[i] = ec._SocialSecurity_source(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var streetDecisionImplementors = []string{"StreetDecision"}
+
+func (ec *executionContext) _StreetDecision(ctx context.Context, sel ast.SelectionSet, obj *model.StreetDecision) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, streetDecisionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StreetDecision")
+		case "street":
+			out.Values[i] = ec._StreetDecision_street(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decision":
+			out.Values[i] = ec._StreetDecision_decision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._StreetDecision_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "decidedBy":
+			out.Values[i] = ec._StreetDecision_decidedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "decidedAt":
+			out.Values[i] = ec._StreetDecision_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -22572,6 +23918,11 @@ func (ec *executionContext) marshalNDraftField2ᚖgithubᚗcomᚋgridhubᚋgridh
 	return ec._DraftField(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDraftReportTemplateInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftReportTemplateInput(ctx context.Context, v any) (model.DraftReportTemplateInput, error) {
+	res, err := ec.unmarshalInputDraftReportTemplateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNEmploymentAssistance2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentAssistanceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EmploymentAssistance) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -23309,12 +24660,60 @@ func (ec *executionContext) marshalNReportTemplate2ᚖgithubᚗcomᚋgridhubᚋg
 	return ec._ReportTemplate(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNReportTemplateDraft2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraftᚄ(ctx context.Context, sel ast.SelectionSet, v []*report.TemplateDraft) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx context.Context, sel ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportTemplateDraft!")
+		return graphql.Null
+	}
+	return ec._ReportTemplateDraft(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx context.Context, sel ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SectionSource!")
 		return graphql.Null
 	}
 	return ec._SectionSource(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStreetDecision2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐStreetDecisionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StreetDecision) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStreetDecision2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐStreetDecision(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStreetDecision2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐStreetDecision(ctx context.Context, sel ast.SelectionSet, v *model.StreetDecision) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StreetDecision!")
+		return graphql.Null
+	}
+	return ec._StreetDecision(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -23371,6 +24770,64 @@ func (ec *executionContext) marshalNSubmission2ᚖgithubᚗcomᚋgridhubᚋgridh
 func (ec *executionContext) unmarshalNSubmitReportInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSubmitReportInput(ctx context.Context, v any) (model.SubmitReportInput, error) {
 	res, err := ec.unmarshalInputSubmitReportInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTemplateDecision2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateDecision(ctx context.Context, v any) (model.TemplateDecision, error) {
+	var res model.TemplateDecision
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTemplateDecision2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateDecision(ctx context.Context, sel ast.SelectionSet, v model.TemplateDecision) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNTemplateFieldInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateFieldInputᚄ(ctx context.Context, v any) ([]*model.TemplateFieldInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.TemplateFieldInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTemplateFieldInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateFieldInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNTemplateFieldInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateFieldInput(ctx context.Context, v any) (*model.TemplateFieldInput, error) {
+	res, err := ec.unmarshalInputTemplateFieldInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTemplateSectionInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateSectionInputᚄ(ctx context.Context, v any) ([]*model.TemplateSectionInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.TemplateSectionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTemplateSectionInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateSectionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNTemplateSectionInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateSectionInput(ctx context.Context, v any) (*model.TemplateSectionInput, error) {
+	res, err := ec.unmarshalInputTemplateSectionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTemplateStep2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx context.Context, v any) (model.TemplateStep, error) {
+	var res model.TemplateStep
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTemplateStep2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx context.Context, sel ast.SelectionSet, v model.TemplateStep) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -23968,6 +25425,22 @@ func (ec *executionContext) marshalOTekun2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋ
 		return graphql.Null
 	}
 	return ec._Tekun(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTemplateStep2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx context.Context, v any) (*model.TemplateStep, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.TemplateStep)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTemplateStep2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx context.Context, sel ast.SelectionSet, v *model.TemplateStep) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {

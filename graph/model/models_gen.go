@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -130,6 +134,15 @@ type DraftField struct {
 	Source *string `json:"source,omitempty"`
 	// When the department's answer was read.
 	AsOf *time.Time `json:"asOf,omitempty"`
+}
+
+type DraftReportTemplateInput struct {
+	// lower_snake_case; a new version of it while the newest one is submitted.
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// The streets (9-digit codes) whose communities are to fill it.
+	Streets  []string                `json:"streets"`
+	Sections []*TemplateSectionInput `json:"sections"`
 }
 
 // 高龄津贴
@@ -484,6 +497,16 @@ type SocialSecurity struct {
 	Source  *SectionSource    `json:"source"`
 }
 
+// A targeted street's decision on a drafted template version.
+type StreetDecision struct {
+	Street   string           `json:"street"`
+	Decision TemplateDecision `json:"decision"`
+	// Why it was rejected.
+	Reason    *string    `json:"reason,omitempty"`
+	DecidedBy *string    `json:"decidedBy,omitempty"`
+	DecidedAt *time.Time `json:"decidedAt,omitempty"`
+}
+
 // A stored submission and its deliveries.
 type Submission struct {
 	ID string `json:"id"`
@@ -515,6 +538,17 @@ type Tekun struct {
 	Since *time.Time `json:"since,omitempty"`
 	// 状态: ACTIVE, ENDED
 	Status *string `json:"status,omitempty"`
+}
+
+type TemplateFieldInput struct {
+	// A catalogue key: the drafting department's own field, or a core.* field.
+	Field    string `json:"field"`
+	Required *bool  `json:"required,omitempty"`
+}
+
+type TemplateSectionInput struct {
+	Title  string                `json:"title"`
+	Fields []*TemplateFieldInput `json:"fields"`
 }
 
 // 失业登记
@@ -562,4 +596,117 @@ type UrbanCases struct {
 	// 城管案件(个人当事人)
 	Cases  []*UrbanCase   `json:"cases"`
 	Source *SectionSource `json:"source"`
+}
+
+type TemplateDecision string
+
+const (
+	TemplateDecisionPending  TemplateDecision = "PENDING"
+	TemplateDecisionApproved TemplateDecision = "APPROVED"
+	TemplateDecisionRejected TemplateDecision = "REJECTED"
+)
+
+var AllTemplateDecision = []TemplateDecision{
+	TemplateDecisionPending,
+	TemplateDecisionApproved,
+	TemplateDecisionRejected,
+}
+
+func (e TemplateDecision) IsValid() bool {
+	switch e {
+	case TemplateDecisionPending, TemplateDecisionApproved, TemplateDecisionRejected:
+		return true
+	}
+	return false
+}
+
+func (e TemplateDecision) String() string {
+	return string(e)
+}
+
+func (e *TemplateDecision) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TemplateDecision(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TemplateDecision", str)
+	}
+	return nil
+}
+
+func (e TemplateDecision) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TemplateDecision) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TemplateDecision) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a drafted template version stands: DRAFT (its department may still change it) or SUBMITTED (the streets decide).
+type TemplateStep string
+
+const (
+	TemplateStepDraft     TemplateStep = "DRAFT"
+	TemplateStepSubmitted TemplateStep = "SUBMITTED"
+)
+
+var AllTemplateStep = []TemplateStep{
+	TemplateStepDraft,
+	TemplateStepSubmitted,
+}
+
+func (e TemplateStep) IsValid() bool {
+	switch e {
+	case TemplateStepDraft, TemplateStepSubmitted:
+		return true
+	}
+	return false
+}
+
+func (e TemplateStep) String() string {
+	return string(e)
+}
+
+func (e *TemplateStep) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TemplateStep(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TemplateStep", str)
+	}
+	return nil
+}
+
+func (e TemplateStep) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TemplateStep) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TemplateStep) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

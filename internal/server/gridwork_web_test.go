@@ -141,3 +141,46 @@ func TestEventPage(t *testing.T) {
 		t.Errorf("the stored photo differs from the one uploaded (%d bytes, want %d)", len(stored), len(data))
 	}
 }
+
+// The approval page on a phone: street staff see the template a department
+// submitted for their street, with its fields; a rejection without a
+// reason is refused at the field; the approval is recorded and shown.
+func TestApprovalsPage(t *testing.T) {
+	h, _ := newPagesHub(t)
+	ps := personsOfStreets(t, h.fx.City, 2)
+	sa, sb := ps[0].GridCode[:9], ps[1].GridCode[:9]
+	officer := h.as(auth.Principal{Subject: "mz-officer", Roles: []auth.Role{auth.DeptOfficer}, Department: "civil_affairs"}).with("")
+	officer.mustQuery(draftTemplate, map[string]any{"in": map[string]any{"id": "dibao_visit", "title": "低保家庭走访核查",
+		"streets": []string{sa, sb}, "sections": []map[string]any{{"title": "走访情况", "fields": []map[string]any{
+			{"field": "core.person.residence", "required": true}, {"field": "civil_affairs.visit.note"}}}}}}, nil)
+	officer.mustQuery(submitTemplate, map[string]any{"id": "dibao_visit", "v": 1}, nil)
+
+	tok, err := auth.DevToken(testKey, auth.Principal{Subject: "jd-admin", Roles: []auth.Role{auth.StreetAdmin}, Scope: []string{sa}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPage(t, phoneW, phoneH, true)
+	p.signIn(h.srv.URL+"/approvals", tok)
+	p.wait("the pending template", `!!document.querySelector('#drafts .approve')`)
+	if got := p.text("#summary"); got != "待审批 1 份" {
+		t.Errorf("summary %q", got)
+	}
+	if body := p.text("#drafts"); !strings.Contains(body, "走访情况") || !strings.Contains(body, "民政") {
+		t.Errorf("the template's card says %q", body)
+	}
+	p.do(chromedp.Click(chromedp.CSS("#drafts .reject")))
+	p.wait("the error at the reason", `document.querySelector('.field[data-field="reason"]').classList.contains('invalid')`)
+	p.eval(`window.scrollTo(0, 0), true`, nil)
+	p.screenshot("approvals.png", true, true)
+	p.do(chromedp.Click(chromedp.CSS("#drafts .approve")))
+	p.wait("the approval shown", `!!document.querySelector('#drafts [data-decision="APPROVED"]')`)
+	p.noErrors()
+
+	var decided string
+	if err := h.fx.Store.Pool.QueryRow(context.Background(), `SELECT street || ':' || decision FROM report_template_decisions`).Scan(&decided); err != nil {
+		t.Fatal(err)
+	}
+	if decided != sa+":APPROVED" {
+		t.Errorf("stored decision %s", decided)
+	}
+}

@@ -169,6 +169,7 @@ func New(opts Options) *Handler {
 	h.mux.Handle("GET /map", web.Map())
 	h.mux.Handle("GET /diary", web.Diary())
 	h.mux.Handle("GET /event", web.Event())
+	h.mux.Handle("GET /approvals", web.Approvals())
 	return h
 }
 
@@ -289,6 +290,7 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 <a href="/report">一表通填报</a>
 <a href="/diary">民情日记</a>
 <a href="/event">事件上报</a>
+<a href="/approvals">表单准入审批</a>
 <a href="/map">网格地图</a>
 <a href="/graphql">GraphQL 接口 (POST /graphql)</a>
 </body></html>`))

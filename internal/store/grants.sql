@@ -24,6 +24,11 @@ GRANT SELECT, UPDATE ON audit_head TO gridhub_app;
 -- The unified report: submissions are stored and their deliveries tracked.
 GRANT SELECT, INSERT, UPDATE ON report_submissions, report_deliveries TO gridhub_app;
 
+-- 准入: departments draft templates (changed until submitted); the
+-- streets' decisions are final.
+GRANT SELECT, INSERT, UPDATE (title, definition, streets, status, updated_at, submitted_at) ON report_template_drafts TO gridhub_app;
+GRANT SELECT, INSERT ON report_template_decisions TO gridhub_app;
+
 -- Synced facts and the indicator cells computed from them: the hub's own
 -- copy, rewritten by every sync. Partitions are made and analyzed through
 -- the functions of migration 00008.

@@ -43,11 +43,16 @@ func Diary() http.Handler { return diaryPage }
 // Event is the handler of GET /event: 事件上报 and the cases followed.
 func Event() http.Handler { return eventPage }
 
+// Approvals is the handler of GET /approvals: 准入, the street's approval
+// of the report templates departments drafted.
+func Approvals() http.Handler { return approvalsPage }
+
 var (
-	reportPage = mustPage("report.html", []string{"common.css", "report.css"}, []string{"common.js", "report.js"})
-	mapPage    = mustPage("map.html", []string{"common.css", "map.css"}, []string{"common.js", "map.js"})
-	diaryPage  = mustPage("diary.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "diary.js"})
-	eventPage  = mustPage("event.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "event.js"})
+	reportPage    = mustPage("report.html", []string{"common.css", "report.css"}, []string{"common.js", "report.js"})
+	mapPage       = mustPage("map.html", []string{"common.css", "map.css"}, []string{"common.js", "map.js"})
+	diaryPage     = mustPage("diary.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "diary.js"})
+	eventPage     = mustPage("event.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "event.js"})
+	approvalsPage = mustPage("approvals.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "approvals.js"})
 )
 
 // page is one assembled document, with its gzip form and headers.

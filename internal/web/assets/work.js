@@ -65,6 +65,30 @@ const WORK = (() => {
       h('div', { class: 'err', role: 'alert', hidden: true }));
   }
 
+  // What each rule the daily work checks means, in the words of the forms.
+  const RULES = {
+    required: '此项为必填项',
+    unknown: '不在可选范围内',
+    grid: '不是本网格的住户',
+    not_future: '时间不能晚于现在',
+    backdated: '只能补记一个月内的记录',
+    max_length: '内容过长',
+    too_large: '照片太大',
+    type: '只能上传 JPEG、PNG 或 WebP 照片',
+    max_items: '照片数量超过上限',
+    empty: '照片是空文件',
+    outside_city: '该位置不在本市网格内',
+    order: '当前环节不能进行此操作',
+    not_targeted: '该表单不是发给本街道的',
+    decided: '本街道已审批过该版本',
+    not_approved: '该表单未经本街道准入批准',
+    idempotency: '此内容已提交过，请刷新页面',
+  };
+  function ruleText(e) {
+    const rule = e.extensions && e.extensions.rule;
+    return RULES[rule] || GH.errorText(e);
+  }
+
   // showErrors marks the fields the errors name and returns the text of
   // the errors that name none.
   function showErrors(form, errors) {
@@ -80,9 +104,9 @@ const WORK = (() => {
       if (f) {
         f.classList.add('invalid');
         const err = $('.err', f);
-        err.textContent = GH.errorText(e);
+        err.textContent = ruleText(e);
         err.hidden = false;
-      } else rest.push(GH.errorText(e));
+      } else rest.push(ruleText(e));
     }
     return rest.join(' ');
   }
