@@ -41,7 +41,7 @@ type Template struct {
 	// Department is the department that drafted it.
 	Drafted    bool   `yaml:"-"`
 	Department string `yaml:"-"`
-	byKey map[string]*TemplateField
+	byKey      map[string]*TemplateField
 }
 
 // Section is a titled group of fields (基本情况, 民政, ...).
