@@ -14,7 +14,9 @@ import (
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/gridwork"
+	"github.com/gridhub/gridhub/internal/indicators"
 )
 
 func (r *diaryEntryResolver) Category(ctx context.Context, obj *gridwork.DiaryEntry) (*gridwork.Option, error) {
@@ -299,6 +301,17 @@ func (r *queryResolver) GridEvent(ctx context.Context, id string) (*gridwork.Eve
 		return nil, err
 	}
 	return e, nil
+}
+
+func (r *queryResolver) AssessmentCatalogue(ctx context.Context) ([]*indicators.Indicator, error) {
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	return gridwork.AssessmentCatalogue(), nil
+}
+
+func (r *queryResolver) Assessment(ctx context.Context, level grid.Level, within *string, from time.Time, to time.Time, names []string) (*indicators.Table, error) {
+	return r.AssessmentFor(ctx, level, within, from, to, names)
 }
 
 func (r *Resolver) DiaryEntry() generated.DiaryEntryResolver { return &diaryEntryResolver{r} }

@@ -2,9 +2,11 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
 )
@@ -17,9 +19,19 @@ import (
 // caller must name a within inside its scope. The CSV export goes through
 // here too, so both publish the same cells.
 func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error) {
-	pr, err := principal(ctx)
+	code, err := r.figuresWithin(ctx, within)
 	if err != nil {
 		return nil, err
+	}
+	return r.Figures.Table(ctx, level, code, names)
+}
+
+// figuresWithin checks that the caller may read figures of the whole of
+// within (see IndicatorsFor) and returns its grid code, "" for the city.
+func (r *Resolver) figuresWithin(ctx context.Context, within *string) (string, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return "", err
 	}
 	code := ""
 	if within != nil && *within != "" {
@@ -27,21 +39,40 @@ func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *
 		if len(code) == cityCodeLen {
 			city, err := r.cityCode(ctx)
 			if err != nil {
-				return nil, err
+				return "", err
 			}
 			if code != city {
-				return nil, &apperr.Error{Code: apperr.NotFound, Field: "within", Message: "within names no city of this hub"}
+				return "", &apperr.Error{Code: apperr.NotFound, Field: "within", Message: "within names no city of this hub"}
 			}
 			code = ""
 		} else if err := people.CheckCode("within", code); err != nil {
-			return nil, apperr.BadInput("within", "length", "within must be the city's 4-digit code or a grid code of 6, 9, 12 or 15 digits")
+			return "", apperr.BadInput("within", "length", "within must be the city's 4-digit code or a grid code of 6, 9, 12 or 15 digits")
 		}
 	}
 	if code == "" && !pr.WholeCity() || code != "" && !pr.InAggregateScope(code) {
-		return nil, &apperr.Error{Code: apperr.Forbidden, Field: "within",
+		return "", &apperr.Error{Code: apperr.Forbidden, Field: "within",
 			Message: "these figures are outside your scope: name a within code inside it"}
 	}
-	return r.Figures.Table(ctx, level, code, names)
+	return code, nil
+}
+
+// AssessmentFor serves the 考核 table of a period to a caller allowed the
+// figures of the whole of within (as IndicatorsFor); the CSV export goes
+// through here too.
+func (r *Resolver) AssessmentFor(ctx context.Context, level grid.Level, within *string, from, to time.Time, names []string) (*indicators.Table, error) {
+	w, err := r.work()
+	if err != nil {
+		return nil, err
+	}
+	code, err := r.figuresWithin(ctx, within)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := r.Registry.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return w.Assess(ctx, ix, level, code, gridwork.Period{From: from, To: to}, names)
 }
 
 // cityCodeLen is the length of a prefecture-level city's code (铜陵市 3407).

@@ -519,6 +519,8 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Assessment           func(childComplexity int, level grid.Level, within *string, from time.Time, to time.Time, names []string) int
+		AssessmentCatalogue  func(childComplexity int) int
 		AuditLog             func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
 		CaseStages           func(childComplexity int) int
 		Departments          func(childComplexity int) int
@@ -763,6 +765,8 @@ type QueryResolver interface {
 	CaseStages(ctx context.Context) ([]*gridwork.StageOption, error)
 	GridEvents(ctx context.Context, within string, open *bool, from *time.Time, to *time.Time, first *int, after *string) (*model.GridEventConnection, error)
 	GridEvent(ctx context.Context, id string) (*gridwork.Event, error)
+	AssessmentCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
+	Assessment(ctx context.Context, level grid.Level, within *string, from time.Time, to time.Time, names []string) (*indicators.Table, error)
 	IndicatorCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
 	Indicators(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error)
 	Person(ctx context.Context, idNumber string) (*people.Person, error)
@@ -2686,6 +2690,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PersonEdge.Node(childComplexity), true
 
+	case "Query.assessment":
+		if e.ComplexityRoot.Query.Assessment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_assessment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Assessment(childComplexity, args["level"].(grid.Level), args["within"].(*string), args["from"].(time.Time), args["to"].(time.Time), args["names"].([]string)), true
+	case "Query.assessmentCatalogue":
+		if e.ComplexityRoot.Query.AssessmentCatalogue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AssessmentCatalogue(childComplexity), true
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
 			break
@@ -4341,6 +4362,21 @@ extend type Query {
 extend type Mutation {
   "Report an event (grid workers and community staff): stored with its photos, delivered to the department once."
   reportEvent(input: ReportEventInput!): GridEvent!
+}
+
+# 考核: the figures grids, communities and streets are assessed on, over a
+# period, from the hub's records of the daily work; staff figures, never
+# suppressed. Also GET /export/assessment.csv?level=&within=&from=&to=&names=.
+
+extend type Query {
+  "The 考核 figures (department gridwork)."
+  assessmentCatalogue: [Indicator!]!
+  """
+  考核 of every unit of level under within, from one day to another (both
+  included, at most 366 days), for the named figures (all without names):
+  to the callers allowed the figures of the whole of within, as indicators.
+  """
+  assessment(level: GridLevel!, within: ID, from: Date!, to: Date!, names: [String!]): IndicatorTable!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/indicators.graphqls", Input: `# Figures for BI: indicators by street, community and grid, from the facts the
@@ -6164,6 +6200,52 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_assessment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "level",
+		func(ctx context.Context, v any) (grid.Level, error) {
+			return ec.unmarshalNGridLevel2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐLevel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["level"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDate2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDate2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "names",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["names"] = arg4
 	return args, nil
 }
 
@@ -14907,6 +14989,82 @@ func (ec *executionContext) fieldContext_Query_gridEvent(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_assessmentCatalogue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_assessmentCatalogue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AssessmentCatalogue(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*indicators.Indicator) graphql.Marshaler {
+			return ec.marshalNIndicator2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐIndicatorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_assessmentCatalogue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Indicator(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_assessment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_assessment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Assessment(ctx, fc.Args["level"].(grid.Level), fc.Args["within"].(*string), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["names"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *indicators.Table) graphql.Marshaler {
+			return ec.marshalNIndicatorTable2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐTable(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_assessment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorTable(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_assessment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_indicatorCatalogue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22238,6 +22396,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_gridEvent(ctx, field)
+				})
+		case "assessmentCatalogue":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_assessmentCatalogue(ctx, field)
+				})
+		case "assessment":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_assessment(ctx, field)
 				})
 		case "indicatorCatalogue":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,

@@ -149,6 +149,8 @@ func New(opts Options) *Handler {
 		withPurpose(opts.Config, timeout(opts.RequestTimeout, resolver.WithLoaders(gql))))))
 	route("/graphql", "graphql", otelhttp.NewHandler(api, "graphql"))
 	if opts.Work != nil {
+		route("GET /export/assessment.csv", "export", otelhttp.NewHandler(
+			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportAssessment(resolver)))), "export"))
 		route("GET /events/{id}/photos/{n}", "photo", otelhttp.NewHandler(
 			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, eventPhoto(opts.Work)))), "photo"))
 	}

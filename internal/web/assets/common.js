@@ -13,6 +13,7 @@ const GH = (() => {
     social_security: '社保',
     urban_management: '城管',
     party_building: '党建',
+    gridwork: '考核',
   };
   const ROLES = {
     admin: '管理员',
