@@ -19,16 +19,16 @@ import (
 // caller must name a within inside its scope. The CSV export goes through
 // here too, so both publish the same cells.
 func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error) {
-	code, err := r.figuresWithin(ctx, within)
+	code, err := r.aggregateWithin(ctx, within)
 	if err != nil {
 		return nil, err
 	}
 	return r.Figures.Table(ctx, level, code, names)
 }
 
-// figuresWithin checks that the caller may read figures of the whole of
-// within (see IndicatorsFor) and returns its grid code, "" for the city.
-func (r *Resolver) figuresWithin(ctx context.Context, within *string) (string, error) {
+// aggregateWithin checks that the caller may have the figures of within and
+// returns the code the indicator service takes for it ("" for the city).
+func (r *Resolver) aggregateWithin(ctx context.Context, within *string) (string, error) {
 	pr, err := principal(ctx)
 	if err != nil {
 		return "", err
@@ -64,7 +64,7 @@ func (r *Resolver) AssessmentFor(ctx context.Context, level grid.Level, within *
 	if err != nil {
 		return nil, err
 	}
-	code, err := r.figuresWithin(ctx, within)
+	code, err := r.aggregateWithin(ctx, within)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +73,7 @@ func (r *Resolver) AssessmentFor(ctx context.Context, level grid.Level, within *
 		return nil, err
 	}
 	return w.Assess(ctx, ix, level, code, gridwork.Period{From: from, To: to}, names)
+
 }
 
 // cityCodeLen is the length of a prefecture-level city's code (铜陵市 3407).

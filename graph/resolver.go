@@ -17,6 +17,7 @@ import (
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
+	"github.com/gridhub/gridhub/internal/linkage"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 )
@@ -36,7 +37,9 @@ type Resolver struct {
 	Figures   *indicators.Service
 	Freshness func(ctx context.Context) ([]factsync.Freshness, error)
 	// Ledger is the access ledger auditors query; nil when the hub keeps none.
-	Ledger  *audit.Ledger
+	Ledger *audit.Ledger
+	// Linker is record linkage's review queue; nil when the hub links nothing.
+	Linker  *linkage.Linker
 	Version string
 	// Work is the grid's daily work: patrols, the diary, events, 考核; nil
 	// serves none.

@@ -55,6 +55,9 @@ const (
 	// department drafting or submitting it, a street approving or
 	// rejecting it.
 	ActionDecide = "decide"
+	// ActionLink is a reviewer's decision on a record-linkage candidate
+	// (confirmLink, rejectLink).
+	ActionLink = "link"
 )
 
 // HashSize is the length of Entry.Hash and Entry.PrevHash (SHA-256, and
@@ -91,8 +94,8 @@ type Entry struct {
 	Department string
 	// Purpose is the stated purpose (X-Purpose), if any.
 	Purpose string
-	// Action is ActionRead, ActionSubmit, ActionExport, ActionRecord or
-	// ActionDecide.
+	// Action is ActionRead, ActionSubmit, ActionExport, ActionRecord,
+	// ActionDecide or ActionLink.
 	Action string
 	// Persons are the person surrogate ids (persons.id in decimal) the action
 	// touched. Never resident ID numbers: Append refuses anything longer than
@@ -229,7 +232,7 @@ func (e *Entry) validate() error {
 		return errors.New("actor is empty")
 	}
 	switch e.Action {
-	case ActionRead, ActionSubmit, ActionExport, ActionRecord, ActionDecide:
+	case ActionRead, ActionSubmit, ActionExport, ActionRecord, ActionDecide, ActionLink:
 	default:
 		return fmt.Errorf("unknown action %q", e.Action)
 	}

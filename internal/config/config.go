@@ -8,6 +8,7 @@
 //	report/templates/*.yaml     the report templates
 //	gridwork.yaml               the grid's daily work: diary categories,
 //	                            where events go, 准入 and 考核 (internal/gridwork)
+//	signin.yaml                 staff sign-in: identity provider claims -> role, department, scope
 //
 // Every file but the mapping files is optional: the built-in one (package
 // builtin, the same layout) stands in for a missing one, less what names a
@@ -34,6 +35,7 @@ import (
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/report"
+	"github.com/gridhub/gridhub/internal/signin"
 	"github.com/gridhub/gridhub/internal/yamlpos"
 )
 
@@ -49,6 +51,9 @@ type Config struct {
 	// GridWork is gridwork.yaml: the diary's categories, where events go,
 	// the streets that approved the configured templates, what 考核 counts.
 	GridWork *gridwork.Config
+	// Signin maps the identity provider's claims onto staff roles
+	// (signin.yaml); nil when the directory has none (nothing is built in).
+	Signin *signin.Mapping
 	// Warnings are problems that do not stop the hub ("file:line: ...").
 	Warnings []error
 	// Builtin lists the optional files taken from the built-in set.
@@ -150,6 +155,12 @@ func LoadFS(fsys fs.FS, name string) (*Config, error) {
 	} else {
 		c.Builtin = append(c.Builtin, "gridwork.yaml")
 		c.GridWork = gridwork.Default(depts)
+	}
+	// The staff sign-in's claims mapping: a city's own, nothing built in.
+	if raw, file, ok := readOptional(fsys, name, "signin.yaml"); ok {
+		m, err := signin.ParseMapping(file, raw, c.Codes())
+		c.Signin = m
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -160,6 +160,21 @@ type Options struct {
 	// AfterSync, when set, is called after each sync of a department that
 	// completed (the hub follows the cases of the events it reported).
 	AfterSync func(ctx context.Context, dept string, st Stats)
+
+	// Linker, when set, places the department's rows whose ID number is
+	// missing or invalid after the feed is read and before the aggregates
+	// are recomputed (internal/linkage). It runs on what is stored also when
+	// the feed failed, so a department that cannot be reached keeps its
+	// links.
+	Linker Linker
+}
+
+// Linker is record linkage as a sync runs it (*linkage.Linker).
+type Linker interface {
+	// Link decides the rows of dept whose ID number is missing or invalid,
+	// moving their facts to their persons and marking the grids whose
+	// counts change (indicator_dirty).
+	Link(ctx context.Context, dept string) error
 }
 
 func (o Options) withDefaults() Options {
@@ -228,9 +243,12 @@ var ErrNoFeed = errors.New("factsync: department has no fact feed")
 // watermark meanwhile: that one carries on, this one stops.
 var ErrConcurrentSync = errors.New("factsync: another sync of the department moved its watermark")
 
-// advisory lock key shared by batch transactions and taken exclusively to
+// LockKey is the advisory lock key shared by batch transactions (and by any
+// other writer of facts, such as record linkage) and taken exclusively to
 // recompute aggregates ("gridfact").
-const lockKey = 0x6772696466616374
+const LockKey = 0x6772696466616374
+
+const lockKey = LockKey
 
 func (s *Syncer) deptLock(dept string) *sync.Mutex {
 	m, _ := s.locks.LoadOrStore(dept, new(sync.Mutex))
@@ -346,6 +364,11 @@ func (s *Syncer) syncOnce(ctx context.Context, dept string, full bool) (Stats, e
 	}
 	st.Full = run.full
 	err = s.pull(ctx, dept, feed, ix, run, &st)
+	if s.opts.Linker != nil && ctx.Err() == nil {
+		if lerr := s.opts.Linker.Link(ctx, dept); lerr != nil {
+			err = errors.Join(err, fmt.Errorf("factsync %s: %w", dept, lerr))
+		}
+	}
 	if ferr := s.finish(ctx, dept, run, err == nil, &st); ferr != nil {
 		err = errors.Join(err, ferr)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/gridwork"
+	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/synth"
 	"github.com/gridhub/gridhub/internal/testcity"
@@ -63,7 +64,7 @@ func (noReader) Read(ctx context.Context, dept string, req connectors.ReadReques
 
 // newEventsHub is a work hub whose events are delivered by a running River
 // client to a caseSystem.
-func newEventsHub(t *testing.T) (*hub, *gridwork.Service, *caseSystem) {
+func newEventsHub(t *testing.T, customize ...func(opts *server.Options, url string)) (*hub, *gridwork.Service, *caseSystem) {
 	t.Helper()
 	fx := testcity.Load(t)
 	opts, ledger := hubOptions(t, fx)
@@ -101,7 +102,7 @@ func newEventsHub(t *testing.T) (*hub, *gridwork.Service, *caseSystem) {
 		defer cancel()
 		client.StopAndCancel(stop)
 	})
-	return startHub(t, fx, opts, ledger), work, cs
+	return startHub(t, fx, opts, ledger, customize...), work, cs
 }
 
 // buildingOf is the place of a household's building: a point in its grid.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/gridwork"
+	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/synth"
 	"github.com/gridhub/gridhub/internal/testcity"
 )
@@ -15,8 +16,9 @@ import (
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // newWorkHub is a test hub with the grid's daily work under the built-in
-// gridwork.yaml.
-func newWorkHub(t *testing.T) *hub {
+// gridwork.yaml; each customize may change its options (devPages for the
+// pages' paste-a-token card).
+func newWorkHub(t *testing.T, customize ...func(opts *server.Options, url string)) *hub {
 	t.Helper()
 	fx := testcity.Load(t)
 	opts, ledger := hubOptions(t, fx)
@@ -26,8 +28,12 @@ func newWorkHub(t *testing.T) *hub {
 		t.Fatal(err)
 	}
 	opts.Work = work
-	return startHub(t, fx, opts, ledger)
+	return startHub(t, fx, opts, ledger, customize...)
 }
+
+// devPages makes a test hub a dev hub, whose pages offer the paste-a-token
+// card the Chromium tests sign in with.
+func devPages(opts *server.Options, _ string) { opts.Dev = true }
 
 // twoGrids picks two residential grids of different communities with
 // households, and a household of each.

@@ -35,7 +35,7 @@ func (h *hub) workerToken(t *testing.T, subject, grid string) string {
 // entry about a household visited; an entry without text is refused at its
 // field and nothing is stored.
 func TestDiaryPage(t *testing.T) {
-	h := newWorkHub(t)
+	h := newWorkHub(t, devPages)
 	ctx := context.Background()
 	own, _ := twoGrids(t, h.fx.City)
 	p := newPage(t, phoneW, phoneH, true)
@@ -103,7 +103,7 @@ func photoFile(t *testing.T) (string, []byte) {
 // event is listed with its delivery, and its photo is shown (fetched with
 // the token).
 func TestEventPage(t *testing.T) {
-	h, _, cs := newEventsHub(t)
+	h, _, cs := newEventsHub(t, devPages)
 	own, _ := twoGrids(t, h.fx.City)
 	lon, lat := buildingOf(h.fx.City, own)
 	path, data := photoFile(t)
