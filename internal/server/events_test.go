@@ -18,8 +18,8 @@ import (
 	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/gridwork"
-	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/report"
+	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/synth"
 	"github.com/gridhub/gridhub/internal/testcity"
 )
