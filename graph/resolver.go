@@ -18,6 +18,7 @@ import (
 	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/linkage"
+	"github.com/gridhub/gridhub/internal/live"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 )
@@ -44,4 +45,7 @@ type Resolver struct {
 	// Work is the grid's daily work: patrols, the diary, events, 考核; nil
 	// serves none.
 	Work *gridwork.Service
+	// Live tells the subscriptions what changed on any replica; nil serves
+	// none.
+	Live *live.Hub
 }

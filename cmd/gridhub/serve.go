@@ -21,6 +21,7 @@ import (
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/leader"
 	"github.com/gridhub/gridhub/internal/linkage"
+	livepkg "github.com/gridhub/gridhub/internal/live"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/secret"
@@ -203,6 +204,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	}
 	defer reader.Close()
 
+	// Live updates: every replica listens for what any of them changed.
+	liveHub := livepkg.New(st.Pool, slog.Default())
+	go liveHub.Run(ctx)
+
 	h := server.New(server.Options{
 		Store:      st,
 		People:     people.NewService(reader, keys),
@@ -215,6 +220,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		Figures:    figures,
 		Freshness:  syncer.Freshness,
 		Linker:     linker,
+		Live:       liveHub,
 		Cache:      sh.cache,
 		Limiter:    sh.limiter,
 		SignIn:     signInHandler(signIn),

@@ -48,6 +48,7 @@ type ResolverRoot interface {
 	PersonConnection() PersonConnectionResolver
 	Query() QueryResolver
 	ReportTemplateDraft() ReportTemplateDraftResolver
+	Subscription() SubscriptionResolver
 	UrbanCase() UrbanCaseResolver
 }
 
@@ -334,6 +335,11 @@ type ComplexityRoot struct {
 		Stage          func(childComplexity int) int
 		StageChangedAt func(childComplexity int) int
 		Status         func(childComplexity int) int
+	}
+
+	GridEventChange struct {
+		Change func(childComplexity int) int
+		Event  func(childComplexity int) int
 	}
 
 	GridEventConnection struct {
@@ -693,6 +699,11 @@ type ComplexityRoot struct {
 		Version    func(childComplexity int) int
 	}
 
+	Subscription struct {
+		GridEventChanges   func(childComplexity int, within *string) int
+		SubmissionDelivery func(childComplexity int, id string) int
+	}
+
 	Tekun struct {
 		CareMode func(childComplexity int) int
 		Category func(childComplexity int) int
@@ -833,6 +844,10 @@ type ReportTemplateDraftResolver interface {
 	Status(ctx context.Context, obj *report.TemplateDraft) (model.TemplateStep, error)
 	Streets(ctx context.Context, obj *report.TemplateDraft) ([]*model.StreetDecision, error)
 	Fields(ctx context.Context, obj *report.TemplateDraft) ([]*model.ReportField, error)
+}
+type SubscriptionResolver interface {
+	SubmissionDelivery(ctx context.Context, id string) (<-chan *model.Submission, error)
+	GridEventChanges(ctx context.Context, within *string) (<-chan *model.GridEventChange, error)
 }
 type UrbanCaseResolver interface {
 	Grid(ctx context.Context, obj *model.UrbanCase) (*grid.Unit, error)
@@ -1985,6 +2000,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GridEvent.Status(childComplexity), true
+
+	case "GridEventChange.change":
+		if e.ComplexityRoot.GridEventChange.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventChange.Change(childComplexity), true
+	case "GridEventChange.event":
+		if e.ComplexityRoot.GridEventChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventChange.Event(childComplexity), true
 
 	case "GridEventConnection.edges":
 		if e.ComplexityRoot.GridEventConnection.Edges == nil {
@@ -3570,6 +3598,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Submission.Version(childComplexity), true
 
+	case "Subscription.gridEventChanges":
+		if e.ComplexityRoot.Subscription.GridEventChanges == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_gridEventChanges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.GridEventChanges(childComplexity, args["within"].(*string)), true
+	case "Subscription.submissionDelivery":
+		if e.ComplexityRoot.Subscription.SubmissionDelivery == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_submissionDelivery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.SubmissionDelivery(childComplexity, args["id"].(string)), true
+
 	case "Tekun.careMode":
 		if e.ComplexityRoot.Tekun.CareMode == nil {
 			break
@@ -3767,6 +3818,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -4809,6 +4877,45 @@ type LinkRecord {
   phone: String
 }
 `, BuiltIn: false},
+	{Name: "../../schema/live.graphqls", Input: `# Live updates: GraphQL subscriptions over graphql-ws (GET /graphql upgraded
+# to a WebSocket, subprotocol graphql-transport-ws or graphql-ws; the token
+# in connection_init's payload as {"Authorization": "Bearer <token>"}, the
+# purpose as "X-Purpose") and over SSE (POST /graphql with Accept:
+# text/event-stream, the token and purpose as headers, as a query sends
+# them). The same token, scope and policy as queries: each update is read
+# again under them. A subscription ends when the token expires.
+
+"How an event changed."
+enum GridEventChangeKind {
+  "Reported."
+  NEW
+  "Its delivery or its case's stage, deadline or closing changed."
+  CHANGED
+}
+
+"An event reported, or changed."
+type GridEventChange {
+  change: GridEventChangeKind!
+  event: GridEvent!
+}
+
+type Subscription {
+  """
+  A submission's deliveries: the submission as it is, then again at each
+  change of a department's delivery; ends once every department has it
+  (DELIVERED). NOT_FOUND for a submission that does not exist or lies
+  outside the caller's scope alike.
+  """
+  submissionDelivery(id: ID!): Submission!
+  """
+  Events in the caller's grids under within (all of them without): each
+  one reported, and each change of its delivery or its case. Grid workers
+  and community staff follow the events they reported, as gridEvents lists
+  them; street staff and admins every event in scope.
+  """
+  gridEventChanges(within: ID): GridEventChange!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/people.graphqls", Input: `"A registered resident in the hub's master index."
 type Person {
   id: ID!
@@ -5582,6 +5689,16 @@ func (ec *executionContext) childFields_GridEvent(ctx context.Context, field gra
 		return ec.fieldContext_GridEvent_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GridEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_GridEventChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "change":
+		return ec.fieldContext_GridEventChange_change(ctx, field)
+	case "event":
+		return ec.fieldContext_GridEventChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GridEventChange", field.Name)
 }
 
 func (ec *executionContext) childFields_GridEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7211,6 +7328,34 @@ func (ec *executionContext) field_Query_reportTemplateDrafts_args(ctx context.Co
 }
 
 func (ec *executionContext) field_Query_submission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_gridEventChanges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_submissionDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -11773,6 +11918,61 @@ func (ec *executionContext) _GridEvent_createdAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_GridEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GridEventChange_change(ctx context.Context, field graphql.CollectedField, obj *model.GridEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventChange_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Change, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GridEventChangeKind) graphql.Marshaler {
+			return ec.marshalNGridEventChangeKind2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventChange_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEventChange", field, false, false, "GridEventChangeKind")
+}
+
+func (ec *executionContext) _GridEventChange_event(ctx context.Context, field graphql.CollectedField, obj *model.GridEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+			return ec.marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _GridEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GridEventConnection) (ret graphql.Marshaler) {
@@ -18409,6 +18609,94 @@ func (ec *executionContext) fieldContext_Submission_deliveries(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_submissionDelivery(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_submissionDelivery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().SubmissionDelivery(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Submission) graphql.Marshaler {
+			return ec.marshalNSubmission2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSubmission(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_submissionDelivery(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_submissionDelivery_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_gridEventChanges(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_gridEventChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().GridEventChanges(ctx, fc.Args["within"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GridEventChange) graphql.Marshaler {
+			return ec.marshalNGridEventChange2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_gridEventChanges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEventChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_gridEventChanges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Tekun_category(ctx context.Context, field graphql.CollectedField, obj *model.Tekun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22418,6 +22706,44 @@ func (ec *executionContext) _GridEvent(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var gridEventChangeImplementors = []string{"GridEventChange"}
+
+func (ec *executionContext) _GridEventChange(ctx context.Context, sel ast.SelectionSet, obj *model.GridEventChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gridEventChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GridEventChange")
+		case "change":
+			out.Values[i] = ec._GridEventChange_change(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._GridEventChange_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var gridEventConnectionImplementors = []string{"GridEventConnection"}
 
 func (ec *executionContext) _GridEventConnection(ctx context.Context, sel ast.SelectionSet, obj *model.GridEventConnection) graphql.Marshaler {
@@ -24833,6 +25159,28 @@ func (ec *executionContext) _Submission(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "submissionDelivery":
+		return ec._Subscription_submissionDelivery(ctx, fields[0])
+	case "gridEventChanges":
+		return ec._Subscription_gridEventChanges(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var tekunImplementors = []string{"Tekun"}
 
 func (ec *executionContext) _Tekun(ctx context.Context, sel ast.SelectionSet, obj *model.Tekun) graphql.Marshaler {
@@ -26033,6 +26381,24 @@ func (ec *executionContext) marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhu
 		return graphql.Null
 	}
 	return ec._GridEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGridEventChange2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChange(ctx context.Context, sel ast.SelectionSet, v *model.GridEventChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GridEventChange!")
+		return graphql.Null
+	}
+	return ec._GridEventChange(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGridEventChangeKind2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChangeKind(ctx context.Context, v any) (model.GridEventChangeKind, error) {
+	var res model.GridEventChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGridEventChangeKind2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChangeKind(ctx context.Context, sel ast.SelectionSet, v model.GridEventChangeKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNGridEventConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.GridEventConnection) graphql.Marshaler {

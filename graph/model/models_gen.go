@@ -260,6 +260,12 @@ type FloatingPopulation struct {
 	ResidencePermit *bool `json:"residencePermit,omitempty"`
 }
 
+// An event reported, or changed.
+type GridEventChange struct {
+	Change GridEventChangeKind `json:"change"`
+	Event  *gridwork.Event     `json:"event"`
+}
+
 type GridEventConnection struct {
 	Edges      []*GridEventEdge  `json:"edges"`
 	Nodes      []*gridwork.Event `json:"nodes"`
@@ -597,6 +603,9 @@ type SubmitReportInput struct {
 	Values         []*FieldValueInput `json:"values"`
 }
 
+type Subscription struct {
+}
+
 // 特困人员
 type Tekun struct {
 	// 城乡类别: RURAL, URBAN
@@ -665,6 +674,64 @@ type UrbanCases struct {
 	// 城管案件(个人当事人)
 	Cases  []*UrbanCase   `json:"cases"`
 	Source *SectionSource `json:"source"`
+}
+
+// How an event changed.
+type GridEventChangeKind string
+
+const (
+	// Reported.
+	GridEventChangeKindNew GridEventChangeKind = "NEW"
+	// Its delivery or its case's stage, deadline or closing changed.
+	GridEventChangeKindChanged GridEventChangeKind = "CHANGED"
+)
+
+var AllGridEventChangeKind = []GridEventChangeKind{
+	GridEventChangeKindNew,
+	GridEventChangeKindChanged,
+}
+
+func (e GridEventChangeKind) IsValid() bool {
+	switch e {
+	case GridEventChangeKindNew, GridEventChangeKindChanged:
+		return true
+	}
+	return false
+}
+
+func (e GridEventChangeKind) String() string {
+	return string(e)
+}
+
+func (e *GridEventChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = GridEventChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid GridEventChangeKind", str)
+	}
+	return nil
+}
+
+func (e GridEventChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *GridEventChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e GridEventChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // How a department row reaches a person.

@@ -33,6 +33,7 @@ import (
 	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/linkage"
+	"github.com/gridhub/gridhub/internal/live"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/ratelimit"
@@ -103,6 +104,9 @@ type Options struct {
 	Dev bool
 	// Linker is record linkage's review queue; nil serves none.
 	Linker *linkage.Linker
+	// Live tells the subscriptions what changed on any replica; nil serves
+	// no subscriptions (live.go).
+	Live *live.Hub
 }
 
 // Handler is the hub's HTTP handler.
@@ -111,11 +115,19 @@ type Handler struct {
 	store    *store.Store
 	ready    atomic.Bool
 	draining atomic.Bool
+	// live ends the subscriptions' streams when the hub drains.
+	live     context.Context
+	stopLive context.CancelFunc
 }
 
 // Drain makes /readyz answer 503 from now on, for a hub on its way out: a
 // load balancer stops sending it requests while it still answers them.
-func (h *Handler) Drain() { h.draining.Store(true) }
+// The live streams (subscriptions) end at once: their clients subscribe
+// again through another replica.
+func (h *Handler) Drain() {
+	h.draining.Store(true)
+	h.stopLive()
+}
 
 // New builds the handler with every route.
 func New(opts Options) *Handler {
@@ -130,6 +142,12 @@ func New(opts Options) *Handler {
 		Buckets: prometheus.DefBuckets,
 	}, []string{"route", "code"})
 	reg.MustRegister(duration, graph.ClientsGone, graph.IndicatorAnswersServed)
+	if opts.Live != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gridhub_live_subscriptions",
+			Help: "GraphQL subscriptions (graphql-ws and SSE) this hub serves.",
+		}, func() float64 { return float64(opts.Live.Subscribers()) }))
+	}
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
@@ -149,10 +167,12 @@ func New(opts Options) *Handler {
 		Version:    opts.Version,
 		Work:       opts.Work,
 		Linker:     opts.Linker,
+		Live:       opts.Live,
 	}
 	gql := newGraphQL(resolver, opts)
 
 	h := &Handler{mux: http.NewServeMux(), store: opts.Store}
+	h.live, h.stopLive = context.WithCancel(context.Background())
 	route := func(pattern, name string, next http.Handler) {
 		h.mux.Handle(pattern, instrument(duration, name, next))
 	}
@@ -160,7 +180,7 @@ func New(opts Options) *Handler {
 	// stated purpose, the time limit, then the request's loaders.
 	api := limitBody(opts.Auth.Middleware(rateLimit(opts.Limiter,
 		withPurpose(opts.Config, timeout(opts.RequestTimeout, resolver.WithLoaders(gql))))))
-	route("/graphql", "graphql", otelhttp.NewHandler(api, "graphql"))
+	route("/graphql", "graphql", h.liveOr(opts, resolver, gql, otelhttp.NewHandler(api, "graphql")))
 	if opts.Work != nil {
 		route("GET /export/assessment.csv", "export", otelhttp.NewHandler(
 			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportAssessment(resolver)))), "export"))
@@ -205,6 +225,9 @@ func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 	// Files (an event's photos), as the GraphQL multipart request spec sends
 	// them; parts beyond MaxMemory go to temporary files. Before graphQLHTTP,
 	// which takes every request it is offered.
+	if opts.Live != nil {
+		addLiveTransports(srv, opts)
+	}
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: MaxUploadBytes, MaxMemory: 8 << 20})
 	srv.AddTransport(graphQLHTTP{})
 	srv.AddTransport(transport.Options{})
@@ -298,6 +321,12 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets a WebSocket take over the connection (live.go).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush sends what is written so far (an SSE stream's events, live.go).
+func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
 
 func instrument(h *prometheus.HistogramVec, route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
