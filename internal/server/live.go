@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -46,18 +45,28 @@ func addLiveTransports(srv *handler.Server, opts Options) {
 		KeepAlivePingInterval: liveKeepAlive,
 		InitTimeout:           10 * time.Second,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			// A refusal closes the connection with 4403, as graphql-ws says,
+			// its code and reason in the close frame.
+			refuse := func(code, msg string) (context.Context, *transport.InitPayload, error) {
+				reason := code + ": " + msg
+				if len(reason) > 120 {
+					reason = reason[:120]
+				}
+				ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), reason)
+				return ctx, nil, errors.New(reason)
+			}
 			token, ok := strings.CutPrefix(p.Authorization(), "Bearer ")
 			if !ok || token == "" {
-				return ctx, nil, errors.New(`UNAUTHENTICATED: connection_init must carry {"Authorization": "Bearer <token>"}`)
+				return refuse("UNAUTHENTICATED", `connection_init must carry {"Authorization": "Bearer <token>"}`)
 			}
 			pr, err := opts.Auth.Verify(ctx, token)
 			if err != nil {
-				return ctx, nil, fmt.Errorf("UNAUTHENTICATED: %v", err)
+				return refuse("UNAUTHENTICATED", err.Error())
 			}
 			pol := opts.Config.Get().Policy
 			pu, err := pol.Purpose(p.GetString("X-Purpose"))
 			if err != nil {
-				return ctx, nil, fmt.Errorf("BAD_USER_INPUT: %v", err)
+				return refuse("BAD_USER_INPUT", err.Error())
 			}
 			return graph.WithPurpose(auth.WithPrincipal(ctx, pr), pol, pu), nil, nil
 		},

@@ -44,9 +44,30 @@ const chromiumPath = "/usr/bin/chromium"
 type writes struct {
 	mu  sync.Mutex
 	got map[string][]connectors.Delivery // department -> deliveries
+	// gate, when set, holds every delivery until it is closed.
+	gate chan struct{}
+}
+
+// hold makes the departments wait for release before they take a delivery.
+func (w *writes) hold() (release func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	g := make(chan struct{})
+	w.gate = g
+	return func() { close(g) }
 }
 
 func (w *writes) write(ctx context.Context, dept string, d connectors.Delivery) error {
+	w.mu.Lock()
+	g := w.gate
+	w.mu.Unlock()
+	if g != nil {
+		select {
+		case <-g:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.got == nil {
