@@ -258,3 +258,108 @@ func TestLiveSubmissionDelivery(t *testing.T) {
 		}
 	}
 }
+
+const gridEventChanges = `subscription($within: ID) { gridEventChanges(within: $within) {
+	change event { id gridCode status caseNumber stage { value } } } }`
+
+// eventChange is one message of gridEventChanges.
+type eventChange struct {
+	GridEventChanges struct {
+		Change string
+		Event  struct {
+			ID, GridCode, Status string
+			CaseNumber           *string
+			Stage                *struct{ Value string }
+		}
+	}
+}
+
+// An event a worker reports through one replica reaches, on another, the
+// worker's own subscription (graphql-ws) and its street's staff's (SSE):
+// reported, delivered with its case number, then the case's stage as the
+// department's facts show it. The worker of another grid hears nothing of
+// it; a street's staff naming another street, and no token, are refused.
+func TestLiveEventChanges(t *testing.T) {
+	var opts server.Options
+	a, work, _ := newEventsHub(t, withLive(t, &opts))
+	b, lb := replica(t, a, opts)
+	ctx := context.Background()
+	own, other := twoGrids(t, a.fx.City)
+	worker := a.as(auth.Principal{Subject: "wgy-live", Roles: []auth.Role{auth.GridWorker}, Scope: []string{own.GridCode}}).with("")
+	street := b.as(auth.Principal{Subject: "jd-live", Roles: []auth.Role{auth.StreetAdmin}, Scope: []string{own.GridCode[:9]}})
+	stranger := b.as(auth.Principal{Subject: "wgy-other", Roles: []auth.Role{auth.GridWorker}, Scope: []string{other.GridCode}})
+
+	mine := subscribe(t, "worker over graphql-ws", "ws", b.srv.URL, worker.token, gridEventChanges, map[string]any{})
+	streets := subscribe(t, "street over SSE", "sse", b.srv.URL, street.token, gridEventChanges, map[string]any{"within": own.GridCode[:9]})
+	theirs := subscribe(t, "another grid's worker", "ws", b.srv.URL, stranger.token, gridEventChanges, map[string]any{})
+	otherStreet := ""
+	for _, p := range personsOfStreets(t, a.fx.City, 2) {
+		if p.GridCode[:9] != own.GridCode[:9] {
+			otherStreet = p.GridCode[:9]
+		}
+	}
+	refused(t, subscribe(t, "street naming another street", "sse", b.srv.URL, street.token, gridEventChanges,
+		map[string]any{"within": otherStreet}), "FORBIDDEN")
+	refused(t, subscribe(t, "no token", "ws", b.srv.URL, "", gridEventChanges, map[string]any{}), "")
+	waitSubscribers(t, lb, 3)
+
+	lon, lat := buildingOf(a.fx.City, own)
+	r := worker.multipartGraphQL(reportEvent, map[string]any{"kind": "COMPONENT", "category": "井盖破损", "description": "人行道井盖松动",
+		"lon": lon, "lat": lat, "idempotencyKey": "live-event-0001"}, []upload{{"a.jpg", "image/jpeg", jpeg(2000)}})
+	if len(r.Errors) > 0 {
+		t.Fatalf("reportEvent: %+v", r.Errors)
+	}
+	var got struct{ ReportEvent eventOut }
+	json.Unmarshal(r.Data, &got)
+	id := got.ReportEvent.ID
+
+	// Reported, then delivered with its case number.
+	caseNumber := ""
+	for _, c := range []*liveClient{mine, streets} {
+		first := true
+		for {
+			m := c.next()
+			var ch eventChange
+			if err := json.Unmarshal(m.Next, &ch); err != nil || ch.GridEventChanges.Event.ID != id {
+				t.Fatalf("%s: %+v, want a change of %s", c.name, m, id)
+			}
+			if first && ch.GridEventChanges.Change != "NEW" {
+				t.Errorf("%s: first %s, want NEW", c.name, ch.GridEventChanges.Change)
+			}
+			first = false
+			if e := ch.GridEventChanges.Event; e.Status == "DELIVERED" && e.CaseNumber != nil {
+				caseNumber = *e.CaseNumber
+				break
+			}
+		}
+	}
+
+	// The case's stage follows the department's facts.
+	if _, err := a.fx.Store.Pool.Exec(ctx, `SELECT gridhub_fact_partition('facts_urban_management', 'urban_management')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.fx.Store.Pool.Exec(ctx, `INSERT INTO facts (department, set, key_hmac, id, entity, record, grid_code)
+		VALUES ('urban_management', 'cases', '\x00', '900101', 'person', $1, $2)`,
+		fmt.Sprintf(`{"caseNumber": %q, "stage": "DISPATCHED", "deadline": "2030-01-01T00:00:00Z"}`, caseNumber), own.GridCode); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := work.Follow(ctx, "urban_management"); err != nil || len(changed) != 1 {
+		t.Fatalf("Follow: %v %v", changed, err)
+	}
+	for _, c := range []*liveClient{mine, streets} {
+		for {
+			m := c.next()
+			var ch eventChange
+			json.Unmarshal(m.Next, &ch)
+			if ch.GridEventChanges.Change != "CHANGED" || ch.GridEventChanges.Event.ID != id {
+				t.Fatalf("%s: %+v, want a change of %s", c.name, m, id)
+			}
+			if s := ch.GridEventChanges.Event.Stage; s != nil && s.Value == "DISPATCHED" {
+				break
+			}
+		}
+	}
+	for _, m := range theirs.rest() {
+		t.Errorf("another grid's worker heard %+v", m)
+	}
+}
