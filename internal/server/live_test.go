@@ -185,7 +185,7 @@ const submissionDelivery = `subscription($id: ID!) { submissionDelivery(id: $id)
 // submission, is refused.
 func TestLiveSubmissionDelivery(t *testing.T) {
 	var opts server.Options
-	a, w := newPagesHub(t, withLive(t, &opts))
+	a, w := newPagesHub(t, func(o *server.Options, _ string) { opts = *o })
 	b, lb := replica(t, a, opts)
 	ctx := context.Background()
 	var subject struct {

@@ -88,7 +88,8 @@ func (w *writes) snapshot() map[string][]connectors.Delivery {
 // with its River delivery client (writing to w), and the figures with the
 // master index aggregates prepared.
 //
-// The hub is a dev hub (the pages offer the paste-a-token card); each
+// The hub is a dev hub (the pages offer the paste-a-token card) with live
+// updates (the report page follows its deliveries live); each
 // customize may change its options, knowing its address.
 func newPagesHub(t *testing.T, customize ...func(opts *server.Options, url string)) (*hub, *writes) {
 	t.Helper()
@@ -159,6 +160,7 @@ func newPagesHub(t *testing.T, customize ...func(opts *server.Options, url strin
 	opts.Figures = indicators.NewService(fx.App.Pool, ic, registry, indicators.Options{})
 	opts.Freshness = syncer.Freshness
 	opts.Dev = true
+	opts.Live = startLive(t, &opts)
 	return startHub(t, fx, opts, ledger, customize...), w
 }
 
@@ -465,10 +467,16 @@ func TestReportPageFillsSubmitsAndTracksDeliveries(t *testing.T) {
 	// values ("reason-0414-0") a real form never shows.
 	p.screenshot("report-form.png", false, false)
 
-	// Corrected: submitted, then polled until every department has it.
+	// Corrected: submitted, then followed live until every department has
+	// it: while the departments are held the page shows it on its way and
+	// keeps one subscription open; once they take it, 已送达 appears.
+	release := inbox.hold()
 	p.fill(`[name="health.marriage.children"]`, "3")
 	p.do(chromedp.Click(chromedp.CSS("#submit")))
 	p.wait("the submission", `!!document.querySelector('#result')`)
+	p.wait("on its way", `document.querySelector('#overall').dataset.status !== 'DELIVERED'`)
+	waitSubscribers(t, h.live, 1)
+	release()
 	p.wait("every delivery done", `(() => { const d = [...document.querySelectorAll('.delivery')];
 		return d.length > 0 && d.every(x => x.dataset.status === 'DELIVERED' || x.dataset.status === 'FAILED'); })()`)
 	var shown map[string]string
