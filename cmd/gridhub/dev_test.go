@@ -81,8 +81,8 @@ type devProcess struct {
 	token   string // the dev admin token dev printed
 	// departments are the simulators' addresses dev printed, by code.
 	departments map[string]string
-	log     *bytes.Buffer
-	done    chan error
+	log         *bytes.Buffer
+	done        chan error
 }
 
 func startDev(t *testing.T, bin, dir string) *devProcess {
