@@ -3,7 +3,10 @@ package server_test
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -140,4 +143,70 @@ func TestAssessmentQueryAndCSV(t *testing.T) {
 	} else if resp.Body.Close(); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("CSV of another street: HTTP %d, want 403", resp.StatusCode)
 	}
+}
+
+// The 考核 layer of /map: a figure of the assessment catalogue is offered
+// beside the indicators, its period shown; each community of the district is
+// drawn with the value the assessment query gives for the same period.
+func TestMapShowsTheAssessmentLayer(t *testing.T) {
+	h, _ := newPagesHub(t)
+	depts, err := builtin.Departments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := gridwork.Default(depts)
+	today := time.Now()
+	if err := gridwork.GenerateHistory(h.fx.City, conf, today.AddDate(0, 0, -1), 20, 5).Load(context.Background(), h.fx.App.Pool, conf); err != nil {
+		t.Fatal(err)
+	}
+	from, to := today.AddDate(0, 0, -14).Format(time.DateOnly), today.Format(time.DateOnly)
+	var want struct {
+		Assessment struct {
+			Rows []struct {
+				Unit   struct{ Code string }
+				Values []struct{ Value *float64 }
+			}
+		}
+	}
+	h.mustQuery(assessmentQuery, map[string]any{"level": "COMMUNITY", "within": h.fx.City.Area, "from": from, "to": to,
+		"names": []string{"patrolDays"}}, &want)
+	if len(want.Assessment.Rows) == 0 {
+		t.Fatal("no communities")
+	}
+
+	bi := h.as(auth.Principal{Subject: "bi-tool", Roles: []auth.Role{auth.BIReader}}).token
+	p := newPage(t, 1280, 900, false)
+	p.signIn(h.srv.URL+"/map#"+url.Values{"ind": {"patrolDays"}, "level": {"COMMUNITY"}, "within": {h.fx.City.Area},
+		"from": {from}, "to": {to}}.Encode(), bi)
+	p.wait("the 考核 layer", fmt.Sprintf(`(() => { const c = document.querySelector('#map-card');
+		return !!c && c.dataset.state === 'ready' && c.dataset.level === 'COMMUNITY' && c.dataset.within === %q
+			&& document.querySelector('#indicator').value === 'patrolDays'; })()`, h.fx.City.Area))
+	var labels []string
+	p.eval(`[...document.querySelectorAll('#indicator option')].map(o => o.textContent)`, &labels)
+	if !slices.Contains(labels, "巡查网格天数（天）") || !slices.Contains(labels, "户籍人口（人）") {
+		t.Errorf("the picker offers %v, want the 考核 figures beside the indicators", labels)
+	}
+	var period struct {
+		Hidden   bool
+		From, To string
+	}
+	p.eval(`({hidden: document.querySelector('#period').hidden, from: document.querySelector('#from').value, to: document.querySelector('#to').value})`, &period)
+	if period.Hidden || period.From != from || period.To != to {
+		t.Errorf("the period control: %+v, want shown with %s to %s", period, from, to)
+	}
+	var drawn map[string]string
+	p.eval(`Object.fromEntries([...document.querySelectorAll('svg#map path.unit')].map(u => [u.dataset.code, u.dataset.value]))`, &drawn)
+	if len(drawn) != len(want.Assessment.Rows) {
+		t.Fatalf("%d communities drawn, the query has %d", len(drawn), len(want.Assessment.Rows))
+	}
+	for _, r := range want.Assessment.Rows {
+		w := ""
+		if v := r.Values[0].Value; v != nil {
+			w = strconv.FormatFloat(*v, 'f', -1, 64)
+		}
+		if drawn[r.Unit.Code] != w {
+			t.Errorf("%s drawn with %q patrol days, the query says %q", r.Unit.Code, drawn[r.Unit.Code], w)
+		}
+	}
+	p.noErrors()
 }
