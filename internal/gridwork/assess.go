@@ -8,14 +8,18 @@ import (
 	"time"
 
 	"github.com/gridhub/gridhub/internal/apperr"
+	"github.com/gridhub/gridhub/internal/disclosure"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 )
 
 // 考核: the figures grids, communities and streets are assessed on over a
 // period, from the hub's own records of the daily work (patrols, the diary,
-// reports filed, events reported and their cases). They count the staff's
-// work, not residents, so none is suppressed; they are served in the shape
+// reports filed, events reported and their cases). Most count the staff's
+// work and are never suppressed; the reports due and completed count
+// households (or residents), so they keep the indicators' disclosure rule
+// (internal/disclosure, over every unit of the city, completed a subset of
+// due) and their rate is withheld with them. They are served in the shape
 // of indicator tables (and the same CSV).
 
 // Department is how the assessment figures name their source in the
@@ -33,8 +37,8 @@ var assessment = []*indicators.Indicator{
 	{Name: "patrolCoverage", Label: "日巡查覆盖率", Unit: indicators.UnitPercent, Definition: "巡查网格天数占网格数×期间天数的百分比(每个网格每天至少巡查一次为100%)。"},
 	{Name: "weeklyPatrolCoverage", Label: "周巡查覆盖率", Unit: indicators.UnitPercent, Definition: "有巡查记录的网格·周数占网格数×期间周数的百分比(自期间首日起每7天为一周)。"},
 	{Name: "diaryEntries", Label: "民情日记", Unit: "条", Definition: "期间内记录的民情日记条数。"},
-	{Name: "reportsDue", Label: "应报表单", Unit: "份", Definition: "期间内应填报的表单份数:每户(或每人)每期一份,按 gridwork.yaml 的考核项计。"},
-	{Name: "reportsCompleted", Label: "已报表单", Unit: "份", Definition: "期间内已填报的户(或人)数,每户(或每人)每个考核项至多计一份。"},
+	{Name: "reportsDue", Label: "应报表单", Unit: "份", Definition: "期间内应填报的表单份数:每户(或每人)每期一份,按 gridwork.yaml 的考核项计。按户(人)计数,小于5时抑制。"},
+	{Name: "reportsCompleted", Label: "已报表单", Unit: "份", Definition: "期间内已填报的户(或人)数,每户(或每人)每个考核项至多计一份。按户(人)计数,小于5时抑制。"},
 	{Name: "reportCompletion", Label: "表单完成率", Unit: indicators.UnitPercent, Definition: "已报表单占应报表单的百分比。"},
 	{Name: "eventsReported", Label: "上报事件", Unit: "件", Definition: "期间内从网格上报的事件和部件问题数,按发生位置所在网格计。"},
 	{Name: "eventsClosed", Label: "已结案事件", Unit: "件", Definition: "期间内上报、至今已结案的事件数。"},
@@ -99,11 +103,13 @@ func (s *Service) Assess(ctx context.Context, ix *grid.Index, level grid.Level, 
 	if within != "" && len(within) >= level.CodeLen() {
 		return nil, apperr.BadInput("level", "order", "level must lie below within")
 	}
-	counts, err := s.gridCounts(ctx, within, from, to)
+	// Every grid of the city: the disclosure rule decides over all units.
+	counts, err := s.gridCounts(ctx, "", from, to)
 	if err != nil {
 		return nil, err
 	}
-	grids := underCode(ix.Units(grid.Grid), within)
+	allGrids := ix.Units(grid.Grid)
+	grids := underCode(allGrids, within)
 	// Reports due: every household (or resident) once per due item.
 	var perHousehold, perPerson int64
 	for _, d := range s.conf().Assessment.Due {
@@ -113,7 +119,7 @@ func (s *Service) Assess(ctx context.Context, ix *grid.Index, level grid.Level, 
 			perHousehold++
 		}
 	}
-	for _, g := range grids {
+	for _, g := range allGrids {
 		c := counts[g.Code]
 		if c == nil {
 			c = &gridCounts{}
@@ -121,8 +127,12 @@ func (s *Service) Assess(ctx context.Context, ix *grid.Index, level grid.Level, 
 		}
 		c.due = perHousehold*int64(g.Households) + perPerson*int64(g.Residents)
 	}
+	withheld, err := suppressReports(ix, allGrids, counts)
+	if err != nil {
+		return nil, err
+	}
 	weeks := (days + 6) / 7
-	cells := func(codes []grid.Unit) []indicators.Cell {
+	cells := func(unit string, codes []grid.Unit) []indicators.Cell {
 		var sum gridCounts
 		for _, g := range codes {
 			if c := counts[g.Code]; c != nil {
@@ -145,9 +155,15 @@ func (s *Service) Assess(ctx context.Context, ix *grid.Index, level grid.Level, 
 			"eventsReported": num(sum.reported), "eventsClosed": num(sum.closed), "overdueEvents": num(sum.overdue),
 			"meanClosureDays": mean(sum.closureDays, sum.closed),
 		}
+		due, completed := withheld["reportsDue"][unit], withheld["reportsCompleted"][unit]
+		hidden := map[string]bool{"reportsDue": due, "reportsCompleted": completed,
+			"reportCompletion": disclosure.Rule{}.RateSuppressed(sum.due, completed, due)}
 		out := make([]indicators.Cell, len(names))
 		for i, name := range names {
 			out[i] = indicators.Cell{Name: name, Value: values[name]}
+			if hidden[name] {
+				out[i] = indicators.Cell{Name: name, Suppressed: true}
+			}
 		}
 		return out
 	}
@@ -156,10 +172,59 @@ func (s *Service) Assess(ctx context.Context, ix *grid.Index, level grid.Level, 
 		t.WithinName = u.Name
 	}
 	for _, u := range underCode(ix.Units(level), within) {
-		t.Rows = append(t.Rows, indicators.Row{Unit: indicators.Unit{Code: u.Code, Name: u.Name, Level: u.Level}, Values: cells(underCode(grids, u.Code))})
+		t.Rows = append(t.Rows, indicators.Row{Unit: indicators.Unit{Code: u.Code, Name: u.Name, Level: u.Level}, Values: cells(u.Code, underCode(grids, u.Code))})
 	}
-	t.Totals = cells(grids)
+	t.Totals = cells(within, grids)
 	return t, nil
+}
+
+// suppressReports decides which units' reports due and completed are
+// withheld, as the indicators' counts are: both counts at every unit of the
+// city (district, street, community, grid), completed a subset of due. A
+// relation that does not hold (a report filed for a household no longer in
+// the grid) withholds both everywhere rather than mislead the check.
+func suppressReports(ix *grid.Index, grids []grid.Unit, counts map[string]*gridCounts) (map[string]map[string]bool, error) {
+	names := []string{"reportsDue", "reportsCompleted"}
+	sums := map[string][2]int64{}
+	for _, g := range grids {
+		c := counts[g.Code]
+		for code := g.Code; code != ""; {
+			v := sums[code]
+			v[0] += c.due
+			v[1] += c.completed
+			sums[code] = v
+			u, ok := ix.Get(code)
+			if !ok {
+				break
+			}
+			code = u.Parent
+		}
+	}
+	family := make([]disclosure.Count, len(names))
+	for k, name := range names {
+		family[k].Name = name
+		for _, level := range []grid.Level{grid.District, grid.Township, grid.Community, grid.Grid} {
+			for _, u := range ix.Units(level) {
+				family[k].Nodes = append(family[k].Nodes, disclosure.Node{Code: u.Code, Parent: u.Parent, Value: sums[u.Code][k]})
+			}
+		}
+	}
+	relations := []disclosure.Relation{{Count: "reportsCompleted", Kind: disclosure.SubsetOf, Of: []string{"reportsDue"}}}
+	withheld, err := disclosure.SuppressFamily(family, relations)
+	if err == nil {
+		return withheld, nil
+	}
+	if _, err2 := disclosure.SuppressFamily(family, nil); err2 != nil {
+		return nil, fmt.Errorf("gridwork: suppress the reports due and completed: %w", err)
+	}
+	all := map[string]map[string]bool{}
+	for _, c := range family {
+		all[c.Name] = map[string]bool{disclosure.GrandTotal: true}
+		for _, n := range c.Nodes {
+			all[c.Name][n.Code] = true
+		}
+	}
+	return all, nil
 }
 
 func clipName(s string) string {
