@@ -269,6 +269,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	shutCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	slog.Info("shutting down")
+	h.Drain() // ends the live streams (subscriptions), which Shutdown would wait for
 	return srv.Shutdown(shutCtx)
 }
 
