@@ -182,7 +182,7 @@ const submissionDelivery = `subscription($id: ID!) { submissionDelivery(id: $id)
 // clients of another, over graphql-ws and SSE: first as it is (nothing
 // delivered while the departments are held), then delivered, then the
 // stream ends. No token, or a caller whose scope does not hold the
-// submission, is refused.
+// submission, is refused; a subscription ends with its token.
 func TestLiveSubmissionDelivery(t *testing.T) {
 	var opts server.Options
 	a, w := newPagesHub(t, func(o *server.Options, _ string) { opts = *o })
@@ -233,6 +233,20 @@ func TestLiveSubmissionDelivery(t *testing.T) {
 	refused(t, subscribe(t, "ws of another grid", "ws", b.srv.URL, other.token, submissionDelivery, vars), "NOT_FOUND")
 	refused(t, subscribe(t, "sse of another grid", "sse", b.srv.URL, other.token, submissionDelivery, vars), "NOT_FOUND")
 	refused(t, subscribe(t, "ws of a BI reader", "ws", b.srv.URL, bi.token, submissionDelivery, vars), "FORBIDDEN")
+
+	// A subscription ends when its token expires, delivered or not.
+	brief, err := auth.DevToken(testKey, auth.Principal{Subject: "sq-live", Roles: []auth.Role{auth.CommunityAdmin},
+		Scope: []string{subject.GridCode[:12]}}, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiring := subscribe(t, "ws with a token about to expire", "ws", b.srv.URL, brief, submissionDelivery, vars)
+	if m := expiring.next(); m.Next == nil {
+		t.Fatalf("%s: %+v, want the submission", expiring.name, m)
+	}
+	if m := expiring.next(); !m.Complete && m.Closed == 0 && len(m.Errors) == 0 {
+		t.Errorf("%s: %+v after the token expired, want the end of the stream", expiring.name, m)
+	}
 
 	waitSubscribers(t, lb, 2)
 	release()
