@@ -172,6 +172,12 @@ type SetFacts struct {
 	Deleted string `yaml:"deleted"`
 	// Resource is the rest kind's resource name in change items.
 	Resource string `yaml:"resource"`
+	// Keyless keeps the rest kind's change items whose key is missing or
+	// does not read as an ID number or credit code (a case with no party,
+	// or one whose party number was mistyped): they come as facts with no
+	// key, linked to no one, which the hub places by their coordinates.
+	// Without it such items are passed over.
+	Keyless bool `yaml:"keyless"`
 }
 
 // Feed is a rest department's changes endpoint: GET path?since=W&limit=N,

@@ -11,6 +11,8 @@ package connectors
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -82,8 +84,11 @@ type Delivery struct {
 	// IdempotencyKey identifies the delivery: a retry carries the same key, and
 	// the department must apply it at most once.
 	IdempotencyKey string
-	Entity         string
-	Key            string
+	// Entity and Key are what the delivery is about: a person by ID number,
+	// an organisation by credit code, or, both empty, no one (an event at a
+	// place, reported from the grid).
+	Entity string
+	Key    string
 	// Fields are unified field names ("set.field") with their new values.
 	Fields      map[string]any
 	SubmittedAt time.Time
@@ -92,6 +97,37 @@ type Delivery struct {
 // Writer is a connector that writes report fields back to its department.
 type Writer interface {
 	Write(ctx context.Context, d Delivery) error
+}
+
+// Receipt is a department's answer to a delivery, decoded: what it says it
+// made of it (a case number, a receipt number), read by a dotted path.
+type Receipt map[string]any
+
+// Text reads the string or number at a dotted path, "" when absent.
+func (r Receipt) Text(path string) string {
+	var v any = map[string]any(r)
+	for _, part := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = m[part]
+	}
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return ""
+}
+
+// ReceiptWriter is a Writer whose department answers a delivery with a
+// receipt (a case system opening a case answers with its number). A repeat
+// of a delivery under the same idempotency key answers the first receipt.
+type ReceiptWriter interface {
+	Writer
+	WriteReceipt(ctx context.Context, d Delivery) (Receipt, error)
 }
 
 // Fact is one record from a department's fact feed.

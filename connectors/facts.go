@@ -44,6 +44,9 @@ func (d *Department) validateFacts(fail failFunc, i int, rs *RecordSet) {
 	only("updated", f.Updated, "sql")
 	only("deleted", f.Deleted, "sql")
 	only("resource", f.Resource, "rest")
+	if f.Keyless && d.Kind != "rest" {
+		fail(at("keyless"), "keyless applies to the rest kind only")
+	}
 	switch d.Kind {
 	case "sql":
 		for _, p := range []string{"$1", "$2", "$3"} {

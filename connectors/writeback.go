@@ -157,7 +157,8 @@ type WriteValue struct {
 }
 
 // EncodeDelivery checks a delivery against the department's writeback block
-// and encodes it in the department's conventions: first the key (normalised),
+// and encodes it in the department's conventions: first the key (normalised;
+// none for a delivery about no one, whose Entity and Key are empty),
 // then the idempotency key and the submission time where the mapping names
 // their targets, then each field of the delivery in mapping order. Every
 // error is permanent: a field the department does not take, a value of the
@@ -174,9 +175,13 @@ func (d *Department) EncodeDelivery(del Delivery) ([]WriteValue, error) {
 	if len(del.Fields) == 0 {
 		return nil, Permanentf("delivery %s has no fields", short(del.IdempotencyKey))
 	}
-	key, err := NormalizeKey(del.Entity, del.Key)
-	if err != nil {
-		return nil, Permanentf("delivery key: %w", err)
+	// A delivery about no one (an event at a place) carries no key.
+	var key string
+	if del.Entity != "" || del.Key != "" {
+		var err error
+		if key, err = NormalizeKey(del.Entity, del.Key); err != nil {
+			return nil, Permanentf("delivery key: %w", err)
+		}
 	}
 	specs := map[string]writeSpec{}
 	for _, s := range d.writeSpecs() {
@@ -188,14 +193,17 @@ func (d *Department) EncodeDelivery(del Delivery) ([]WriteValue, error) {
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("field %s: not taken by department %s", name, d.Code))
-		case s.Entity != del.Entity:
+		case del.Entity != "" && s.Entity != del.Entity:
 			errs = append(errs, fmt.Errorf("field %s: about %s entities, the delivery is about %s", name, s.Entity, del.Entity))
 		}
 	}
 	if len(errs) > 0 {
 		return nil, Permanent(errs)
 	}
-	out := []WriteValue{{Target: wb.Key, Value: key}}
+	var out []WriteValue
+	if key != "" {
+		out = append(out, WriteValue{Target: wb.Key, Value: key})
+	}
 	if wb.IdempotencyKey != "" {
 		out = append(out, WriteValue{Target: wb.IdempotencyKey, Value: del.IdempotencyKey})
 	}

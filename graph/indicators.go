@@ -2,9 +2,11 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
 )
@@ -52,6 +54,26 @@ func (r *Resolver) aggregateWithin(ctx context.Context, within *string) (string,
 			Message: "these figures are outside your scope: name a within code inside it"}
 	}
 	return code, nil
+}
+
+// AssessmentFor serves the 考核 table of a period to a caller allowed the
+// figures of the whole of within (as IndicatorsFor); the CSV export goes
+// through here too.
+func (r *Resolver) AssessmentFor(ctx context.Context, level grid.Level, within *string, from, to time.Time, names []string) (*indicators.Table, error) {
+	w, err := r.work()
+	if err != nil {
+		return nil, err
+	}
+	code, err := r.aggregateWithin(ctx, within)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := r.Registry.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return w.Assess(ctx, ix, level, code, gridwork.Period{From: from, To: to}, names)
+
 }
 
 // cityCodeLen is the length of a prefecture-level city's code (铜陵市 3407).

@@ -74,11 +74,17 @@ func (r *mutationResolver) Redeliver(ctx context.Context, submission string, dep
 
 // ReportTemplates is the resolver for the reportTemplates field.
 func (r *queryResolver) ReportTemplates(ctx context.Context) ([]*model.ReportTemplate, error) {
-	if _, err := rowReader(ctx); err != nil {
+	pr, err := rowReader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// 准入: the templates the caller's streets approved.
+	offered, err := r.Reports.TemplatesFor(ctx, streetsOf(pr))
+	if err != nil {
 		return nil, err
 	}
 	out := []*model.ReportTemplate{}
-	for _, t := range r.Reports.Templates() {
+	for _, t := range offered {
 		out = append(out, templateModel(t))
 	}
 	return out, nil

@@ -16,8 +16,10 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/linkage"
+	"github.com/gridhub/gridhub/internal/live"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 )
@@ -43,4 +45,10 @@ type Resolver struct {
 	// FindingStore reads the stored findings (nil: the hub lists none).
 	FindingStore *findings.Reader
 	Version      string
+	// Work is the grid's daily work: patrols, the diary, events, 考核; nil
+	// serves none.
+	Work *gridwork.Service
+	// Live tells the subscriptions what changed on any replica; nil serves
+	// none.
+	Live *live.Hub
 }

@@ -2,7 +2,8 @@
 # install-deps.sh installs the system packages that `gridhub dev` and the
 # tests need, when they are missing: PostgreSQL server binaries (initdb,
 # postgres) and redis-server; with --browser also chromium and
-# chromium-driver (for browser tests).
+# chromium-driver (for browser tests) and Node.js with npm (the GraphQL
+# subscription client of the live updates' tests, scripts/live-client.sh).
 #
 # It is idempotent and quick when everything is present: `apt-get update`
 # runs at most once, and only when something has to be installed.
@@ -54,6 +55,8 @@ if [ "$browser" = 1 ]; then
 	# The pages are in Chinese: without a CJK font screenshots show boxes.
 	[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
 		|| missing+=(fonts-noto-cjk)
+	have node || missing+=(nodejs)
+	have npm || missing+=(npm)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then

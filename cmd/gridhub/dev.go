@@ -17,8 +17,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gridhub/gridhub/internal/auth"
+	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/devenv"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/store"
 	"github.com/gridhub/gridhub/internal/synth"
@@ -203,6 +205,9 @@ func devCity(ctx context.Context, d dataDir, st *store.Store, keys *secret.Keys,
 		if err != nil {
 			return nil, err
 		}
+		if err := loadHistory(ctx, st, city); err != nil {
+			return nil, err
+		}
 		return city, recordCity(d, o)
 	}
 	if deptsim.FilesWritten(d.departments()) {
@@ -221,6 +226,27 @@ func devCity(ctx context.Context, d dataDir, st *store.Store, keys *secret.Keys,
 		return nil, fmt.Errorf("%s: %w", optsFile, err)
 	}
 	return synth.Generate(synth.Options{Scale: saved.Scale, Residents: saved.Residents, Seed: saved.Seed})
+}
+
+// historyDays is how much of the grid's daily work a new demo city comes
+// with, so that 考核 has figures to show.
+const historyDays = 60
+
+// loadHistory loads a generated history of the grid's daily work (patrols,
+// diary entries, events, home visits) over the days before today.
+func loadHistory(ctx context.Context, st *store.Store, city *synth.City) error {
+	depts, err := builtin.Departments()
+	if err != nil {
+		return err
+	}
+	conf := gridwork.Default(depts)
+	h := gridwork.GenerateHistory(city, conf, time.Now().AddDate(0, 0, -1), historyDays, uint64(city.Seed))
+	if err := h.Load(ctx, st.Pool, conf); err != nil {
+		return err
+	}
+	slog.Info("loaded the grid's daily work", "days", historyDays, "patrols", len(h.Patrols), "diary_entries", len(h.Entries),
+		"events", len(h.Events), "visits", len(h.Visits))
+	return nil
 }
 
 // cityOptions is where a data dir records how its city was generated, so

@@ -79,8 +79,10 @@ type devProcess struct {
 	cmd     *exec.Cmd
 	graphql string
 	token   string // the dev admin token dev printed
-	log     *bytes.Buffer
-	done    chan error
+	// departments are the simulators' addresses dev printed, by code.
+	departments map[string]string
+	log         *bytes.Buffer
+	done        chan error
 }
 
 func startDev(t *testing.T, bin, dir string) *devProcess {
@@ -104,13 +106,19 @@ func startDevCmd(t *testing.T, cmd *exec.Cmd, env []string) *devProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &devProcess{cmd: cmd, log: logs, done: make(chan error, 1)}
+	p := &devProcess{cmd: cmd, log: logs, done: make(chan error, 1), departments: map[string]string{}}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	ready := make(chan string, 1)
 	tokens := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			// "department CODE: URL (pid N; ...)", before the ready line.
+			if rest, ok := strings.CutPrefix(sc.Text(), "department "); ok {
+				if code, addr, ok := strings.Cut(rest, ": "); ok {
+					p.departments[code], _, _ = strings.Cut(addr, " ")
+				}
+			}
 			if tok, ok := strings.CutPrefix(sc.Text(), "token dev-admin: "); ok {
 				tokens <- tok
 			}

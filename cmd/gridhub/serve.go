@@ -18,9 +18,11 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/leader"
 	"github.com/gridhub/gridhub/internal/linkage"
+	livepkg "github.com/gridhub/gridhub/internal/live"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/secret"
@@ -125,6 +127,17 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	if err != nil {
 		return err
 	}
+	// 准入: which streets approved the configuration's templates.
+	reports.SetConfiguredAdmission(func(template, street string) bool {
+		gw := live.Get().GridWork
+		return gw == nil || gw.Admission.Approved(template, street)
+	})
+	// The grid's daily work, under the gridwork.yaml in force; its events
+	// go out through the report's delivery queues.
+	work, err := gridwork.NewService(st.Pool, func() *gridwork.Config { return live.Get().GridWork }, gridwork.Options{})
+	if err != nil {
+		return err
+	}
 	// The delivery workers: one River queue per department, retries with
 	// backoff, coordinated through Postgres with every other replica.
 	deliveries, err := report.NewClient(reports, report.WritersFunc(fed.Write), report.ClientConfig{
@@ -135,6 +148,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		// for a report staff are watching); it must exceed JOB_TIMEOUT.
 		JobTimeout:           envDuration("GRIDHUB_DELIVERY_JOB_TIMEOUT", time.Minute),
 		RescueStuckJobsAfter: envDuration("GRIDHUB_DELIVERY_RESCUE_AFTER", 2*time.Minute),
+		AddWorkers:           work.AddWorkers(fed),
 	})
 	if err != nil {
 		return err
@@ -153,7 +167,16 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	figures := indicators.NewService(st.Pool, conf.Indicators, registry, indicators.Options{Cache: sh.cache})
 	linker := linkage.New(st.Pool, linkage.Options{})
 	checks := findings.NewEngine(conf.Findings, agg)
-	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{Linker: linker, Findings: checks})
+	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{
+		Linker:   linker,
+		Findings: checks,
+		// The cases of the events reported follow the department's facts.
+		AfterSync: func(ctx context.Context, dept string, _ factsync.Stats) {
+			if _, err := work.Follow(ctx, dept); err != nil && ctx.Err() == nil {
+				slog.Warn("follow event cases", "department", dept, "err", err)
+			}
+		},
+	})
 	if err := syncer.Prepare(ctx); err != nil {
 		return fmt.Errorf("prepare indicators: %w", err)
 	}
@@ -184,6 +207,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	}
 	defer reader.Close()
 
+	// Live updates: every replica listens for what any of them changed.
+	liveHub := livepkg.New(st.Pool, slog.Default())
+	go liveHub.Run(ctx)
+
 	h := server.New(server.Options{
 		Store:      st,
 		People:     people.NewService(reader, keys),
@@ -192,9 +219,11 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		Config:     live,
 		Ledger:     ledger,
 		Reports:    reports,
+		Work:       work,
 		Figures:    figures,
 		Freshness:  syncer.Freshness,
 		Linker:     linker,
+		Live:       liveHub,
 		Cache:      sh.cache,
 		Limiter:    sh.limiter,
 		SignIn:     signInHandler(signIn),
@@ -243,6 +272,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	shutCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	slog.Info("shutting down")
+	h.Drain() // ends the live streams (subscriptions), which Shutdown would wait for
 	return srv.Shutdown(shutCtx)
 }
 

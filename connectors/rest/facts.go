@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/gridhub/gridhub/connectors"
@@ -24,7 +25,8 @@ var (
 // skips nothing. Each change item names its resource; the record sets whose
 // facts.resource it is map it, the first whose entity its key normalises as
 // (城管's cases are about persons or organisations). Items of resources no
-// set feeds, and items with no key (a case with no party), are passed over;
+// set feeds are passed over, and so are items with no key (a case with no
+// party) unless a candidate set is keyless: then they come with no key;
 // items whose key or fields do not convert are skipped and counted
 // (FactsSkipped). A deleted item is a Deleted fact.
 func (s *Source) Facts(ctx context.Context, since string, limit int) (connectors.FactPage, error) {
@@ -162,10 +164,16 @@ func (s *Source) factPage(doc any, since string, limit int, sets []*connectors.R
 			}
 		}
 		if rs == nil {
-			if !keyless {
-				skipped++ // a record about no one (a case with no party) is not bad data
+			// A record about no one that reads (a case with no party), or
+			// whose key does not: kept unlinked by a keyless set.
+			if i := slices.IndexFunc(candidates, func(c *connectors.RecordSet) bool { return c.Facts.Keyless }); i >= 0 {
+				rs = candidates[i]
+			} else {
+				if !keyless {
+					skipped++ // a record about no one (a case with no party) is not bad data
+				}
+				continue
 			}
-			continue
 		}
 		fact := connectors.Fact{Entity: rs.Entity, Key: key, Set: rs.Name, ID: textOf(obj, cmp.Or(rs.Facts.ID, feed.ID, "id")), Identity: who, KeyInvalid: invalid}
 		if d, _ := field(obj, cmp.Or(feed.Deleted, "deleted")); d == true || d == "true" {

@@ -11,7 +11,10 @@ import (
 	"github.com/gridhub/gridhub/connectors"
 )
 
-var _ connectors.Writer = (*Source)(nil)
+var (
+	_ connectors.Writer        = (*Source)(nil)
+	_ connectors.ReceiptWriter = (*Source)(nil)
+)
 
 // IdempotencyHeader carries a delivery's idempotency key.
 const IdempotencyHeader = "Idempotency-Key"
@@ -26,27 +29,35 @@ const IdempotencyHeader = "Idempotency-Key"
 // the delivery landed is unknown until an operator looks (a replay with the
 // same key is safe).
 func (s *Source) Write(ctx context.Context, del connectors.Delivery) error {
+	_, err := s.WriteReceipt(ctx, del)
+	return err
+}
+
+// WriteReceipt is Write that also returns the department's answer, decoded
+// from JSON (empty when the answer has no body, or is 409: applied already
+// under this key with another body, so no receipt of this one exists).
+func (s *Source) WriteReceipt(ctx context.Context, del connectors.Delivery) (connectors.Receipt, error) {
 	vals, err := s.dept.EncodeDelivery(del)
 	if err != nil {
-		return fmt.Errorf("rest %s: deliver: %w", s.dept.Code, err)
+		return nil, fmt.Errorf("rest %s: deliver: %w", s.dept.Code, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("rest %s: deliver: %w", s.dept.Code, err)
+		return nil, fmt.Errorf("rest %s: deliver: %w", s.dept.Code, err)
 	}
 	body := map[string]any{}
 	for _, v := range vals {
 		if err := setPath(body, v.Target, v.Value); err != nil {
-			return fmt.Errorf("rest %s: deliver: %w", s.dept.Code, connectors.Permanent(err))
+			return nil, fmt.Errorf("rest %s: deliver: %w", s.dept.Code, connectors.Permanent(err))
 		}
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return fmt.Errorf("rest %s: deliver: %w", s.dept.Code, connectors.Permanent(err))
+		return nil, fmt.Errorf("rest %s: deliver: %w", s.dept.Code, connectors.Permanent(err))
 	}
 	path := s.dept.WriteBack.Path
 	op := "POST " + path
 	u := s.endpoint(path).String()
-	_, err = s.retry(ctx, func() (any, error) {
+	answer, err := s.retry(ctx, func() (any, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
 		if err != nil {
 			return nil, connectors.Permanentf("%s: %w", op, err)
@@ -59,21 +70,26 @@ func (s *Source) Write(ctx context.Context, del connectors.Delivery) error {
 		}
 		switch {
 		case rep.status >= 200 && rep.status < 300:
-			if len(bytes.TrimSpace(rep.body)) > 0 && !json.Valid(rep.body) {
-				return nil, connectors.Permanentf("%s: HTTP %d with an answer that is not JSON; whether the delivery landed is unknown", op, rep.status)
+			receipt := connectors.Receipt{}
+			if len(bytes.TrimSpace(rep.body)) > 0 && json.Unmarshal(rep.body, &receipt) != nil {
+				if !json.Valid(rep.body) {
+					return nil, connectors.Permanentf("%s: HTTP %d with an answer that is not JSON; whether the delivery landed is unknown", op, rep.status)
+				}
+				receipt = connectors.Receipt{} // JSON, but not an object
 			}
-			return nil, nil
+			return receipt, nil
 		case rep.status == http.StatusConflict:
-			return nil, nil // applied already, under this key
+			return connectors.Receipt{}, nil // applied already, under this key
 		case rep.status == http.StatusRequestTimeout:
 			return nil, fmt.Errorf("%s: HTTP %d", op, rep.status)
 		}
 		return nil, s.statusError(rep, op)
 	})
 	if err != nil {
-		return fmt.Errorf("rest %s: deliver: %w", s.dept.Code, err)
+		return nil, fmt.Errorf("rest %s: deliver: %w", s.dept.Code, err)
 	}
-	return nil
+	receipt, _ := answer.(connectors.Receipt)
+	return receipt, nil
 }
 
 // setPath sets a dotted path in a JSON object, making the objects on the way.

@@ -16,6 +16,7 @@ import (
 	"github.com/gridhub/gridhub/graph/model"
 	"github.com/gridhub/gridhub/internal/audit"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
@@ -36,8 +37,10 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	AuditEntryConnection() AuditEntryConnectionResolver
 	Building() BuildingResolver
+	DiaryEntry() DiaryEntryResolver
 	Finding() FindingResolver
 	Grid() GridResolver
+	GridEvent() GridEventResolver
 	Household() HouseholdResolver
 	IndicatorTable() IndicatorTableResolver
 	Mutation() MutationResolver
@@ -45,6 +48,8 @@ type ResolverRoot interface {
 	Person() PersonResolver
 	PersonConnection() PersonConnectionResolver
 	Query() QueryResolver
+	ReportTemplateDraft() ReportTemplateDraftResolver
+	Subscription() SubscriptionResolver
 	UrbanCase() UrbanCaseResolver
 }
 
@@ -96,6 +101,11 @@ type ComplexityRoot struct {
 		Lon     func(childComplexity int) int
 	}
 
+	CaseStage struct {
+		Label func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
 	CivilAffairs struct {
 		Dibao            func(childComplexity int) int
 		Disability       func(childComplexity int) int
@@ -133,6 +143,38 @@ type ComplexityRoot struct {
 	DepartmentAsOf struct {
 		At         func(childComplexity int) int
 		Department func(childComplexity int) int
+	}
+
+	DiaryCategory struct {
+		Code  func(childComplexity int) int
+		Label func(childComplexity int) int
+	}
+
+	DiaryEntry struct {
+		Category     func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		FollowUp     func(childComplexity int) int
+		FollowUpNote func(childComplexity int) int
+		GridCode     func(childComplexity int) int
+		Heard        func(childComplexity int) int
+		Help         func(childComplexity int) int
+		Households   func(childComplexity int) int
+		ID           func(childComplexity int) int
+		PatrolID     func(childComplexity int) int
+		VisitedAt    func(childComplexity int) int
+		Worker       func(childComplexity int) int
+	}
+
+	DiaryEntryConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DiaryEntryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Dibao struct {
@@ -197,6 +239,26 @@ type ComplexityRoot struct {
 	EmploymentHardship struct {
 		Category     func(childComplexity int) int
 		RecognizedOn func(childComplexity int) int
+	}
+
+	EventKind struct {
+		Categories func(childComplexity int) int
+		Label      func(childComplexity int) int
+		Value      func(childComplexity int) int
+	}
+
+	EventPhoto struct {
+		ContentType func(childComplexity int) int
+		N           func(childComplexity int) int
+		Size        func(childComplexity int) int
+		URL         func(childComplexity int) int
+	}
+
+	EventSettings struct {
+		Department    func(childComplexity int) int
+		MaxPhotoBytes func(childComplexity int) int
+		MaxPhotos     func(childComplexity int) int
+		PhotoTypes    func(childComplexity int) int
 	}
 
 	FieldInfo struct {
@@ -271,6 +333,50 @@ type ComplexityRoot struct {
 	}
 
 	GridEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	GridEvent struct {
+		Address        func(childComplexity int) int
+		Attempts       func(childComplexity int) int
+		CaseNumber     func(childComplexity int) int
+		Category       func(childComplexity int) int
+		ClosedOn       func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Deadline       func(childComplexity int) int
+		DeliveredAt    func(childComplexity int) int
+		Department     func(childComplexity int) int
+		Description    func(childComplexity int) int
+		DiaryEntryID   func(childComplexity int) int
+		GridCode       func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		Lat            func(childComplexity int) int
+		Lon            func(childComplexity int) int
+		OutsideScope   func(childComplexity int) int
+		Overdue        func(childComplexity int) int
+		Photos         func(childComplexity int) int
+		Reporter       func(childComplexity int) int
+		Stage          func(childComplexity int) int
+		StageChangedAt func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
+	GridEventChange struct {
+		Change func(childComplexity int) int
+		Event  func(childComplexity int) int
+	}
+
+	GridEventConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GridEventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -378,10 +484,17 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ConfirmLink  func(childComplexity int, id string) int
-		Redeliver    func(childComplexity int, submission string, department string) int
-		RejectLink   func(childComplexity int, id string) int
-		SubmitReport func(childComplexity int, input model.SubmitReportInput) int
+		ApproveReportTemplate func(childComplexity int, template string, version int, street string) int
+		ConfirmLink           func(childComplexity int, id string) int
+		DraftReportTemplate   func(childComplexity int, input model.DraftReportTemplateInput) int
+		RecordDiaryEntry      func(childComplexity int, input model.RecordDiaryEntryInput) int
+		RecordPatrol          func(childComplexity int, input model.RecordPatrolInput) int
+		Redeliver             func(childComplexity int, submission string, department string) int
+		RejectLink            func(childComplexity int, id string) int
+		RejectReportTemplate  func(childComplexity int, template string, version int, street string, reason string) int
+		ReportEvent           func(childComplexity int, input model.ReportEventInput) int
+		SubmitReport          func(childComplexity int, input model.SubmitReportInput) int
+		SubmitReportTemplate  func(childComplexity int, template string, version int) int
 	}
 
 	Organization struct {
@@ -417,6 +530,28 @@ type ComplexityRoot struct {
 		LastContact  func(childComplexity int) int
 		OutOfContact func(childComplexity int) int
 		Transferred  func(childComplexity int) int
+	}
+
+	Patrol struct {
+		CreatedAt func(childComplexity int) int
+		EndedAt   func(childComplexity int) int
+		GridCode  func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Note      func(childComplexity int) int
+		StartedAt func(childComplexity int) int
+		Worker    func(childComplexity int) int
+	}
+
+	PatrolConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PatrolEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Pension struct {
@@ -459,23 +594,34 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditLog           func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
-		Departments        func(childComplexity int) int
-		Findings           func(childComplexity int, within *string, kinds []string, first *int, after *string) int
-		Grid               func(childComplexity int, code string) int
-		Grids              func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
-		Household          func(childComplexity int, id string) int
-		IndicatorCatalogue func(childComplexity int) int
-		Indicators         func(childComplexity int, level grid.Level, within *string, names []string) int
-		LinkCandidates     func(childComplexity int, within *string, department *string, first *int, after *string) int
-		Locate             func(childComplexity int, lon float64, lat float64) int
-		Organization       func(childComplexity int, creditCode string) int
-		People             func(childComplexity int, within string, first *int, after *string) int
-		Person             func(childComplexity int, idNumber string) int
-		ReportDraft        func(childComplexity int, template string, subject string) int
-		ReportTemplates    func(childComplexity int) int
-		Submission         func(childComplexity int, id string) int
-		Version            func(childComplexity int) int
+		Assessment           func(childComplexity int, level grid.Level, within *string, from time.Time, to time.Time, names []string) int
+		AssessmentCatalogue  func(childComplexity int) int
+		AuditLog             func(childComplexity int, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) int
+		CaseStages           func(childComplexity int) int
+		Departments          func(childComplexity int) int
+		DiaryCategories      func(childComplexity int) int
+		DiaryEntries         func(childComplexity int, within string, from *time.Time, to *time.Time, category *string, first *int, after *string) int
+		EventKinds           func(childComplexity int) int
+		EventSettings        func(childComplexity int) int
+		Findings             func(childComplexity int, within *string, kinds []string, first *int, after *string) int
+		Grid                 func(childComplexity int, code string) int
+		GridEvent            func(childComplexity int, id string) int
+		GridEvents           func(childComplexity int, within string, open *bool, from *time.Time, to *time.Time, first *int, after *string) int
+		Grids                func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
+		Household            func(childComplexity int, id string) int
+		IndicatorCatalogue   func(childComplexity int) int
+		Indicators           func(childComplexity int, level grid.Level, within *string, names []string) int
+		LinkCandidates       func(childComplexity int, within *string, department *string, first *int, after *string) int
+		Locate               func(childComplexity int, lon float64, lat float64) int
+		Organization         func(childComplexity int, creditCode string) int
+		Patrols              func(childComplexity int, within string, from *time.Time, to *time.Time, first *int, after *string) int
+		People               func(childComplexity int, within string, first *int, after *string) int
+		Person               func(childComplexity int, idNumber string) int
+		ReportDraft          func(childComplexity int, template string, subject string) int
+		ReportTemplateDrafts func(childComplexity int, step *model.TemplateStep, template *string) int
+		ReportTemplates      func(childComplexity int) int
+		Submission           func(childComplexity int, id string) int
+		Version              func(childComplexity int) int
 	}
 
 	Record struct {
@@ -532,6 +678,19 @@ type ComplexityRoot struct {
 		Version func(childComplexity int) int
 	}
 
+	ReportTemplateDraft struct {
+		CreatedAt   func(childComplexity int) int
+		Department  func(childComplexity int) int
+		DraftedBy   func(childComplexity int) int
+		Fields      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Streets     func(childComplexity int) int
+		SubmittedAt func(childComplexity int) int
+		Title       func(childComplexity int) int
+		Version     func(childComplexity int) int
+	}
+
 	Residents struct {
 		Deceased func(childComplexity int) int
 		DiedOn   func(childComplexity int) int
@@ -550,6 +709,14 @@ type ComplexityRoot struct {
 		Source  func(childComplexity int) int
 	}
 
+	StreetDecision struct {
+		DecidedAt func(childComplexity int) int
+		DecidedBy func(childComplexity int) int
+		Decision  func(childComplexity int) int
+		Reason    func(childComplexity int) int
+		Street    func(childComplexity int) int
+	}
+
 	Submission struct {
 		CreatedAt  func(childComplexity int) int
 		Deliveries func(childComplexity int) int
@@ -558,6 +725,11 @@ type ComplexityRoot struct {
 		Subject    func(childComplexity int) int
 		Template   func(childComplexity int) int
 		Version    func(childComplexity int) int
+	}
+
+	Subscription struct {
+		GridEventChanges   func(childComplexity int, within *string) int
+		SubmissionDelivery func(childComplexity int, id string) int
 	}
 
 	Tekun struct {
@@ -577,6 +749,7 @@ type ComplexityRoot struct {
 		Address     func(childComplexity int) int
 		CaseNumber  func(childComplexity int) int
 		Category    func(childComplexity int) int
+		ClosedOn    func(childComplexity int) int
 		Deadline    func(childComplexity int) int
 		Description func(childComplexity int) int
 		Grid        func(childComplexity int) int
@@ -611,6 +784,9 @@ type AuditEntryConnectionResolver interface {
 type BuildingResolver interface {
 	Grid(ctx context.Context, obj *people.Building) (*grid.Unit, error)
 }
+type DiaryEntryResolver interface {
+	Category(ctx context.Context, obj *gridwork.DiaryEntry) (*gridwork.Option, error)
+}
 type FindingResolver interface {
 	Draft(ctx context.Context, obj *model.Finding) (*model.ReportDraft, error)
 }
@@ -620,6 +796,12 @@ type GridResolver interface {
 	Children(ctx context.Context, obj *grid.Unit, first *int, after *string) (*model.GridConnection, error)
 
 	Geometry(ctx context.Context, obj *grid.Unit) (model.GeoJSON, error)
+}
+type GridEventResolver interface {
+	Stage(ctx context.Context, obj *gridwork.Event) (*gridwork.StageOption, error)
+
+	Overdue(ctx context.Context, obj *gridwork.Event) (bool, error)
+	Photos(ctx context.Context, obj *gridwork.Event) ([]*model.EventPhoto, error)
 }
 type HouseholdResolver interface {
 	Grid(ctx context.Context, obj *people.Household) (*grid.Unit, error)
@@ -633,6 +815,13 @@ type IndicatorTableResolver interface {
 type MutationResolver interface {
 	SubmitReport(ctx context.Context, input model.SubmitReportInput) (*model.Submission, error)
 	Redeliver(ctx context.Context, submission string, department string) (*model.Delivery, error)
+	DraftReportTemplate(ctx context.Context, input model.DraftReportTemplateInput) (*report.TemplateDraft, error)
+	SubmitReportTemplate(ctx context.Context, template string, version int) (*report.TemplateDraft, error)
+	ApproveReportTemplate(ctx context.Context, template string, version int, street string) (*report.TemplateDraft, error)
+	RejectReportTemplate(ctx context.Context, template string, version int, street string, reason string) (*report.TemplateDraft, error)
+	RecordPatrol(ctx context.Context, input model.RecordPatrolInput) (*gridwork.Patrol, error)
+	RecordDiaryEntry(ctx context.Context, input model.RecordDiaryEntryInput) (*gridwork.DiaryEntry, error)
+	ReportEvent(ctx context.Context, input model.ReportEventInput) (*gridwork.Event, error)
 	ConfirmLink(ctx context.Context, id string) (*model.LinkCandidate, error)
 	RejectLink(ctx context.Context, id string) (*model.LinkCandidate, error)
 }
@@ -656,12 +845,23 @@ type PersonConnectionResolver interface {
 }
 type QueryResolver interface {
 	Version(ctx context.Context) (string, error)
+	ReportTemplateDrafts(ctx context.Context, step *model.TemplateStep, template *string) ([]*report.TemplateDraft, error)
 	AuditLog(ctx context.Context, person *string, actor *string, from *time.Time, to *time.Time, first *int, after *string) (*model.AuditEntryConnection, error)
 	Departments(ctx context.Context) ([]*model.Department, error)
 	Findings(ctx context.Context, within *string, kinds []string, first *int, after *string) (*model.FindingConnection, error)
 	Grid(ctx context.Context, code string) (*grid.Unit, error)
 	Grids(ctx context.Context, level grid.Level, within *string, first *int, after *string) (*model.GridConnection, error)
 	Locate(ctx context.Context, lon float64, lat float64) (*grid.Unit, error)
+	DiaryCategories(ctx context.Context) ([]*gridwork.Option, error)
+	Patrols(ctx context.Context, within string, from *time.Time, to *time.Time, first *int, after *string) (*model.PatrolConnection, error)
+	DiaryEntries(ctx context.Context, within string, from *time.Time, to *time.Time, category *string, first *int, after *string) (*model.DiaryEntryConnection, error)
+	EventSettings(ctx context.Context) (*model.EventSettings, error)
+	EventKinds(ctx context.Context) ([]*gridwork.Kind, error)
+	CaseStages(ctx context.Context) ([]*gridwork.StageOption, error)
+	GridEvents(ctx context.Context, within string, open *bool, from *time.Time, to *time.Time, first *int, after *string) (*model.GridEventConnection, error)
+	GridEvent(ctx context.Context, id string) (*gridwork.Event, error)
+	AssessmentCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
+	Assessment(ctx context.Context, level grid.Level, within *string, from time.Time, to time.Time, names []string) (*indicators.Table, error)
 	IndicatorCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
 	Indicators(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error)
 	LinkCandidates(ctx context.Context, within *string, department *string, first *int, after *string) (*model.LinkCandidateConnection, error)
@@ -672,6 +872,15 @@ type QueryResolver interface {
 	ReportTemplates(ctx context.Context) ([]*model.ReportTemplate, error)
 	ReportDraft(ctx context.Context, template string, subject string) (*model.ReportDraft, error)
 	Submission(ctx context.Context, id string) (*model.Submission, error)
+}
+type ReportTemplateDraftResolver interface {
+	Status(ctx context.Context, obj *report.TemplateDraft) (model.TemplateStep, error)
+	Streets(ctx context.Context, obj *report.TemplateDraft) ([]*model.StreetDecision, error)
+	Fields(ctx context.Context, obj *report.TemplateDraft) ([]*model.ReportField, error)
+}
+type SubscriptionResolver interface {
+	SubmissionDelivery(ctx context.Context, id string) (<-chan *model.Submission, error)
+	GridEventChanges(ctx context.Context, within *string) (<-chan *model.GridEventChange, error)
 }
 type UrbanCaseResolver interface {
 	Grid(ctx context.Context, obj *model.UrbanCase) (*grid.Unit, error)
@@ -874,6 +1083,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Building.Lon(childComplexity), true
 
+	case "CaseStage.label":
+		if e.ComplexityRoot.CaseStage.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseStage.Label(childComplexity), true
+	case "CaseStage.value":
+		if e.ComplexityRoot.CaseStage.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseStage.Value(childComplexity), true
+
 	case "CivilAffairs.dibao":
 		if e.ComplexityRoot.CivilAffairs.Dibao == nil {
 			break
@@ -1039,6 +1261,130 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DepartmentAsOf.Department(childComplexity), true
+
+	case "DiaryCategory.code":
+		if e.ComplexityRoot.DiaryCategory.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryCategory.Code(childComplexity), true
+	case "DiaryCategory.label":
+		if e.ComplexityRoot.DiaryCategory.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryCategory.Label(childComplexity), true
+
+	case "DiaryEntry.category":
+		if e.ComplexityRoot.DiaryEntry.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Category(childComplexity), true
+	case "DiaryEntry.createdAt":
+		if e.ComplexityRoot.DiaryEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.CreatedAt(childComplexity), true
+	case "DiaryEntry.followUp":
+		if e.ComplexityRoot.DiaryEntry.FollowUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.FollowUp(childComplexity), true
+	case "DiaryEntry.followUpNote":
+		if e.ComplexityRoot.DiaryEntry.FollowUpNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.FollowUpNote(childComplexity), true
+	case "DiaryEntry.gridCode":
+		if e.ComplexityRoot.DiaryEntry.GridCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.GridCode(childComplexity), true
+	case "DiaryEntry.heard":
+		if e.ComplexityRoot.DiaryEntry.Heard == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Heard(childComplexity), true
+	case "DiaryEntry.help":
+		if e.ComplexityRoot.DiaryEntry.Help == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Help(childComplexity), true
+	case "DiaryEntry.households":
+		if e.ComplexityRoot.DiaryEntry.Households == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Households(childComplexity), true
+	case "DiaryEntry.id":
+		if e.ComplexityRoot.DiaryEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.ID(childComplexity), true
+	case "DiaryEntry.patrol":
+		if e.ComplexityRoot.DiaryEntry.PatrolID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.PatrolID(childComplexity), true
+	case "DiaryEntry.visitedAt":
+		if e.ComplexityRoot.DiaryEntry.VisitedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.VisitedAt(childComplexity), true
+	case "DiaryEntry.worker":
+		if e.ComplexityRoot.DiaryEntry.Worker == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntry.Worker(childComplexity), true
+
+	case "DiaryEntryConnection.edges":
+		if e.ComplexityRoot.DiaryEntryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryConnection.Edges(childComplexity), true
+	case "DiaryEntryConnection.nodes":
+		if e.ComplexityRoot.DiaryEntryConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryConnection.Nodes(childComplexity), true
+	case "DiaryEntryConnection.pageInfo":
+		if e.ComplexityRoot.DiaryEntryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryConnection.PageInfo(childComplexity), true
+	case "DiaryEntryConnection.totalCount":
+		if e.ComplexityRoot.DiaryEntryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryConnection.TotalCount(childComplexity), true
+
+	case "DiaryEntryEdge.cursor":
+		if e.ComplexityRoot.DiaryEntryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryEdge.Cursor(childComplexity), true
+	case "DiaryEntryEdge.node":
+		if e.ComplexityRoot.DiaryEntryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiaryEntryEdge.Node(childComplexity), true
 
 	case "Dibao.amount":
 		if e.ComplexityRoot.Dibao.Amount == nil {
@@ -1270,6 +1616,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmploymentHardship.RecognizedOn(childComplexity), true
+
+	case "EventKind.categories":
+		if e.ComplexityRoot.EventKind.Categories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventKind.Categories(childComplexity), true
+	case "EventKind.label":
+		if e.ComplexityRoot.EventKind.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventKind.Label(childComplexity), true
+	case "EventKind.value":
+		if e.ComplexityRoot.EventKind.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventKind.Value(childComplexity), true
+
+	case "EventPhoto.contentType":
+		if e.ComplexityRoot.EventPhoto.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventPhoto.ContentType(childComplexity), true
+	case "EventPhoto.n":
+		if e.ComplexityRoot.EventPhoto.N == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventPhoto.N(childComplexity), true
+	case "EventPhoto.size":
+		if e.ComplexityRoot.EventPhoto.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventPhoto.Size(childComplexity), true
+	case "EventPhoto.url":
+		if e.ComplexityRoot.EventPhoto.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventPhoto.URL(childComplexity), true
+
+	case "EventSettings.department":
+		if e.ComplexityRoot.EventSettings.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSettings.Department(childComplexity), true
+	case "EventSettings.maxPhotoBytes":
+		if e.ComplexityRoot.EventSettings.MaxPhotoBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSettings.MaxPhotoBytes(childComplexity), true
+	case "EventSettings.maxPhotos":
+		if e.ComplexityRoot.EventSettings.MaxPhotos == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSettings.MaxPhotos(childComplexity), true
+	case "EventSettings.photoTypes":
+		if e.ComplexityRoot.EventSettings.PhotoTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSettings.PhotoTypes(childComplexity), true
 
 	case "FieldInfo.description":
 		if e.ComplexityRoot.FieldInfo.Description == nil {
@@ -1578,6 +1993,202 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GridEdge.Node(childComplexity), true
+
+	case "GridEvent.address":
+		if e.ComplexityRoot.GridEvent.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Address(childComplexity), true
+	case "GridEvent.attempts":
+		if e.ComplexityRoot.GridEvent.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Attempts(childComplexity), true
+	case "GridEvent.caseNumber":
+		if e.ComplexityRoot.GridEvent.CaseNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.CaseNumber(childComplexity), true
+	case "GridEvent.category":
+		if e.ComplexityRoot.GridEvent.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Category(childComplexity), true
+	case "GridEvent.closedOn":
+		if e.ComplexityRoot.GridEvent.ClosedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.ClosedOn(childComplexity), true
+	case "GridEvent.createdAt":
+		if e.ComplexityRoot.GridEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.CreatedAt(childComplexity), true
+	case "GridEvent.deadline":
+		if e.ComplexityRoot.GridEvent.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Deadline(childComplexity), true
+	case "GridEvent.deliveredAt":
+		if e.ComplexityRoot.GridEvent.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.DeliveredAt(childComplexity), true
+	case "GridEvent.department":
+		if e.ComplexityRoot.GridEvent.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Department(childComplexity), true
+	case "GridEvent.description":
+		if e.ComplexityRoot.GridEvent.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Description(childComplexity), true
+	case "GridEvent.diaryEntry":
+		if e.ComplexityRoot.GridEvent.DiaryEntryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.DiaryEntryID(childComplexity), true
+	case "GridEvent.gridCode":
+		if e.ComplexityRoot.GridEvent.GridCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.GridCode(childComplexity), true
+	case "GridEvent.id":
+		if e.ComplexityRoot.GridEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.ID(childComplexity), true
+	case "GridEvent.kind":
+		if e.ComplexityRoot.GridEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Kind(childComplexity), true
+	case "GridEvent.lastError":
+		if e.ComplexityRoot.GridEvent.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.LastError(childComplexity), true
+	case "GridEvent.lat":
+		if e.ComplexityRoot.GridEvent.Lat == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Lat(childComplexity), true
+	case "GridEvent.lon":
+		if e.ComplexityRoot.GridEvent.Lon == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Lon(childComplexity), true
+	case "GridEvent.outsideOwnGrid":
+		if e.ComplexityRoot.GridEvent.OutsideScope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.OutsideScope(childComplexity), true
+	case "GridEvent.overdue":
+		if e.ComplexityRoot.GridEvent.Overdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Overdue(childComplexity), true
+	case "GridEvent.photos":
+		if e.ComplexityRoot.GridEvent.Photos == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Photos(childComplexity), true
+	case "GridEvent.reporter":
+		if e.ComplexityRoot.GridEvent.Reporter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Reporter(childComplexity), true
+	case "GridEvent.stage":
+		if e.ComplexityRoot.GridEvent.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Stage(childComplexity), true
+	case "GridEvent.stageChangedAt":
+		if e.ComplexityRoot.GridEvent.StageChangedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.StageChangedAt(childComplexity), true
+	case "GridEvent.status":
+		if e.ComplexityRoot.GridEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEvent.Status(childComplexity), true
+
+	case "GridEventChange.change":
+		if e.ComplexityRoot.GridEventChange.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventChange.Change(childComplexity), true
+	case "GridEventChange.event":
+		if e.ComplexityRoot.GridEventChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventChange.Event(childComplexity), true
+
+	case "GridEventConnection.edges":
+		if e.ComplexityRoot.GridEventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventConnection.Edges(childComplexity), true
+	case "GridEventConnection.nodes":
+		if e.ComplexityRoot.GridEventConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventConnection.Nodes(childComplexity), true
+	case "GridEventConnection.pageInfo":
+		if e.ComplexityRoot.GridEventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventConnection.PageInfo(childComplexity), true
+	case "GridEventConnection.totalCount":
+		if e.ComplexityRoot.GridEventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventConnection.TotalCount(childComplexity), true
+
+	case "GridEventEdge.cursor":
+		if e.ComplexityRoot.GridEventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventEdge.Cursor(childComplexity), true
+	case "GridEventEdge.node":
+		if e.ComplexityRoot.GridEventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GridEventEdge.Node(childComplexity), true
 
 	case "Health.births":
 		if e.ComplexityRoot.Health.Births == nil {
@@ -1953,6 +2564,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MedicalInsurance.Status(childComplexity), true
 
+	case "Mutation.approveReportTemplate":
+		if e.ComplexityRoot.Mutation.ApproveReportTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveReportTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveReportTemplate(childComplexity, args["template"].(string), args["version"].(int), args["street"].(string)), true
 	case "Mutation.confirmLink":
 		if e.ComplexityRoot.Mutation.ConfirmLink == nil {
 			break
@@ -1964,6 +2586,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ConfirmLink(childComplexity, args["id"].(string)), true
+	case "Mutation.draftReportTemplate":
+		if e.ComplexityRoot.Mutation.DraftReportTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_draftReportTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DraftReportTemplate(childComplexity, args["input"].(model.DraftReportTemplateInput)), true
+	case "Mutation.recordDiaryEntry":
+		if e.ComplexityRoot.Mutation.RecordDiaryEntry == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordDiaryEntry_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordDiaryEntry(childComplexity, args["input"].(model.RecordDiaryEntryInput)), true
+	case "Mutation.recordPatrol":
+		if e.ComplexityRoot.Mutation.RecordPatrol == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordPatrol_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordPatrol(childComplexity, args["input"].(model.RecordPatrolInput)), true
 	case "Mutation.redeliver":
 		if e.ComplexityRoot.Mutation.Redeliver == nil {
 			break
@@ -1986,6 +2641,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RejectLink(childComplexity, args["id"].(string)), true
+	case "Mutation.rejectReportTemplate":
+		if e.ComplexityRoot.Mutation.RejectReportTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectReportTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectReportTemplate(childComplexity, args["template"].(string), args["version"].(int), args["street"].(string), args["reason"].(string)), true
+	case "Mutation.reportEvent":
+		if e.ComplexityRoot.Mutation.ReportEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportEvent(childComplexity, args["input"].(model.ReportEventInput)), true
 	case "Mutation.submitReport":
 		if e.ComplexityRoot.Mutation.SubmitReport == nil {
 			break
@@ -1997,6 +2674,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitReport(childComplexity, args["input"].(model.SubmitReportInput)), true
+	case "Mutation.submitReportTemplate":
+		if e.ComplexityRoot.Mutation.SubmitReportTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitReportTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitReportTemplate(childComplexity, args["template"].(string), args["version"].(int)), true
 
 	case "Organization.address":
 		if e.ComplexityRoot.Organization.Address == nil {
@@ -2144,6 +2832,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PartyMembership.Transferred(childComplexity), true
+
+	case "Patrol.createdAt":
+		if e.ComplexityRoot.Patrol.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.CreatedAt(childComplexity), true
+	case "Patrol.endedAt":
+		if e.ComplexityRoot.Patrol.EndedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.EndedAt(childComplexity), true
+	case "Patrol.gridCode":
+		if e.ComplexityRoot.Patrol.GridCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.GridCode(childComplexity), true
+	case "Patrol.id":
+		if e.ComplexityRoot.Patrol.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.ID(childComplexity), true
+	case "Patrol.note":
+		if e.ComplexityRoot.Patrol.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.Note(childComplexity), true
+	case "Patrol.startedAt":
+		if e.ComplexityRoot.Patrol.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.StartedAt(childComplexity), true
+	case "Patrol.worker":
+		if e.ComplexityRoot.Patrol.Worker == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patrol.Worker(childComplexity), true
+
+	case "PatrolConnection.edges":
+		if e.ComplexityRoot.PatrolConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolConnection.Edges(childComplexity), true
+	case "PatrolConnection.nodes":
+		if e.ComplexityRoot.PatrolConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolConnection.Nodes(childComplexity), true
+	case "PatrolConnection.pageInfo":
+		if e.ComplexityRoot.PatrolConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolConnection.PageInfo(childComplexity), true
+	case "PatrolConnection.totalCount":
+		if e.ComplexityRoot.PatrolConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolConnection.TotalCount(childComplexity), true
+
+	case "PatrolEdge.cursor":
+		if e.ComplexityRoot.PatrolEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolEdge.Cursor(childComplexity), true
+	case "PatrolEdge.node":
+		if e.ComplexityRoot.PatrolEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatrolEdge.Node(childComplexity), true
 
 	case "Pension.monthlyBenefit":
 		if e.ComplexityRoot.Pension.MonthlyBenefit == nil {
@@ -2316,6 +3085,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PersonEdge.Node(childComplexity), true
 
+	case "Query.assessment":
+		if e.ComplexityRoot.Query.Assessment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_assessment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Assessment(childComplexity, args["level"].(grid.Level), args["within"].(*string), args["from"].(time.Time), args["to"].(time.Time), args["names"].([]string)), true
+	case "Query.assessmentCatalogue":
+		if e.ComplexityRoot.Query.AssessmentCatalogue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AssessmentCatalogue(childComplexity), true
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
 			break
@@ -2327,12 +3113,47 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["person"].(*string), args["actor"].(*string), args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int), args["after"].(*string)), true
+	case "Query.caseStages":
+		if e.ComplexityRoot.Query.CaseStages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CaseStages(childComplexity), true
 	case "Query.departments":
 		if e.ComplexityRoot.Query.Departments == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity), true
+	case "Query.diaryCategories":
+		if e.ComplexityRoot.Query.DiaryCategories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DiaryCategories(childComplexity), true
+	case "Query.diaryEntries":
+		if e.ComplexityRoot.Query.DiaryEntries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_diaryEntries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DiaryEntries(childComplexity, args["within"].(string), args["from"].(*time.Time), args["to"].(*time.Time), args["category"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.eventKinds":
+		if e.ComplexityRoot.Query.EventKinds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.EventKinds(childComplexity), true
+	case "Query.eventSettings":
+		if e.ComplexityRoot.Query.EventSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.EventSettings(childComplexity), true
 	case "Query.findings":
 		if e.ComplexityRoot.Query.Findings == nil {
 			break
@@ -2355,6 +3176,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Grid(childComplexity, args["code"].(string)), true
+	case "Query.gridEvent":
+		if e.ComplexityRoot.Query.GridEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Query_gridEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.GridEvent(childComplexity, args["id"].(string)), true
+	case "Query.gridEvents":
+		if e.ComplexityRoot.Query.GridEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_gridEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.GridEvents(childComplexity, args["within"].(string), args["open"].(*bool), args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int), args["after"].(*string)), true
 	case "Query.grids":
 		if e.ComplexityRoot.Query.Grids == nil {
 			break
@@ -2428,6 +3271,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Organization(childComplexity, args["creditCode"].(string)), true
+	case "Query.patrols":
+		if e.ComplexityRoot.Query.Patrols == nil {
+			break
+		}
+
+		args, err := ec.field_Query_patrols_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Patrols(childComplexity, args["within"].(string), args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int), args["after"].(*string)), true
 	case "Query.people":
 		if e.ComplexityRoot.Query.People == nil {
 			break
@@ -2461,6 +3315,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ReportDraft(childComplexity, args["template"].(string), args["subject"].(string)), true
+	case "Query.reportTemplateDrafts":
+		if e.ComplexityRoot.Query.ReportTemplateDrafts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_reportTemplateDrafts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ReportTemplateDrafts(childComplexity, args["step"].(*model.TemplateStep), args["template"].(*string)), true
 	case "Query.reportTemplates":
 		if e.ComplexityRoot.Query.ReportTemplates == nil {
 			break
@@ -2690,6 +3555,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReportTemplate.Version(childComplexity), true
 
+	case "ReportTemplateDraft.createdAt":
+		if e.ComplexityRoot.ReportTemplateDraft.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.CreatedAt(childComplexity), true
+	case "ReportTemplateDraft.department":
+		if e.ComplexityRoot.ReportTemplateDraft.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Department(childComplexity), true
+	case "ReportTemplateDraft.draftedBy":
+		if e.ComplexityRoot.ReportTemplateDraft.DraftedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.DraftedBy(childComplexity), true
+	case "ReportTemplateDraft.fields":
+		if e.ComplexityRoot.ReportTemplateDraft.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Fields(childComplexity), true
+	case "ReportTemplateDraft.id":
+		if e.ComplexityRoot.ReportTemplateDraft.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.ID(childComplexity), true
+	case "ReportTemplateDraft.step":
+		if e.ComplexityRoot.ReportTemplateDraft.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Status(childComplexity), true
+	case "ReportTemplateDraft.streets":
+		if e.ComplexityRoot.ReportTemplateDraft.Streets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Streets(childComplexity), true
+	case "ReportTemplateDraft.submittedAt":
+		if e.ComplexityRoot.ReportTemplateDraft.SubmittedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.SubmittedAt(childComplexity), true
+	case "ReportTemplateDraft.title":
+		if e.ComplexityRoot.ReportTemplateDraft.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Title(childComplexity), true
+	case "ReportTemplateDraft.version":
+		if e.ComplexityRoot.ReportTemplateDraft.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportTemplateDraft.Version(childComplexity), true
+
 	case "Residents.deceased":
 		if e.ComplexityRoot.Residents.Deceased == nil {
 			break
@@ -2747,6 +3673,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SocialSecurity.Source(childComplexity), true
 
+	case "StreetDecision.decidedAt":
+		if e.ComplexityRoot.StreetDecision.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.DecidedAt(childComplexity), true
+	case "StreetDecision.decidedBy":
+		if e.ComplexityRoot.StreetDecision.DecidedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.DecidedBy(childComplexity), true
+	case "StreetDecision.decision":
+		if e.ComplexityRoot.StreetDecision.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.Decision(childComplexity), true
+	case "StreetDecision.reason":
+		if e.ComplexityRoot.StreetDecision.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.Reason(childComplexity), true
+	case "StreetDecision.street":
+		if e.ComplexityRoot.StreetDecision.Street == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreetDecision.Street(childComplexity), true
+
 	case "Submission.createdAt":
 		if e.ComplexityRoot.Submission.CreatedAt == nil {
 			break
@@ -2789,6 +3746,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Submission.Version(childComplexity), true
+
+	case "Subscription.gridEventChanges":
+		if e.ComplexityRoot.Subscription.GridEventChanges == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_gridEventChanges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.GridEventChanges(childComplexity, args["within"].(*string)), true
+	case "Subscription.submissionDelivery":
+		if e.ComplexityRoot.Subscription.SubmissionDelivery == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_submissionDelivery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.SubmissionDelivery(childComplexity, args["id"].(string)), true
 
 	case "Tekun.careMode":
 		if e.ComplexityRoot.Tekun.CareMode == nil {
@@ -2852,6 +3832,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UrbanCase.Category(childComplexity), true
+	case "UrbanCase.closedOn":
+		if e.ComplexityRoot.UrbanCase.ClosedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrbanCase.ClosedOn(childComplexity), true
 	case "UrbanCase.deadline":
 		if e.ComplexityRoot.UrbanCase.Deadline == nil {
 			break
@@ -2935,8 +3921,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("DraftReportTemplateInput", ec.unmarshalInputDraftReportTemplateInput),
 			graphql.NewInputUnmarshaler("FieldValueInput", ec.unmarshalInputFieldValueInput),
+			graphql.NewInputUnmarshaler("RecordDiaryEntryInput", ec.unmarshalInputRecordDiaryEntryInput),
+			graphql.NewInputUnmarshaler("RecordPatrolInput", ec.unmarshalInputRecordPatrolInput),
+			graphql.NewInputUnmarshaler("ReportEventInput", ec.unmarshalInputReportEventInput),
 			graphql.NewInputUnmarshaler("SubmitReportInput", ec.unmarshalInputSubmitReportInput),
+			graphql.NewInputUnmarshaler("TemplateFieldInput", ec.unmarshalInputTemplateFieldInput),
+			graphql.NewInputUnmarshaler("TemplateSectionInput", ec.unmarshalInputTemplateSectionInput),
 		)
 	}
 	first := true
@@ -2987,6 +3979,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -3013,6 +4022,85 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../../schema/admission.graphqls", Input: `# 准入 (the 社区工作准入制): a report template a department drafts is offered
+# to the communities of a street only once that street approved it; every
+# version anew; every step in the access ledger. The templates of the
+# configuration directory are approved in every street unless gridwork.yaml
+# says which.
+
+"Where a drafted template version stands: DRAFT (its department may still change it) or SUBMITTED (the streets decide)."
+enum TemplateStep {
+  DRAFT
+  SUBMITTED
+}
+
+enum TemplateDecision {
+  PENDING
+  APPROVED
+  REJECTED
+}
+
+"A targeted street's decision on a drafted template version."
+type StreetDecision {
+  street: ID!
+  decision: TemplateDecision!
+  "Why it was rejected."
+  reason: String
+  decidedBy: String
+  decidedAt: Time
+}
+
+"A report template version a department drafted, with each targeted street's decision."
+type ReportTemplateDraft {
+  id: ID!
+  version: Int!
+  department: String!
+  title: String!
+  step: TemplateStep!
+  streets: [StreetDecision!]!
+  "Its fields as the catalogue in force reads them."
+  fields: [ReportField!]!
+  draftedBy: String!
+  createdAt: Time!
+  submittedAt: Time
+}
+
+input TemplateFieldInput {
+  "A catalogue key: the drafting department's own field, or a core.* field."
+  field: ID!
+  required: Boolean
+}
+
+input TemplateSectionInput {
+  title: String!
+  fields: [TemplateFieldInput!]!
+}
+
+input DraftReportTemplateInput {
+  "lower_snake_case; a new version of it while the newest one is submitted."
+  id: ID!
+  title: String!
+  "The streets (9-digit codes) whose communities are to fill it."
+  streets: [ID!]!
+  sections: [TemplateSectionInput!]!
+}
+
+extend type Query {
+  "Drafted templates: a department officer's department's, a street's (those targeting it), every one for an admin."
+  reportTemplateDrafts(step: TemplateStep, template: ID): [ReportTemplateDraft!]!
+}
+
+extend type Mutation {
+  "Draft a report template (department officers): a new version, or the newest one changed while still a DRAFT."
+  draftReportTemplate(input: DraftReportTemplateInput!): ReportTemplateDraft!
+  "Submit a DRAFT version for the streets it targets to decide."
+  submitReportTemplate(template: ID!, version: Int!): ReportTemplateDraft!
+  "Approve a submitted version for a street of the caller's (street staff)."
+  approveReportTemplate(template: ID!, version: Int!, street: ID!): ReportTemplateDraft!
+  "Reject a submitted version for a street of the caller's, with the reason."
+  rejectReportTemplate(template: ID!, version: Int!, street: ID!, reason: String!): ReportTemplateDraft!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/audit.graphqls", Input: `"One entry of the access ledger: who read which residents' records, when and why."
 type AuditEntry {
   "Position in the hash chain."
@@ -3461,6 +4549,8 @@ type UrbanCase {
   reportedOn: Date
   "处置时限"
   deadline: Date
+  "结案日期"
+  closedOn: Date
   "是否超期"
   overdue: Boolean
   "经度"
@@ -3609,6 +4699,251 @@ extend type Query {
   locate(lon: Float!, lat: Float!): Grid
 }
 `, BuiltIn: false},
+	{Name: "../../schema/gridwork.graphqls", Input: `# The grid's daily work (网格日常工作): patrols and the 民情日记, kept in the
+# hub under row scope; every read of diary entries is written to the access
+# ledger.
+
+"A category of what was heard on a visit (矛盾纠纷, 困难求助, ...), from gridwork.yaml."
+type DiaryCategory {
+  code: ID!
+  label: String!
+}
+
+"A patrol of one responsibility grid."
+type Patrol {
+  id: ID!
+  "The grid's 15-digit code."
+  gridCode: ID!
+  "Who patrolled (the token's subject)."
+  worker: String!
+  startedAt: Time!
+  endedAt: Time
+  note: String
+  createdAt: Time!
+}
+
+"A 民情日记 entry: a visit, what was heard, the help given."
+type DiaryEntry {
+  id: ID!
+  "The patrol the visit was part of, if any."
+  patrol: ID
+  gridCode: ID!
+  worker: String!
+  visitedAt: Time!
+  "The households visited (master index ids)."
+  households: [ID!]!
+  category: DiaryCategory!
+  "What was heard."
+  heard: String!
+  "The help given."
+  help: String
+  followUp: Boolean!
+  followUpNote: String
+  createdAt: Time!
+}
+
+type PatrolEdge {
+  cursor: String!
+  node: Patrol!
+}
+
+type PatrolConnection {
+  edges: [PatrolEdge!]!
+  nodes: [Patrol!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type DiaryEntryEdge {
+  cursor: String!
+  node: DiaryEntry!
+}
+
+type DiaryEntryConnection {
+  edges: [DiaryEntryEdge!]!
+  nodes: [DiaryEntry!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input RecordPatrolInput {
+  "A responsibility grid in the caller's scope."
+  grid: ID!
+  startedAt: Time!
+  endedAt: Time
+  note: String
+  "A key the client makes once per patrol: the same key again returns the same patrol."
+  idempotencyKey: String!
+}
+
+input RecordDiaryEntryInput {
+  grid: ID!
+  "The patrol the visit was part of (the caller's, in the same grid)."
+  patrol: ID
+  visitedAt: Time!
+  "Households of the grid visited (at most 50)."
+  households: [ID!]
+  "A category code of diaryCategories."
+  category: ID!
+  heard: String!
+  help: String
+  followUp: Boolean
+  followUpNote: String
+  idempotencyKey: String!
+}
+
+extend type Query {
+  "The diary's category catalogue."
+  diaryCategories: [DiaryCategory!]!
+  "Patrols under a grid code the caller may read, newest first."
+  patrols(within: ID!, from: Time, to: Time, first: Int, after: String): PatrolConnection!
+  "Diary entries under a grid code the caller may read, newest first; the read is written to the access ledger."
+  diaryEntries(within: ID!, from: Time, to: Time, category: ID, first: Int, after: String): DiaryEntryConnection!
+}
+
+extend type Mutation {
+  "Record a patrol of a grid in the caller's scope (grid workers and community staff)."
+  recordPatrol(input: RecordPatrolInput!): Patrol!
+  "Record a 民情日记 entry in a grid of the caller's scope."
+  recordDiaryEntry(input: RecordDiaryEntryInput!): DiaryEntry!
+}
+
+# 事件上报: events and broken components reported from the grid to the
+# department gridwork.yaml names, delivered once through the report's
+# outbox, the case followed through the department's fact feed.
+
+"A file sent with a multipart request (the GraphQL multipart request spec)."
+scalar Upload
+
+"An event class (事件, 部件) with its categories, from gridwork.yaml."
+type EventKind {
+  value: ID!
+  label: String!
+  categories: [String!]!
+}
+
+"A stage of the department's case (受理 ... 结案)."
+type CaseStage {
+  value: ID!
+  label: String!
+}
+
+"A photo of an event. GET url with the same bearer token: it is served to no one who may not read the event."
+type EventPhoto {
+  n: Int!
+  contentType: String!
+  size: Int!
+  url: String!
+}
+
+"An event or broken component reported from the grid."
+type GridEvent {
+  id: ID!
+  "Who reported it (the token's subject)."
+  reporter: String!
+  "The grid its point lies in."
+  gridCode: ID!
+  "The point lies outside the reporter's own grids."
+  outsideOwnGrid: Boolean!
+  "The diary entry it came from, if any."
+  diaryEntry: ID
+  kind: String!
+  category: String!
+  description: String!
+  lon: Float!
+  lat: Float!
+  address: String
+  "The department it is delivered to."
+  department: String!
+  "The delivery: PENDING, RETRYING, DELIVERED or FAILED."
+  status: DeliveryStatus!
+  attempts: Int!
+  lastError: String
+  deliveredAt: Time
+  "The department's case number, once delivered."
+  caseNumber: String
+  "The case's stage as the department's fact feed last showed it."
+  stage: CaseStage
+  stageChangedAt: Time
+  deadline: Date
+  closedOn: Date
+  "Past its deadline: open after it, or closed after it."
+  overdue: Boolean!
+  photos: [EventPhoto!]!
+  createdAt: Time!
+}
+
+type GridEventEdge {
+  cursor: String!
+  node: GridEvent!
+}
+
+type GridEventConnection {
+  edges: [GridEventEdge!]!
+  nodes: [GridEvent!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input ReportEventInput {
+  "A kind of eventKinds (EVENT, COMPONENT)."
+  kind: ID!
+  "A category of that kind."
+  category: String!
+  description: String!
+  "Where it is (WGS 84): located to a grid; outside the reporter's grids is flagged, outside the city refused."
+  lon: Float!
+  lat: Float!
+  address: String
+  "The diary entry it came from (the reporter's)."
+  diaryEntry: ID
+  "Photos (JPEG, PNG or WebP; how many and how large: gridwork.yaml)."
+  photos: [Upload!]
+  idempotencyKey: String!
+}
+
+"Where events go and what photos they take, from gridwork.yaml."
+type EventSettings {
+  "The department that takes events."
+  department: String!
+  maxPhotos: Int!
+  maxPhotoBytes: Int!
+  "Photo media types taken (image/jpeg, ...)."
+  photoTypes: [String!]!
+}
+
+extend type Query {
+  "Where events go, null when no department takes them."
+  eventSettings: EventSettings
+  "The event classes and their categories."
+  eventKinds: [EventKind!]!
+  "The case stages, in order."
+  caseStages: [CaseStage!]!
+  "Events in grids under within the caller may read, and the caller's own, newest first."
+  gridEvents(within: ID!, open: Boolean, from: Time, to: Time, first: Int, after: String): GridEventConnection!
+  gridEvent(id: ID!): GridEvent
+}
+
+extend type Mutation {
+  "Report an event (grid workers and community staff): stored with its photos, delivered to the department once."
+  reportEvent(input: ReportEventInput!): GridEvent!
+}
+
+# 考核: the figures grids, communities and streets are assessed on, over a
+# period, from the hub's records of the daily work; staff figures, never
+# suppressed. Also GET /export/assessment.csv?level=&within=&from=&to=&names=.
+
+extend type Query {
+  "The 考核 figures (department gridwork)."
+  assessmentCatalogue: [Indicator!]!
+  """
+  考核 of every unit of level under within, from one day to another (both
+  included, at most 366 days), for the named figures (all without names):
+  to the callers allowed the figures of the whole of within, as indicators.
+  """
+  assessment(level: GridLevel!, within: ID, from: Date!, to: Date!, names: [String!]): IndicatorTable!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/indicators.graphqls", Input: `# Figures for BI: indicators by street, community and grid, from the facts the
 # hub syncs from every department, with small counts suppressed.
 
@@ -3749,6 +5084,45 @@ type LinkRecord {
   birthDate: Date
   address: String
   phone: String
+}
+`, BuiltIn: false},
+	{Name: "../../schema/live.graphqls", Input: `# Live updates: GraphQL subscriptions over graphql-ws (GET /graphql upgraded
+# to a WebSocket, subprotocol graphql-transport-ws or graphql-ws; the token
+# in connection_init's payload as {"Authorization": "Bearer <token>"}, the
+# purpose as "X-Purpose") and over SSE (POST /graphql with Accept:
+# text/event-stream, the token and purpose as headers, as a query sends
+# them). The same token, scope and policy as queries: each update is read
+# again under them. A subscription ends when the token expires.
+
+"How an event changed."
+enum GridEventChangeKind {
+  "Reported."
+  NEW
+  "Its delivery or its case's stage, deadline or closing changed."
+  CHANGED
+}
+
+"An event reported, or changed."
+type GridEventChange {
+  change: GridEventChangeKind!
+  event: GridEvent!
+}
+
+type Subscription {
+  """
+  A submission's deliveries: the submission as it is, then again at each
+  change of a department's delivery; ends once every department has it
+  (DELIVERED). NOT_FOUND for a submission that does not exist or lies
+  outside the caller's scope alike.
+  """
+  submissionDelivery(id: ID!): Submission!
+  """
+  Events in the caller's grids under within (all of them without): each
+  one reported, and each change of its delivery or its case. Grid workers
+  and community staff follow the events they reported, as gridEvents lists
+  them; street staff and admins every event in scope.
+  """
+  gridEventChanges(within: ID): GridEventChange!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/people.graphqls", Input: `"A registered resident in the hub's master index."
@@ -4052,6 +5426,16 @@ func (ec *executionContext) childFields_Building(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Building", field.Name)
 }
 
+func (ec *executionContext) childFields_CaseStage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_CaseStage_value(ctx, field)
+	case "label":
+		return ec.fieldContext_CaseStage_label(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CaseStage", field.Name)
+}
+
 func (ec *executionContext) childFields_CivilAffairs(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "dibao":
@@ -4128,6 +5512,70 @@ func (ec *executionContext) childFields_DepartmentAsOf(ctx context.Context, fiel
 		return ec.fieldContext_DepartmentAsOf_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DepartmentAsOf", field.Name)
+}
+
+func (ec *executionContext) childFields_DiaryCategory(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_DiaryCategory_code(ctx, field)
+	case "label":
+		return ec.fieldContext_DiaryCategory_label(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiaryCategory", field.Name)
+}
+
+func (ec *executionContext) childFields_DiaryEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DiaryEntry_id(ctx, field)
+	case "patrol":
+		return ec.fieldContext_DiaryEntry_patrol(ctx, field)
+	case "gridCode":
+		return ec.fieldContext_DiaryEntry_gridCode(ctx, field)
+	case "worker":
+		return ec.fieldContext_DiaryEntry_worker(ctx, field)
+	case "visitedAt":
+		return ec.fieldContext_DiaryEntry_visitedAt(ctx, field)
+	case "households":
+		return ec.fieldContext_DiaryEntry_households(ctx, field)
+	case "category":
+		return ec.fieldContext_DiaryEntry_category(ctx, field)
+	case "heard":
+		return ec.fieldContext_DiaryEntry_heard(ctx, field)
+	case "help":
+		return ec.fieldContext_DiaryEntry_help(ctx, field)
+	case "followUp":
+		return ec.fieldContext_DiaryEntry_followUp(ctx, field)
+	case "followUpNote":
+		return ec.fieldContext_DiaryEntry_followUpNote(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DiaryEntry_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiaryEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_DiaryEntryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DiaryEntryConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_DiaryEntryConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DiaryEntryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DiaryEntryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiaryEntryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DiaryEntryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DiaryEntryEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DiaryEntryEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiaryEntryEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Dibao(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4256,6 +5704,46 @@ func (ec *executionContext) childFields_EmploymentHardship(ctx context.Context, 
 		return ec.fieldContext_EmploymentHardship_recognizedOn(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EmploymentHardship", field.Name)
+}
+
+func (ec *executionContext) childFields_EventKind(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_EventKind_value(ctx, field)
+	case "label":
+		return ec.fieldContext_EventKind_label(ctx, field)
+	case "categories":
+		return ec.fieldContext_EventKind_categories(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventKind", field.Name)
+}
+
+func (ec *executionContext) childFields_EventPhoto(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "n":
+		return ec.fieldContext_EventPhoto_n(ctx, field)
+	case "contentType":
+		return ec.fieldContext_EventPhoto_contentType(ctx, field)
+	case "size":
+		return ec.fieldContext_EventPhoto_size(ctx, field)
+	case "url":
+		return ec.fieldContext_EventPhoto_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventPhoto", field.Name)
+}
+
+func (ec *executionContext) childFields_EventSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "department":
+		return ec.fieldContext_EventSettings_department(ctx, field)
+	case "maxPhotos":
+		return ec.fieldContext_EventSettings_maxPhotos(ctx, field)
+	case "maxPhotoBytes":
+		return ec.fieldContext_EventSettings_maxPhotoBytes(ctx, field)
+	case "photoTypes":
+		return ec.fieldContext_EventSettings_photoTypes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_FieldInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4408,6 +5896,94 @@ func (ec *executionContext) childFields_GridEdge(ctx context.Context, field grap
 		return ec.fieldContext_GridEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GridEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_GridEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_GridEvent_id(ctx, field)
+	case "reporter":
+		return ec.fieldContext_GridEvent_reporter(ctx, field)
+	case "gridCode":
+		return ec.fieldContext_GridEvent_gridCode(ctx, field)
+	case "outsideOwnGrid":
+		return ec.fieldContext_GridEvent_outsideOwnGrid(ctx, field)
+	case "diaryEntry":
+		return ec.fieldContext_GridEvent_diaryEntry(ctx, field)
+	case "kind":
+		return ec.fieldContext_GridEvent_kind(ctx, field)
+	case "category":
+		return ec.fieldContext_GridEvent_category(ctx, field)
+	case "description":
+		return ec.fieldContext_GridEvent_description(ctx, field)
+	case "lon":
+		return ec.fieldContext_GridEvent_lon(ctx, field)
+	case "lat":
+		return ec.fieldContext_GridEvent_lat(ctx, field)
+	case "address":
+		return ec.fieldContext_GridEvent_address(ctx, field)
+	case "department":
+		return ec.fieldContext_GridEvent_department(ctx, field)
+	case "status":
+		return ec.fieldContext_GridEvent_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_GridEvent_attempts(ctx, field)
+	case "lastError":
+		return ec.fieldContext_GridEvent_lastError(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_GridEvent_deliveredAt(ctx, field)
+	case "caseNumber":
+		return ec.fieldContext_GridEvent_caseNumber(ctx, field)
+	case "stage":
+		return ec.fieldContext_GridEvent_stage(ctx, field)
+	case "stageChangedAt":
+		return ec.fieldContext_GridEvent_stageChangedAt(ctx, field)
+	case "deadline":
+		return ec.fieldContext_GridEvent_deadline(ctx, field)
+	case "closedOn":
+		return ec.fieldContext_GridEvent_closedOn(ctx, field)
+	case "overdue":
+		return ec.fieldContext_GridEvent_overdue(ctx, field)
+	case "photos":
+		return ec.fieldContext_GridEvent_photos(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_GridEvent_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GridEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_GridEventChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "change":
+		return ec.fieldContext_GridEventChange_change(ctx, field)
+	case "event":
+		return ec.fieldContext_GridEventChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GridEventChange", field.Name)
+}
+
+func (ec *executionContext) childFields_GridEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GridEventConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_GridEventConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GridEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_GridEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GridEventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GridEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_GridEventEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_GridEventEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GridEventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Health(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4684,6 +6260,50 @@ func (ec *executionContext) childFields_PartyMembership(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type PartyMembership", field.Name)
 }
 
+func (ec *executionContext) childFields_Patrol(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Patrol_id(ctx, field)
+	case "gridCode":
+		return ec.fieldContext_Patrol_gridCode(ctx, field)
+	case "worker":
+		return ec.fieldContext_Patrol_worker(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_Patrol_startedAt(ctx, field)
+	case "endedAt":
+		return ec.fieldContext_Patrol_endedAt(ctx, field)
+	case "note":
+		return ec.fieldContext_Patrol_note(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Patrol_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Patrol", field.Name)
+}
+
+func (ec *executionContext) childFields_PatrolConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PatrolConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_PatrolConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PatrolConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PatrolConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PatrolConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PatrolEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PatrolEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PatrolEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PatrolEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Pension(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "scheme":
@@ -4870,6 +6490,32 @@ func (ec *executionContext) childFields_ReportTemplate(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ReportTemplate", field.Name)
 }
 
+func (ec *executionContext) childFields_ReportTemplateDraft(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReportTemplateDraft_id(ctx, field)
+	case "version":
+		return ec.fieldContext_ReportTemplateDraft_version(ctx, field)
+	case "department":
+		return ec.fieldContext_ReportTemplateDraft_department(ctx, field)
+	case "title":
+		return ec.fieldContext_ReportTemplateDraft_title(ctx, field)
+	case "step":
+		return ec.fieldContext_ReportTemplateDraft_step(ctx, field)
+	case "streets":
+		return ec.fieldContext_ReportTemplateDraft_streets(ctx, field)
+	case "fields":
+		return ec.fieldContext_ReportTemplateDraft_fields(ctx, field)
+	case "draftedBy":
+		return ec.fieldContext_ReportTemplateDraft_draftedBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ReportTemplateDraft_createdAt(ctx, field)
+	case "submittedAt":
+		return ec.fieldContext_ReportTemplateDraft_submittedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportTemplateDraft", field.Name)
+}
+
 func (ec *executionContext) childFields_Residents(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "deceased":
@@ -4904,6 +6550,22 @@ func (ec *executionContext) childFields_SocialSecurity(ctx context.Context, fiel
 		return ec.fieldContext_SocialSecurity_source(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SocialSecurity", field.Name)
+}
+
+func (ec *executionContext) childFields_StreetDecision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "street":
+		return ec.fieldContext_StreetDecision_street(ctx, field)
+	case "decision":
+		return ec.fieldContext_StreetDecision_decision(ctx, field)
+	case "reason":
+		return ec.fieldContext_StreetDecision_reason(ctx, field)
+	case "decidedBy":
+		return ec.fieldContext_StreetDecision_decidedBy(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_StreetDecision_decidedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StreetDecision", field.Name)
 }
 
 func (ec *executionContext) childFields_Submission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4966,6 +6628,8 @@ func (ec *executionContext) childFields_UrbanCase(ctx context.Context, field gra
 		return ec.fieldContext_UrbanCase_reportedOn(ctx, field)
 	case "deadline":
 		return ec.fieldContext_UrbanCase_deadline(ctx, field)
+	case "closedOn":
+		return ec.fieldContext_UrbanCase_closedOn(ctx, field)
 	case "overdue":
 		return ec.fieldContext_UrbanCase_overdue(ctx, field)
 	case "lon":
@@ -5132,6 +6796,36 @@ func (ec *executionContext) field_Grid_children_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_approveReportTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "template",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["template"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "street",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["street"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_confirmLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5143,6 +6837,48 @@ func (ec *executionContext) field_Mutation_confirmLink_args(ctx context.Context,
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_draftReportTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DraftReportTemplateInput, error) {
+			return ec.unmarshalNDraftReportTemplateInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftReportTemplateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordDiaryEntry_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordDiaryEntryInput, error) {
+			return ec.unmarshalNRecordDiaryEntryInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordDiaryEntryInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordPatrol_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordPatrolInput, error) {
+			return ec.unmarshalNRecordPatrolInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordPatrolInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5179,6 +6915,80 @@ func (ec *executionContext) field_Mutation_rejectLink_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rejectReportTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "template",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["template"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "street",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["street"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reportEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReportEventInput, error) {
+			return ec.unmarshalNReportEventInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportEventInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_submitReportTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "template",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["template"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
 	return args, nil
 }
 
@@ -5254,6 +7064,52 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_assessment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "level",
+		func(ctx context.Context, v any) (grid.Level, error) {
+			return ec.unmarshalNGridLevel2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐLevel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["level"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDate2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDate2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "names",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["names"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5308,6 +7164,60 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_diaryEntries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "category",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["category"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_findings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5343,6 +7253,74 @@ func (ec *executionContext) field_Query_findings_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_gridEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_gridEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "open",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["open"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg5
 	return args, nil
 }
 
@@ -5516,6 +7494,52 @@ func (ec *executionContext) field_Query_organization_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_patrols_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_people_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5582,7 +7606,57 @@ func (ec *executionContext) field_Query_reportDraft_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_reportTemplateDrafts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "step",
+		func(ctx context.Context, v any) (*model.TemplateStep, error) {
+			return ec.unmarshalOTemplateStep2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["step"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "template",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["template"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_submission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_gridEventChanges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_submissionDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -6382,6 +8456,52 @@ func (ec *executionContext) fieldContext_Building_grid(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _CaseStage_value(ctx context.Context, field graphql.CollectedField, obj *gridwork.StageOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseStage_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseStage_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseStage", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CaseStage_label(ctx context.Context, field graphql.CollectedField, obj *gridwork.StageOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseStage_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseStage_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseStage", field, false, false, "String")
+}
+
 func (ec *executionContext) _CivilAffairs_dibao(ctx context.Context, field graphql.CollectedField, obj *model.CivilAffairs) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7064,6 +9184,511 @@ func (ec *executionContext) _DepartmentAsOf_at(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_DepartmentAsOf_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DepartmentAsOf", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DiaryCategory_code(ctx context.Context, field graphql.CollectedField, obj *gridwork.Option) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryCategory_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryCategory_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryCategory", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryCategory_label(ctx context.Context, field graphql.CollectedField, obj *gridwork.Option) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryCategory_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryCategory_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryCategory", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_id(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryEntry_patrol(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_patrol(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatrolID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_patrol(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryEntry_gridCode(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_gridCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GridCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_gridCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryEntry_worker(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_worker(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Worker, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_worker(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_visitedAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_visitedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VisitedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_visitedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DiaryEntry_households(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_households(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Households, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_households(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DiaryEntry_category(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DiaryEntry().Category(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Option) graphql.Marshaler {
+			return ec.marshalNDiaryCategory2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOption(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryCategory(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiaryEntry_heard(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_heard(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Heard, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_heard(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_help(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_help(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Help, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_help(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_followUp(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_followUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FollowUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_followUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DiaryEntry_followUpNote(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_followUpNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FollowUpNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_followUpNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.DiaryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntry_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DiaryEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DiaryEntryEdge) graphql.Marshaler {
+			return ec.marshalNDiaryEntryEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiaryEntryConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.DiaryEntry) graphql.Marshaler {
+			return ec.marshalNDiaryEntry2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiaryEntryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiaryEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntryConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DiaryEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiaryEntryEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiaryEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DiaryEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiaryEntryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.DiaryEntry) graphql.Marshaler {
+			return ec.marshalNDiaryEntry2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiaryEntryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiaryEntryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntry(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Dibao_householdNumber(ctx context.Context, field graphql.CollectedField, obj *model.Dibao) (ret graphql.Marshaler) {
@@ -7969,6 +10594,259 @@ func (ec *executionContext) _EmploymentHardship_recognizedOn(ctx context.Context
 }
 func (ec *executionContext) fieldContext_EmploymentHardship_recognizedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EmploymentHardship", field, false, false, "Date")
+}
+
+func (ec *executionContext) _EventKind_value(ctx context.Context, field graphql.CollectedField, obj *gridwork.Kind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventKind_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventKind_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventKind", field, false, false, "ID")
+}
+
+func (ec *executionContext) _EventKind_label(ctx context.Context, field graphql.CollectedField, obj *gridwork.Kind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventKind_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventKind_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventKind", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventKind_categories(ctx context.Context, field graphql.CollectedField, obj *gridwork.Kind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventKind_categories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Categories, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventKind_categories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventKind", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventPhoto_n(ctx context.Context, field graphql.CollectedField, obj *model.EventPhoto) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventPhoto_n(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.N, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventPhoto_n(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventPhoto", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventPhoto_contentType(ctx context.Context, field graphql.CollectedField, obj *model.EventPhoto) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventPhoto_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventPhoto_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventPhoto", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventPhoto_size(ctx context.Context, field graphql.CollectedField, obj *model.EventPhoto) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventPhoto_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventPhoto_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventPhoto", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventPhoto_url(ctx context.Context, field graphql.CollectedField, obj *model.EventPhoto) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventPhoto_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventPhoto_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventPhoto", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventSettings_department(ctx context.Context, field graphql.CollectedField, obj *model.EventSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSettings_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventSettings_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventSettings_maxPhotos(ctx context.Context, field graphql.CollectedField, obj *model.EventSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSettings_maxPhotos(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxPhotos, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventSettings_maxPhotos(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventSettings_maxPhotoBytes(ctx context.Context, field graphql.CollectedField, obj *model.EventSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSettings_maxPhotoBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxPhotoBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventSettings_maxPhotoBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventSettings_photoTypes(ctx context.Context, field graphql.CollectedField, obj *model.EventSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSettings_photoTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PhotoTypes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventSettings_photoTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventSettings", field, false, false, "String")
 }
 
 func (ec *executionContext) _FieldInfo_name(ctx context.Context, field graphql.CollectedField, obj *model.FieldInfo) (ret graphql.Marshaler) {
@@ -9213,6 +12091,805 @@ func (ec *executionContext) fieldContext_GridEdge_node(_ context.Context, field 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Grid(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEvent_id(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GridEvent_reporter(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_reporter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reporter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_reporter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_gridCode(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_gridCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GridCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_gridCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GridEvent_outsideOwnGrid(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_outsideOwnGrid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutsideScope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_outsideOwnGrid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GridEvent_diaryEntry(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_diaryEntry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiaryEntryID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_diaryEntry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GridEvent_kind(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_category(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_description(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_lon(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_lon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lon, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_lon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Float")
+}
+
+func (ec *executionContext) _GridEvent_lat(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_lat(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lat, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_lat(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Float")
+}
+
+func (ec *executionContext) _GridEvent_address(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_department(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_status(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v report.Status) graphql.Marshaler {
+			return ec.marshalNDeliveryStatus2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "DeliveryStatus")
+}
+
+func (ec *executionContext) _GridEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GridEvent_lastError(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GridEvent_caseNumber(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_caseNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_caseNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEvent_stage(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GridEvent().Stage(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.StageOption) graphql.Marshaler {
+			return ec.marshalOCaseStage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOption(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseStage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEvent_stageChangedAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_stageChangedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StageChangedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_stageChangedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GridEvent_deadline(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_deadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Date")
+}
+
+func (ec *executionContext) _GridEvent_closedOn(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_closedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_closedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Date")
+}
+
+func (ec *executionContext) _GridEvent_overdue(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_overdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GridEvent().Overdue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _GridEvent_photos(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_photos(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GridEvent().Photos(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EventPhoto) graphql.Marshaler {
+			return ec.marshalNEventPhoto2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventPhotoᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_photos(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventPhoto(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GridEventChange_change(ctx context.Context, field graphql.CollectedField, obj *model.GridEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventChange_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Change, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GridEventChangeKind) graphql.Marshaler {
+			return ec.marshalNGridEventChangeKind2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventChange_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEventChange", field, false, false, "GridEventChangeKind")
+}
+
+func (ec *executionContext) _GridEventChange_event(ctx context.Context, field graphql.CollectedField, obj *model.GridEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+			return ec.marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GridEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.GridEventEdge) graphql.Marshaler {
+			return ec.marshalNGridEventEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEventConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.GridEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.Event) graphql.Marshaler {
+			return ec.marshalNGridEvent2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.GridEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GridEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.GridEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GridEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.GridEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GridEventEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _GridEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.GridEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GridEventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+			return ec.marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GridEventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GridEventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10866,6 +14543,314 @@ func (ec *executionContext) fieldContext_Mutation_redeliver(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_draftReportTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_draftReportTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DraftReportTemplate(ctx, fc.Args["input"].(model.DraftReportTemplateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_draftReportTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_draftReportTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_submitReportTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitReportTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitReportTemplate(ctx, fc.Args["template"].(string), fc.Args["version"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitReportTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitReportTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveReportTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveReportTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveReportTemplate(ctx, fc.Args["template"].(string), fc.Args["version"].(int), fc.Args["street"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveReportTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveReportTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectReportTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectReportTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectReportTemplate(ctx, fc.Args["template"].(string), fc.Args["version"].(int), fc.Args["street"].(string), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectReportTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectReportTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordPatrol(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordPatrol(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordPatrol(ctx, fc.Args["input"].(model.RecordPatrolInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Patrol) graphql.Marshaler {
+			return ec.marshalNPatrol2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrol(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordPatrol(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patrol(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordPatrol_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordDiaryEntry(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordDiaryEntry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordDiaryEntry(ctx, fc.Args["input"].(model.RecordDiaryEntryInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.DiaryEntry) graphql.Marshaler {
+			return ec.marshalNDiaryEntry2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordDiaryEntry(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntry(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordDiaryEntry_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reportEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportEvent(ctx, fc.Args["input"].(model.ReportEventInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+			return ec.marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_confirmLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11538,6 +15523,341 @@ func (ec *executionContext) _PartyMembership_lastContact(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_PartyMembership_lastContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PartyMembership", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Patrol_id(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Patrol_gridCode(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_gridCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GridCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_gridCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Patrol_worker(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_worker(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Worker, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_worker(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "String")
+}
+
+func (ec *executionContext) _Patrol_startedAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Patrol_endedAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_endedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Patrol_note(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "String")
+}
+
+func (ec *executionContext) _Patrol_createdAt(ctx context.Context, field graphql.CollectedField, obj *gridwork.Patrol) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patrol_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patrol_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patrol", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PatrolConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PatrolConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PatrolEdge) graphql.Marshaler {
+			return ec.marshalNPatrolEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatrolConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatrolEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatrolConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.PatrolConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.Patrol) graphql.Marshaler {
+			return ec.marshalNPatrol2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrolᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatrolConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patrol(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatrolConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PatrolConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatrolConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatrolConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PatrolConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatrolConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PatrolEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PatrolEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatrolEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PatrolEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PatrolEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatrolEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Patrol) graphql.Marshaler {
+			return ec.marshalNPatrol2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrol(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatrolEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatrolEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patrol(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Pension_scheme(ctx context.Context, field graphql.CollectedField, obj *model.Pension) (ret graphql.Marshaler) {
@@ -12313,6 +16633,50 @@ func (ec *executionContext) fieldContext_Query_version(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
 }
 
+func (ec *executionContext) _Query_reportTemplateDrafts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reportTemplateDrafts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ReportTemplateDrafts(ctx, fc.Args["step"].(*model.TemplateStep), fc.Args["template"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*report.TemplateDraft) graphql.Marshaler {
+			return ec.marshalNReportTemplateDraft2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraftᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reportTemplateDrafts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportTemplateDraft(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_reportTemplateDrafts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12559,6 +16923,386 @@ func (ec *executionContext) fieldContext_Query_locate(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_locate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_diaryCategories(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_diaryCategories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DiaryCategories(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.Option) graphql.Marshaler {
+			return ec.marshalNDiaryCategory2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_diaryCategories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryCategory(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_patrols(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_patrols(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Patrols(ctx, fc.Args["within"].(string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PatrolConnection) graphql.Marshaler {
+			return ec.marshalNPatrolConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_patrols(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatrolConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_patrols_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_diaryEntries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_diaryEntries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DiaryEntries(ctx, fc.Args["within"].(string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["category"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DiaryEntryConnection) graphql.Marshaler {
+			return ec.marshalNDiaryEntryConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_diaryEntries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiaryEntryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_diaryEntries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_eventSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_eventSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().EventSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EventSettings) graphql.Marshaler {
+			return ec.marshalOEventSettings2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventSettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_eventSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_eventKinds(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_eventKinds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().EventKinds(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.Kind) graphql.Marshaler {
+			return ec.marshalNEventKind2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐKindᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_eventKinds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventKind(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_caseStages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_caseStages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CaseStages(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*gridwork.StageOption) graphql.Marshaler {
+			return ec.marshalNCaseStage2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_caseStages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseStage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_gridEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_gridEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().GridEvents(ctx, fc.Args["within"].(string), fc.Args["open"].(*bool), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GridEventConnection) graphql.Marshaler {
+			return ec.marshalNGridEventConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_gridEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_gridEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_gridEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_gridEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().GridEvent(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+			return ec.marshalOGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_gridEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_gridEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_assessmentCatalogue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_assessmentCatalogue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AssessmentCatalogue(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*indicators.Indicator) graphql.Marshaler {
+			return ec.marshalNIndicator2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐIndicatorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_assessmentCatalogue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Indicator(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_assessment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_assessment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Assessment(ctx, fc.Args["level"].(grid.Level), fc.Args["within"].(*string), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["names"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *indicators.Table) graphql.Marshaler {
+			return ec.marshalNIndicatorTable2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐTable(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_assessment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorTable(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_assessment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13888,6 +18632,254 @@ func (ec *executionContext) fieldContext_ReportTemplate_fields(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _ReportTemplateDraft_id(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_version(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_department(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_title(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_step(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_step(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReportTemplateDraft().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TemplateStep) graphql.Marshaler {
+			return ec.marshalNTemplateStep2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_step(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, true, true, "TemplateStep")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_streets(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_streets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReportTemplateDraft().Streets(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StreetDecision) graphql.Marshaler {
+			return ec.marshalNStreetDecision2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐStreetDecisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_streets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportTemplateDraft",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StreetDecision(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportTemplateDraft_fields(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReportTemplateDraft().Fields(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportField) graphql.Marshaler {
+			return ec.marshalNReportField2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportTemplateDraft",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportField(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportTemplateDraft_draftedBy(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_draftedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DraftedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_draftedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_createdAt(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReportTemplateDraft_submittedAt(ctx context.Context, field graphql.CollectedField, obj *report.TemplateDraft) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportTemplateDraft_submittedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubmittedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportTemplateDraft_submittedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportTemplateDraft", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Residents_deceased(ctx context.Context, field graphql.CollectedField, obj *model.Residents) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14122,6 +19114,121 @@ func (ec *executionContext) fieldContext_SocialSecurity_source(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _StreetDecision_street(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_street(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Street, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_street(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StreetDecision_decision(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TemplateDecision) graphql.Marshaler {
+			return ec.marshalNTemplateDecision2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateDecision(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "TemplateDecision")
+}
+
+func (ec *executionContext) _StreetDecision_reason(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "String")
+}
+
+func (ec *executionContext) _StreetDecision_decidedBy(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_decidedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_decidedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "String")
+}
+
+func (ec *executionContext) _StreetDecision_decidedAt(ctx context.Context, field graphql.CollectedField, obj *model.StreetDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StreetDecision_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StreetDecision_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StreetDecision", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Submission_id(ctx context.Context, field graphql.CollectedField, obj *model.Submission) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14288,6 +19395,94 @@ func (ec *executionContext) fieldContext_Submission_deliveries(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Delivery(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_submissionDelivery(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_submissionDelivery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().SubmissionDelivery(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Submission) graphql.Marshaler {
+			return ec.marshalNSubmission2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSubmission(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_submissionDelivery(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_submissionDelivery_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_gridEventChanges(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_gridEventChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().GridEventChanges(ctx, fc.Args["within"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GridEventChange) graphql.Marshaler {
+			return ec.marshalNGridEventChange2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_gridEventChanges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GridEventChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_gridEventChanges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -14588,6 +19783,29 @@ func (ec *executionContext) _UrbanCase_deadline(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_UrbanCase_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "Date")
+}
+
+func (ec *executionContext) _UrbanCase_closedOn(ctx context.Context, field graphql.CollectedField, obj *model.UrbanCase) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UrbanCase_closedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UrbanCase_closedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UrbanCase", field, false, false, "Date")
 }
 
@@ -15898,6 +21116,69 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputDraftReportTemplateInput(ctx context.Context, obj any) (model.DraftReportTemplateInput, error) {
+	var it model.DraftReportTemplateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "title", "streets", "sections"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "streets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("streets"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Streets = data
+		case "sections":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sections"))
+			data, err := ec.unmarshalNTemplateSectionInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateSectionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sections = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDraftReportTemplateInput unmarshals raw into the DraftReportTemplateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDraftReportTemplateInput(ctx context.Context, raw any) (model.DraftReportTemplateInput, error) {
+	var out model.DraftReportTemplateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DraftReportTemplateInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputFieldValueInput(ctx context.Context, obj any) (model.FieldValueInput, error) {
 	var it model.FieldValueInput
 	if obj == nil {
@@ -15944,6 +21225,279 @@ func (ec *executionContext) unmarshalInputFieldValueInput(ctx context.Context, o
 func UnmarshalFieldValueInput(ctx context.Context, raw any) (model.FieldValueInput, error) {
 	var out model.FieldValueInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "FieldValueInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecordDiaryEntryInput(ctx context.Context, obj any) (model.RecordDiaryEntryInput, error) {
+	var it model.RecordDiaryEntryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"grid", "patrol", "visitedAt", "households", "category", "heard", "help", "followUp", "followUpNote", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "grid":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grid"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Grid = data
+		case "patrol":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patrol"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Patrol = data
+		case "visitedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visitedAt"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VisitedAt = data
+		case "households":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("households"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Households = data
+		case "category":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Category = data
+		case "heard":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("heard"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Heard = data
+		case "help":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("help"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Help = data
+		case "followUp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("followUp"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FollowUp = data
+		case "followUpNote":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("followUpNote"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FollowUpNote = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordDiaryEntryInput unmarshals raw into the RecordDiaryEntryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordDiaryEntryInput(ctx context.Context, raw any) (model.RecordDiaryEntryInput, error) {
+	var out model.RecordDiaryEntryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordDiaryEntryInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecordPatrolInput(ctx context.Context, obj any) (model.RecordPatrolInput, error) {
+	var it model.RecordPatrolInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"grid", "startedAt", "endedAt", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "grid":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grid"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Grid = data
+		case "startedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAt"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAt = data
+		case "endedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAt = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordPatrolInput unmarshals raw into the RecordPatrolInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordPatrolInput(ctx context.Context, raw any) (model.RecordPatrolInput, error) {
+	var out model.RecordPatrolInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordPatrolInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReportEventInput(ctx context.Context, obj any) (model.ReportEventInput, error) {
+	var it model.ReportEventInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "category", "description", "lon", "lat", "address", "diaryEntry", "photos", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "category":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Category = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "lon":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lon"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lon = data
+		case "lat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lat"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lat = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "diaryEntry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("diaryEntry"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DiaryEntry = data
+		case "photos":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("photos"))
+			data, err := ec.unmarshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Photos = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReportEventInput unmarshals raw into the ReportEventInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReportEventInput(ctx context.Context, raw any) (model.ReportEventInput, error) {
+	var out model.ReportEventInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReportEventInput", raw, &out)
 	return out, err
 }
 
@@ -16014,6 +21568,104 @@ func (ec *executionContext) unmarshalInputSubmitReportInput(ctx context.Context,
 func UnmarshalSubmitReportInput(ctx context.Context, raw any) (model.SubmitReportInput, error) {
 	var out model.SubmitReportInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmitReportInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTemplateFieldInput(ctx context.Context, obj any) (model.TemplateFieldInput, error) {
+	var it model.TemplateFieldInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "required"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "required":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("required"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Required = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTemplateFieldInput unmarshals raw into the TemplateFieldInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTemplateFieldInput(ctx context.Context, raw any) (model.TemplateFieldInput, error) {
+	var out model.TemplateFieldInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TemplateFieldInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTemplateSectionInput(ctx context.Context, obj any) (model.TemplateSectionInput, error) {
+	var it model.TemplateSectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "fields"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "fields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fields"))
+			data, err := ec.unmarshalNTemplateFieldInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateFieldInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Fields = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTemplateSectionInput unmarshals raw into the TemplateSectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTemplateSectionInput(ctx context.Context, raw any) (model.TemplateSectionInput, error) {
+	var out model.TemplateSectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TemplateSectionInput", raw, &out)
 	return out, err
 }
 
@@ -16314,6 +21966,44 @@ func (ec *executionContext) _Building(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var caseStageImplementors = []string{"CaseStage"}
+
+func (ec *executionContext) _CaseStage(ctx context.Context, sel ast.SelectionSet, obj *gridwork.StageOption) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, caseStageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CaseStage")
+		case "value":
+			out.Values[i] = ec._CaseStage_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._CaseStage_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var civilAffairsImplementors = []string{"CivilAffairs"}
 
 func (ec *executionContext) _CivilAffairs(ctx context.Context, sel ast.SelectionSet, obj *model.CivilAffairs) graphql.Marshaler {
@@ -16542,6 +22232,219 @@ func (ec *executionContext) _DepartmentAsOf(ctx context.Context, sel ast.Selecti
 		case "at":
 			out.Values[i] = ec._DepartmentAsOf_at(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diaryCategoryImplementors = []string{"DiaryCategory"}
+
+func (ec *executionContext) _DiaryCategory(ctx context.Context, sel ast.SelectionSet, obj *gridwork.Option) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diaryCategoryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiaryCategory")
+		case "code":
+			out.Values[i] = ec._DiaryCategory_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._DiaryCategory_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diaryEntryImplementors = []string{"DiaryEntry"}
+
+func (ec *executionContext) _DiaryEntry(ctx context.Context, sel ast.SelectionSet, obj *gridwork.DiaryEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diaryEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiaryEntry")
+		case "id":
+			out.Values[i] = ec._DiaryEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patrol":
+			out.Values[i] = ec._DiaryEntry_patrol(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "gridCode":
+			out.Values[i] = ec._DiaryEntry_gridCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "worker":
+			out.Values[i] = ec._DiaryEntry_worker(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "visitedAt":
+			out.Values[i] = ec._DiaryEntry_visitedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "households":
+			out.Values[i] = ec._DiaryEntry_households(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DiaryEntry_category(ctx, field, obj)
+				})
+		case "heard":
+			out.Values[i] = ec._DiaryEntry_heard(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "help":
+			out.Values[i] = ec._DiaryEntry_help(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "followUp":
+			out.Values[i] = ec._DiaryEntry_followUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "followUpNote":
+			out.Values[i] = ec._DiaryEntry_followUpNote(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DiaryEntry_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diaryEntryConnectionImplementors = []string{"DiaryEntryConnection"}
+
+func (ec *executionContext) _DiaryEntryConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DiaryEntryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diaryEntryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiaryEntryConnection")
+		case "edges":
+			out.Values[i] = ec._DiaryEntryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._DiaryEntryConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DiaryEntryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DiaryEntryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diaryEntryEdgeImplementors = []string{"DiaryEntryEdge"}
+
+func (ec *executionContext) _DiaryEntryEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DiaryEntryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diaryEntryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiaryEntryEdge")
+		case "cursor":
+			out.Values[i] = ec._DiaryEntryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DiaryEntryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -16979,6 +22882,145 @@ func (ec *executionContext) _EmploymentHardship(ctx context.Context, sel ast.Sel
 		case "recognizedOn":
 			out.Values[i] = ec._EmploymentHardship_recognizedOn(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventKindImplementors = []string{"EventKind"}
+
+func (ec *executionContext) _EventKind(ctx context.Context, sel ast.SelectionSet, obj *gridwork.Kind) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventKindImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventKind")
+		case "value":
+			out.Values[i] = ec._EventKind_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._EventKind_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "categories":
+			out.Values[i] = ec._EventKind_categories(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventPhotoImplementors = []string{"EventPhoto"}
+
+func (ec *executionContext) _EventPhoto(ctx context.Context, sel ast.SelectionSet, obj *model.EventPhoto) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventPhotoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventPhoto")
+		case "n":
+			out.Values[i] = ec._EventPhoto_n(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contentType":
+			out.Values[i] = ec._EventPhoto_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._EventPhoto_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._EventPhoto_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventSettingsImplementors = []string{"EventSettings"}
+
+func (ec *executionContext) _EventSettings(ctx context.Context, sel ast.SelectionSet, obj *model.EventSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventSettings")
+		case "department":
+			out.Values[i] = ec._EventSettings_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxPhotos":
+			out.Values[i] = ec._EventSettings_maxPhotos(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxPhotoBytes":
+			out.Values[i] = ec._EventSettings_maxPhotoBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "photoTypes":
+			out.Values[i] = ec._EventSettings_photoTypes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -17476,6 +23518,281 @@ func (ec *executionContext) _GridEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "node":
 			out.Values[i] = ec._GridEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var gridEventImplementors = []string{"GridEvent"}
+
+func (ec *executionContext) _GridEvent(ctx context.Context, sel ast.SelectionSet, obj *gridwork.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gridEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GridEvent")
+		case "id":
+			out.Values[i] = ec._GridEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reporter":
+			out.Values[i] = ec._GridEvent_reporter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "gridCode":
+			out.Values[i] = ec._GridEvent_gridCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outsideOwnGrid":
+			out.Values[i] = ec._GridEvent_outsideOwnGrid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "diaryEntry":
+			out.Values[i] = ec._GridEvent_diaryEntry(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._GridEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			out.Values[i] = ec._GridEvent_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._GridEvent_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lon":
+			out.Values[i] = ec._GridEvent_lon(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lat":
+			out.Values[i] = ec._GridEvent_lat(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "address":
+			out.Values[i] = ec._GridEvent_address(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "department":
+			out.Values[i] = ec._GridEvent_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._GridEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempts":
+			out.Values[i] = ec._GridEvent_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastError":
+			out.Values[i] = ec._GridEvent_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deliveredAt":
+			out.Values[i] = ec._GridEvent_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "caseNumber":
+			out.Values[i] = ec._GridEvent_caseNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GridEvent_stage(ctx, field, obj)
+				})
+		case "stageChangedAt":
+			out.Values[i] = ec._GridEvent_stageChangedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deadline":
+			out.Values[i] = ec._GridEvent_deadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closedOn":
+			out.Values[i] = ec._GridEvent_closedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "overdue":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GridEvent_overdue(ctx, field, obj)
+				})
+		case "photos":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GridEvent_photos(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._GridEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var gridEventChangeImplementors = []string{"GridEventChange"}
+
+func (ec *executionContext) _GridEventChange(ctx context.Context, sel ast.SelectionSet, obj *model.GridEventChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gridEventChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GridEventChange")
+		case "change":
+			out.Values[i] = ec._GridEventChange_change(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._GridEventChange_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var gridEventConnectionImplementors = []string{"GridEventConnection"}
+
+func (ec *executionContext) _GridEventConnection(ctx context.Context, sel ast.SelectionSet, obj *model.GridEventConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gridEventConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GridEventConnection")
+		case "edges":
+			out.Values[i] = ec._GridEventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._GridEventConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GridEventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._GridEventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var gridEventEdgeImplementors = []string{"GridEventEdge"}
+
+func (ec *executionContext) _GridEventEdge(ctx context.Context, sel ast.SelectionSet, obj *model.GridEventEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gridEventEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GridEventEdge")
+		case "cursor":
+			out.Values[i] = ec._GridEventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._GridEventEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18222,6 +24539,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "draftReportTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_draftReportTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "submitReportTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitReportTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveReportTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveReportTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectReportTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectReportTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordPatrol":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordPatrol(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordDiaryEntry":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordDiaryEntry(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reportEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportEvent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "confirmLink":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_confirmLink(ctx, field)
@@ -18461,6 +24827,155 @@ func (ec *executionContext) _PartyMembership(ctx context.Context, sel ast.Select
 		case "lastContact":
 			out.Values[i] = ec._PartyMembership_lastContact(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var patrolImplementors = []string{"Patrol"}
+
+func (ec *executionContext) _Patrol(ctx context.Context, sel ast.SelectionSet, obj *gridwork.Patrol) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patrolImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Patrol")
+		case "id":
+			out.Values[i] = ec._Patrol_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gridCode":
+			out.Values[i] = ec._Patrol_gridCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "worker":
+			out.Values[i] = ec._Patrol_worker(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._Patrol_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endedAt":
+			out.Values[i] = ec._Patrol_endedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._Patrol_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Patrol_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var patrolConnectionImplementors = []string{"PatrolConnection"}
+
+func (ec *executionContext) _PatrolConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PatrolConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patrolConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PatrolConnection")
+		case "edges":
+			out.Values[i] = ec._PatrolConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._PatrolConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PatrolConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PatrolConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var patrolEdgeImplementors = []string{"PatrolEdge"}
+
+func (ec *executionContext) _PatrolEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PatrolEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patrolEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PatrolEdge")
+		case "cursor":
+			out.Values[i] = ec._PatrolEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PatrolEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -18753,6 +25268,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_version(ctx, field)
 				})
+		case "reportTemplateDrafts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reportTemplateDrafts(ctx, field)
+				})
 		case "auditLog":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -18788,6 +25309,66 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_locate(ctx, field)
+				})
+		case "diaryCategories":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_diaryCategories(ctx, field)
+				})
+		case "patrols":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_patrols(ctx, field)
+				})
+		case "diaryEntries":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_diaryEntries(ctx, field)
+				})
+		case "eventSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_eventSettings(ctx, field)
+				})
+		case "eventKinds":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_eventKinds(ctx, field)
+				})
+		case "caseStages":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_caseStages(ctx, field)
+				})
+		case "gridEvents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_gridEvents(ctx, field)
+				})
+		case "gridEvent":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_gridEvent(ctx, field)
+				})
+		case "assessmentCatalogue":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_assessmentCatalogue(ctx, field)
+				})
+		case "assessment":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_assessment(ctx, field)
 				})
 		case "indicatorCatalogue":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -19241,6 +25822,87 @@ func (ec *executionContext) _ReportTemplate(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var reportTemplateDraftImplementors = []string{"ReportTemplateDraft"}
+
+func (ec *executionContext) _ReportTemplateDraft(ctx context.Context, sel ast.SelectionSet, obj *report.TemplateDraft) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportTemplateDraftImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportTemplateDraft")
+		case "id":
+			out.Values[i] = ec._ReportTemplateDraft_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._ReportTemplateDraft_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "department":
+			out.Values[i] = ec._ReportTemplateDraft_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._ReportTemplateDraft_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "step":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReportTemplateDraft_step(ctx, field, obj)
+				})
+		case "streets":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReportTemplateDraft_streets(ctx, field, obj)
+				})
+		case "fields":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReportTemplateDraft_fields(ctx, field, obj)
+				})
+		case "draftedBy":
+			out.Values[i] = ec._ReportTemplateDraft_draftedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ReportTemplateDraft_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "submittedAt":
+			out.Values[i] = ec._ReportTemplateDraft_submittedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var residentsImplementors = []string{"Residents"}
 
 func (ec *executionContext) _Residents(ctx context.Context, sel ast.SelectionSet, obj *model.Residents) graphql.Marshaler {
@@ -19370,6 +26032,59 @@ func (ec *executionContext) _SocialSecurity(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var streetDecisionImplementors = []string{"StreetDecision"}
+
+func (ec *executionContext) _StreetDecision(ctx context.Context, sel ast.SelectionSet, obj *model.StreetDecision) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, streetDecisionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StreetDecision")
+		case "street":
+			out.Values[i] = ec._StreetDecision_street(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decision":
+			out.Values[i] = ec._StreetDecision_decision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._StreetDecision_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "decidedBy":
+			out.Values[i] = ec._StreetDecision_decidedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "decidedAt":
+			out.Values[i] = ec._StreetDecision_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var submissionImplementors = []string{"Submission"}
 
 func (ec *executionContext) _Submission(ctx context.Context, sel ast.SelectionSet, obj *model.Submission) graphql.Marshaler {
@@ -19431,6 +26146,28 @@ func (ec *executionContext) _Submission(ctx context.Context, sel ast.SelectionSe
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "submissionDelivery":
+		return ec._Subscription_submissionDelivery(ctx, fields[0])
+	case "gridEventChanges":
+		return ec._Subscription_gridEventChanges(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var tekunImplementors = []string{"Tekun"}
@@ -19562,6 +26299,11 @@ func (ec *executionContext) _UrbanCase(ctx context.Context, sel ast.SelectionSet
 			}
 		case "deadline":
 			out.Values[i] = ec._UrbanCase_deadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "closedOn":
+			out.Values[i] = ec._UrbanCase_closedOn(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -20119,6 +26861,30 @@ func (ec *executionContext) marshalNBuilding2ᚖgithubᚗcomᚋgridhubᚋgridhub
 	return ec._Building(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCaseStage2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.StageOption) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCaseStage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCaseStage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOption(ctx context.Context, sel ast.SelectionSet, v *gridwork.StageOption) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CaseStage!")
+		return graphql.Null
+	}
+	return ec._CaseStage(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDate2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := model.UnmarshalDate(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -20231,6 +26997,86 @@ func (ec *executionContext) marshalNDepartmentAsOf2ᚕgithubᚗcomᚋgridhubᚋg
 	return ret
 }
 
+func (ec *executionContext) marshalNDiaryCategory2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.Option) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiaryCategory2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiaryCategory2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐOption(ctx context.Context, sel ast.SelectionSet, v *gridwork.Option) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiaryCategory!")
+		return graphql.Null
+	}
+	return ec._DiaryCategory(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDiaryEntry2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.DiaryEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiaryEntry2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiaryEntry2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐDiaryEntry(ctx context.Context, sel ast.SelectionSet, v *gridwork.DiaryEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiaryEntry!")
+		return graphql.Null
+	}
+	return ec._DiaryEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDiaryEntryConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryConnection(ctx context.Context, sel ast.SelectionSet, v *model.DiaryEntryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiaryEntryConnection!")
+		return graphql.Null
+	}
+	return ec._DiaryEntryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDiaryEntryEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DiaryEntryEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiaryEntryEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiaryEntryEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDiaryEntryEdge(ctx context.Context, sel ast.SelectionSet, v *model.DiaryEntryEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiaryEntryEdge!")
+		return graphql.Null
+	}
+	return ec._DiaryEntryEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDraftDepartmentError2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftDepartmentErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DraftDepartmentError) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20279,6 +27125,11 @@ func (ec *executionContext) marshalNDraftField2ᚖgithubᚗcomᚋgridhubᚋgridh
 	return ec._DraftField(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDraftReportTemplateInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐDraftReportTemplateInput(ctx context.Context, v any) (model.DraftReportTemplateInput, error) {
+	res, err := ec.unmarshalInputDraftReportTemplateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNEmploymentAssistance2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEmploymentAssistanceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EmploymentAssistance) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20301,6 +27152,54 @@ func (ec *executionContext) marshalNEmploymentAssistance2ᚖgithubᚗcomᚋgridh
 		return graphql.Null
 	}
 	return ec._EmploymentAssistance(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEventKind2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.Kind) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEventKind2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEventKind2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐKind(ctx context.Context, sel ast.SelectionSet, v *gridwork.Kind) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventKind!")
+		return graphql.Null
+	}
+	return ec._EventKind(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEventPhoto2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventPhotoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EventPhoto) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEventPhoto2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventPhoto(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEventPhoto2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventPhoto(ctx context.Context, sel ast.SelectionSet, v *model.EventPhoto) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventPhoto!")
+		return graphql.Null
+	}
+	return ec._EventPhoto(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNFieldInfo2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐFieldInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FieldInfo) graphql.Marshaler {
@@ -20508,6 +27407,80 @@ func (ec *executionContext) marshalNGridEdge2ᚖgithubᚗcomᚋgridhubᚋgridhub
 		return graphql.Null
 	}
 	return ec._GridEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGridEvent2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.Event) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx context.Context, sel ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GridEvent!")
+		return graphql.Null
+	}
+	return ec._GridEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGridEventChange2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChange(ctx context.Context, sel ast.SelectionSet, v *model.GridEventChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GridEventChange!")
+		return graphql.Null
+	}
+	return ec._GridEventChange(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGridEventChangeKind2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChangeKind(ctx context.Context, v any) (model.GridEventChangeKind, error) {
+	var res model.GridEventChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGridEventChangeKind2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventChangeKind(ctx context.Context, sel ast.SelectionSet, v model.GridEventChangeKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNGridEventConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.GridEventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GridEventConnection!")
+		return graphql.Null
+	}
+	return ec._GridEventConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGridEventEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.GridEventEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGridEventEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGridEventEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐGridEventEdge(ctx context.Context, sel ast.SelectionSet, v *model.GridEventEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GridEventEdge!")
+		return graphql.Null
+	}
+	return ec._GridEventEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNGridLevel2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐLevel(ctx context.Context, v any) (grid.Level, error) {
@@ -20787,6 +27760,62 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhub
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPatrol2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrolᚄ(ctx context.Context, sel ast.SelectionSet, v []*gridwork.Patrol) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPatrol2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrol(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPatrol2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐPatrol(ctx context.Context, sel ast.SelectionSet, v *gridwork.Patrol) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Patrol!")
+		return graphql.Null
+	}
+	return ec._Patrol(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPatrolConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolConnection(ctx context.Context, sel ast.SelectionSet, v *model.PatrolConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PatrolConnection!")
+		return graphql.Null
+	}
+	return ec._PatrolConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPatrolEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PatrolEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPatrolEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPatrolEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPatrolEdge(ctx context.Context, sel ast.SelectionSet, v *model.PatrolEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PatrolEdge!")
+		return graphql.Null
+	}
+	return ec._PatrolEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPerson2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋpeopleᚐPersonᚄ(ctx context.Context, sel ast.SelectionSet, v []*people.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20867,6 +27896,16 @@ func (ec *executionContext) marshalNRecord2ᚖgithubᚗcomᚋgridhubᚋgridhub�
 	return ec._Record(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRecordDiaryEntryInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordDiaryEntryInput(ctx context.Context, v any) (model.RecordDiaryEntryInput, error) {
+	res, err := ec.unmarshalInputRecordDiaryEntryInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRecordPatrolInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordPatrolInput(ctx context.Context, v any) (model.RecordPatrolInput, error) {
+	res, err := ec.unmarshalInputRecordPatrolInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNRecordSet2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐRecordSetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RecordSet) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20921,6 +27960,11 @@ func (ec *executionContext) marshalNReportDraft2ᚖgithubᚗcomᚋgridhubᚋgrid
 		return graphql.Null
 	}
 	return ec._ReportDraft(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReportEventInput2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportEventInput(ctx context.Context, v any) (model.ReportEventInput, error) {
+	res, err := ec.unmarshalInputReportEventInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNReportField2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐReportFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReportField) graphql.Marshaler {
@@ -20995,12 +28039,60 @@ func (ec *executionContext) marshalNReportTemplate2ᚖgithubᚗcomᚋgridhubᚋg
 	return ec._ReportTemplate(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNReportTemplateDraft2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraftᚄ(ctx context.Context, sel ast.SelectionSet, v []*report.TemplateDraft) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReportTemplateDraft2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋreportᚐTemplateDraft(ctx context.Context, sel ast.SelectionSet, v *report.TemplateDraft) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportTemplateDraft!")
+		return graphql.Null
+	}
+	return ec._ReportTemplateDraft(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSectionSource2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSectionSource(ctx context.Context, sel ast.SelectionSet, v *model.SectionSource) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SectionSource!")
 		return graphql.Null
 	}
 	return ec._SectionSource(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStreetDecision2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐStreetDecisionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StreetDecision) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStreetDecision2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐStreetDecision(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStreetDecision2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐStreetDecision(ctx context.Context, sel ast.SelectionSet, v *model.StreetDecision) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StreetDecision!")
+		return graphql.Null
+	}
+	return ec._StreetDecision(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -21059,6 +28151,64 @@ func (ec *executionContext) unmarshalNSubmitReportInput2githubᚗcomᚋgridhub�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNTemplateDecision2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateDecision(ctx context.Context, v any) (model.TemplateDecision, error) {
+	var res model.TemplateDecision
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTemplateDecision2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateDecision(ctx context.Context, sel ast.SelectionSet, v model.TemplateDecision) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNTemplateFieldInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateFieldInputᚄ(ctx context.Context, v any) ([]*model.TemplateFieldInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.TemplateFieldInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTemplateFieldInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateFieldInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNTemplateFieldInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateFieldInput(ctx context.Context, v any) (*model.TemplateFieldInput, error) {
+	res, err := ec.unmarshalInputTemplateFieldInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTemplateSectionInput2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateSectionInputᚄ(ctx context.Context, v any) ([]*model.TemplateSectionInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.TemplateSectionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTemplateSectionInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateSectionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNTemplateSectionInput2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateSectionInput(ctx context.Context, v any) (*model.TemplateSectionInput, error) {
+	res, err := ec.unmarshalInputTemplateSectionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTemplateStep2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx context.Context, v any) (model.TemplateStep, error) {
+	var res model.TemplateStep
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTemplateStep2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx context.Context, sel ast.SelectionSet, v model.TemplateStep) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21069,6 +28219,24 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	res := graphql.MarshalTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (*graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v *graphql.Upload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Upload!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalUpload(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
 	}
 	return res
 }
@@ -21269,6 +28437,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOCaseStage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐStageOption(ctx context.Context, sel ast.SelectionSet, v *gridwork.StageOption) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CaseStage(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOCivilAffairs2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐCivilAffairs(ctx context.Context, sel ast.SelectionSet, v *model.CivilAffairs) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -21336,6 +28511,13 @@ func (ec *executionContext) marshalOEmploymentHardship2ᚖgithubᚗcomᚋgridhub
 	return ec._EmploymentHardship(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOEventSettings2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐEventSettings(ctx context.Context, sel ast.SelectionSet, v *model.EventSettings) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EventSettings(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
 	if v == nil {
 		return nil, nil
@@ -21365,6 +28547,13 @@ func (ec *executionContext) marshalOGrid2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋi
 		return graphql.Null
 	}
 	return ec._Grid(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOGridEvent2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridworkᚐEvent(ctx context.Context, sel ast.SelectionSet, v *gridwork.Event) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GridEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOGridKind2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐKind(ctx context.Context, v any) (*grid.Kind, error) {
@@ -21409,6 +28598,41 @@ func (ec *executionContext) marshalOHousehold2ᚖgithubᚗcomᚋgridhubᚋgridhu
 		return graphql.Null
 	}
 	return ec._Household(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
@@ -21612,6 +28836,22 @@ func (ec *executionContext) marshalOTekun2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋ
 	return ec._Tekun(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOTemplateStep2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx context.Context, v any) (*model.TemplateStep, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.TemplateStep)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTemplateStep2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐTemplateStep(ctx context.Context, sel ast.SelectionSet, v *model.TemplateStep) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
 	if v == nil {
 		return nil, nil
@@ -21635,6 +28875,41 @@ func (ec *executionContext) marshalOUnemployment2ᚖgithubᚗcomᚋgridhubᚋgri
 		return graphql.Null
 	}
 	return ec._Unemployment(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx context.Context, v any) ([]*graphql.Upload, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*graphql.Upload, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx context.Context, sel ast.SelectionSet, v []*graphql.Upload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOUrbanCases2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐUrbanCases(ctx context.Context, sel ast.SelectionSet, v *model.UrbanCases) graphql.Marshaler {

@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 )
@@ -76,6 +78,18 @@ type Department struct {
 	SyncLagSeconds *float64 `json:"syncLagSeconds,omitempty"`
 }
 
+type DiaryEntryConnection struct {
+	Edges      []*DiaryEntryEdge      `json:"edges"`
+	Nodes      []*gridwork.DiaryEntry `json:"nodes"`
+	PageInfo   *PageInfo              `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+type DiaryEntryEdge struct {
+	Cursor string               `json:"cursor"`
+	Node   *gridwork.DiaryEntry `json:"node"`
+}
+
 // 低保
 type Dibao struct {
 	// 低保户号
@@ -125,6 +139,15 @@ type DraftField struct {
 	AsOf *time.Time `json:"asOf,omitempty"`
 }
 
+type DraftReportTemplateInput struct {
+	// lower_snake_case; a new version of it while the newest one is submitted.
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// The streets (9-digit codes) whose communities are to fill it.
+	Streets  []string                `json:"streets"`
+	Sections []*TemplateSectionInput `json:"sections"`
+}
+
 // 高龄津贴
 type ElderlyAllowance struct {
 	// 补贴档次: AGE_100_PLUS, AGE_80_89, AGE_90_99
@@ -172,6 +195,24 @@ type EmploymentHardship struct {
 	Category *string `json:"category,omitempty"`
 	// 认定日期
 	RecognizedOn *time.Time `json:"recognizedOn,omitempty"`
+}
+
+// A photo of an event. GET url with the same bearer token: it is served to no one who may not read the event.
+type EventPhoto struct {
+	N           int    `json:"n"`
+	ContentType string `json:"contentType"`
+	Size        int    `json:"size"`
+	URL         string `json:"url"`
+}
+
+// Where events go and what photos they take, from gridwork.yaml.
+type EventSettings struct {
+	// The department that takes events.
+	Department    string `json:"department"`
+	MaxPhotos     int    `json:"maxPhotos"`
+	MaxPhotoBytes int    `json:"maxPhotoBytes"`
+	// Photo media types taken (image/jpeg, ...).
+	PhotoTypes []string `json:"photoTypes"`
 }
 
 // A field of a record set.
@@ -253,6 +294,24 @@ type FloatingPopulation struct {
 	Reason *string `json:"reason,omitempty"`
 	// 是否办理居住证
 	ResidencePermit *bool `json:"residencePermit,omitempty"`
+}
+
+// An event reported, or changed.
+type GridEventChange struct {
+	Change GridEventChangeKind `json:"change"`
+	Event  *gridwork.Event     `json:"event"`
+}
+
+type GridEventConnection struct {
+	Edges      []*GridEventEdge  `json:"edges"`
+	Nodes      []*gridwork.Event `json:"nodes"`
+	PageInfo   *PageInfo         `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+type GridEventEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   *gridwork.Event `json:"node"`
 }
 
 // 卫健/计生: floating population, marriage and childbearing, births.
@@ -373,6 +432,18 @@ type PartyMembership struct {
 	LastContact *time.Time `json:"lastContact,omitempty"`
 }
 
+type PatrolConnection struct {
+	Edges      []*PatrolEdge      `json:"edges"`
+	Nodes      []*gridwork.Patrol `json:"nodes"`
+	PageInfo   *PageInfo          `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+type PatrolEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *gridwork.Patrol `json:"node"`
+}
+
 // 养老保险
 type Pension struct {
 	// 险种类型: EMPLOYEE, RESIDENT
@@ -392,6 +463,32 @@ type Query struct {
 type Record struct {
 	// Every field of the record set, in mapping order; an absent value is null.
 	Fields []*FieldValue `json:"fields"`
+}
+
+type RecordDiaryEntryInput struct {
+	Grid string `json:"grid"`
+	// The patrol the visit was part of (the caller's, in the same grid).
+	Patrol    *string   `json:"patrol,omitempty"`
+	VisitedAt time.Time `json:"visitedAt"`
+	// Households of the grid visited (at most 50).
+	Households []string `json:"households,omitempty"`
+	// A category code of diaryCategories.
+	Category       string  `json:"category"`
+	Heard          string  `json:"heard"`
+	Help           *string `json:"help,omitempty"`
+	FollowUp       *bool   `json:"followUp,omitempty"`
+	FollowUpNote   *string `json:"followUpNote,omitempty"`
+	IdempotencyKey string  `json:"idempotencyKey"`
+}
+
+type RecordPatrolInput struct {
+	// A responsibility grid in the caller's scope.
+	Grid      string     `json:"grid"`
+	StartedAt time.Time  `json:"startedAt"`
+	EndedAt   *time.Time `json:"endedAt,omitempty"`
+	Note      *string    `json:"note,omitempty"`
+	// A key the client makes once per patrol: the same key again returns the same patrol.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // One record set of a department's answer about an entity.
@@ -427,6 +524,23 @@ type ReportDraft struct {
 	Fields  []*DraftField `json:"fields"`
 	// Departments that could not be read: their fields are empty.
 	Unavailable []*DraftDepartmentError `json:"unavailable"`
+}
+
+type ReportEventInput struct {
+	// A kind of eventKinds (EVENT, COMPONENT).
+	Kind string `json:"kind"`
+	// A category of that kind.
+	Category    string `json:"category"`
+	Description string `json:"description"`
+	// Where it is (WGS 84): located to a grid; outside the reporter's grids is flagged, outside the city refused.
+	Lon     float64 `json:"lon"`
+	Lat     float64 `json:"lat"`
+	Address *string `json:"address,omitempty"`
+	// The diary entry it came from (the reporter's).
+	DiaryEntry *string `json:"diaryEntry,omitempty"`
+	// Photos (JPEG, PNG or WebP; how many and how large: gridwork.yaml).
+	Photos         []*graphql.Upload `json:"photos,omitempty"`
+	IdempotencyKey string            `json:"idempotencyKey"`
 }
 
 // A field of a template, drawn from the field catalogue.
@@ -494,6 +608,16 @@ type SocialSecurity struct {
 	Source  *SectionSource    `json:"source"`
 }
 
+// A targeted street's decision on a drafted template version.
+type StreetDecision struct {
+	Street   string           `json:"street"`
+	Decision TemplateDecision `json:"decision"`
+	// Why it was rejected.
+	Reason    *string    `json:"reason,omitempty"`
+	DecidedBy *string    `json:"decidedBy,omitempty"`
+	DecidedAt *time.Time `json:"decidedAt,omitempty"`
+}
+
 // A stored submission and its deliveries.
 type Submission struct {
 	ID string `json:"id"`
@@ -515,6 +639,9 @@ type SubmitReportInput struct {
 	Values         []*FieldValueInput `json:"values"`
 }
 
+type Subscription struct {
+}
+
 // 特困人员
 type Tekun struct {
 	// 城乡类别: RURAL, URBAN
@@ -525,6 +652,17 @@ type Tekun struct {
 	Since *time.Time `json:"since,omitempty"`
 	// 状态: ACTIVE, ENDED
 	Status *string `json:"status,omitempty"`
+}
+
+type TemplateFieldInput struct {
+	// A catalogue key: the drafting department's own field, or a core.* field.
+	Field    string `json:"field"`
+	Required *bool  `json:"required,omitempty"`
+}
+
+type TemplateSectionInput struct {
+	Title  string                `json:"title"`
+	Fields []*TemplateFieldInput `json:"fields"`
 }
 
 // 失业登记
@@ -551,6 +689,8 @@ type UrbanCase struct {
 	ReportedOn *time.Time `json:"reportedOn,omitempty"`
 	// 处置时限
 	Deadline *time.Time `json:"deadline,omitempty"`
+	// 结案日期
+	ClosedOn *time.Time `json:"closedOn,omitempty"`
 	// 是否超期
 	Overdue *bool `json:"overdue,omitempty"`
 	// 经度
@@ -572,6 +712,64 @@ type UrbanCases struct {
 	// 城管案件(个人当事人)
 	Cases  []*UrbanCase   `json:"cases"`
 	Source *SectionSource `json:"source"`
+}
+
+// How an event changed.
+type GridEventChangeKind string
+
+const (
+	// Reported.
+	GridEventChangeKindNew GridEventChangeKind = "NEW"
+	// Its delivery or its case's stage, deadline or closing changed.
+	GridEventChangeKindChanged GridEventChangeKind = "CHANGED"
+)
+
+var AllGridEventChangeKind = []GridEventChangeKind{
+	GridEventChangeKindNew,
+	GridEventChangeKindChanged,
+}
+
+func (e GridEventChangeKind) IsValid() bool {
+	switch e {
+	case GridEventChangeKindNew, GridEventChangeKindChanged:
+		return true
+	}
+	return false
+}
+
+func (e GridEventChangeKind) String() string {
+	return string(e)
+}
+
+func (e *GridEventChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = GridEventChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid GridEventChangeKind", str)
+	}
+	return nil
+}
+
+func (e GridEventChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *GridEventChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e GridEventChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // How a department row reaches a person.
@@ -633,6 +831,119 @@ func (e *LinkMethod) UnmarshalJSON(b []byte) error {
 }
 
 func (e LinkMethod) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TemplateDecision string
+
+const (
+	TemplateDecisionPending  TemplateDecision = "PENDING"
+	TemplateDecisionApproved TemplateDecision = "APPROVED"
+	TemplateDecisionRejected TemplateDecision = "REJECTED"
+)
+
+var AllTemplateDecision = []TemplateDecision{
+	TemplateDecisionPending,
+	TemplateDecisionApproved,
+	TemplateDecisionRejected,
+}
+
+func (e TemplateDecision) IsValid() bool {
+	switch e {
+	case TemplateDecisionPending, TemplateDecisionApproved, TemplateDecisionRejected:
+		return true
+	}
+	return false
+}
+
+func (e TemplateDecision) String() string {
+	return string(e)
+}
+
+func (e *TemplateDecision) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TemplateDecision(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TemplateDecision", str)
+	}
+	return nil
+}
+
+func (e TemplateDecision) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TemplateDecision) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TemplateDecision) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a drafted template version stands: DRAFT (its department may still change it) or SUBMITTED (the streets decide).
+type TemplateStep string
+
+const (
+	TemplateStepDraft     TemplateStep = "DRAFT"
+	TemplateStepSubmitted TemplateStep = "SUBMITTED"
+)
+
+var AllTemplateStep = []TemplateStep{
+	TemplateStepDraft,
+	TemplateStepSubmitted,
+}
+
+func (e TemplateStep) IsValid() bool {
+	switch e {
+	case TemplateStepDraft, TemplateStepSubmitted:
+		return true
+	}
+	return false
+}
+
+func (e TemplateStep) String() string {
+	return string(e)
+}
+
+func (e *TemplateStep) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TemplateStep(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TemplateStep", str)
+	}
+	return nil
+}
+
+func (e TemplateStep) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TemplateStep) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TemplateStep) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -48,6 +48,13 @@ const (
 	ActionSubmit = "submit"
 	// ActionExport is an export (CSV or bulk).
 	ActionExport = "export"
+	// ActionRecord is a record the grid's staff keep (package gridwork): a
+	// patrol, a diary entry, an event reported.
+	ActionRecord = "record"
+	// ActionDecide is a step of a report template's admission (准入): a
+	// department drafting or submitting it, a street approving or
+	// rejecting it.
+	ActionDecide = "decide"
 	// ActionLink is a reviewer's decision on a record-linkage candidate
 	// (confirmLink, rejectLink).
 	ActionLink = "link"
@@ -87,7 +94,8 @@ type Entry struct {
 	Department string
 	// Purpose is the stated purpose (X-Purpose), if any.
 	Purpose string
-	// Action is ActionRead, ActionSubmit, ActionExport or ActionLink.
+	// Action is ActionRead, ActionSubmit, ActionExport, ActionRecord,
+	// ActionDecide or ActionLink.
 	Action string
 	// Persons are the person surrogate ids (persons.id in decimal) the action
 	// touched. Never resident ID numbers: Append refuses anything longer than
@@ -224,7 +232,7 @@ func (e *Entry) validate() error {
 		return errors.New("actor is empty")
 	}
 	switch e.Action {
-	case ActionRead, ActionSubmit, ActionExport, ActionLink:
+	case ActionRead, ActionSubmit, ActionExport, ActionRecord, ActionDecide, ActionLink:
 	default:
 		return fmt.Errorf("unknown action %q", e.Action)
 	}

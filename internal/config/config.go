@@ -7,6 +7,8 @@
 //	findings.yaml               the findings catalogue (cross-department checks)
 //	report/catalogue.yaml       the unified report's field catalogue
 //	report/templates/*.yaml     the report templates
+//	gridwork.yaml               the grid's daily work: diary categories,
+//	                            where events go, 准入 and 考核 (internal/gridwork)
 //	signin.yaml                 staff sign-in: identity provider claims -> role, department, scope
 //
 // Every file but the mapping files is optional: the built-in one (package
@@ -30,6 +32,7 @@ import (
 	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/findings"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/ident"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/policy"
@@ -50,6 +53,9 @@ type Config struct {
 	Findings  *findings.Catalogue
 	Catalogue *report.Catalogue
 	Templates *report.Templates
+	// GridWork is gridwork.yaml: the diary's categories, where events go,
+	// the streets that approved the configured templates, what 考核 counts.
+	GridWork *gridwork.Config
 	// Signin maps the identity provider's claims onto staff roles
 	// (signin.yaml); nil when the directory has none (nothing is built in).
 	Signin *signin.Mapping
@@ -170,6 +176,18 @@ func LoadFS(fsys fs.FS, name string) (*Config, error) {
 			c.Templates = ts.For(c.Catalogue)
 		}
 	}
+	// The grid's daily work, checked against the departments and templates.
+	if raw, file, ok := readOptional(fsys, name, "gridwork.yaml"); ok {
+		ids := []string{}
+		if c.Templates != nil {
+			ids = c.Templates.IDs()
+		}
+		c.GridWork, err = gridwork.Parse(file, raw, depts, ids)
+		errs = append(errs, err)
+	} else {
+		c.Builtin = append(c.Builtin, "gridwork.yaml")
+		c.GridWork = gridwork.Default(depts)
+	}
 	// The staff sign-in's claims mapping: a city's own, nothing built in.
 	if raw, file, ok := readOptional(fsys, name, "signin.yaml"); ok {
 		m, err := signin.ParseMapping(file, raw, c.Codes())
@@ -191,7 +209,7 @@ func LoadFS(fsys fs.FS, name string) (*Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	c.Warnings = append(c.Warnings, unusedWriteBack(depts, c.Catalogue)...)
+	c.Warnings = append(c.Warnings, unusedWriteBack(depts, c.Catalogue, c.GridWork)...)
 	return c, nil
 }
 
@@ -220,8 +238,13 @@ func hasYAML(fsys fs.FS) bool {
 // unusedWriteBack warns of each field a department takes from the report
 // that no catalogue field writes: the department expects it, and nothing
 // will ever send it.
-func unusedWriteBack(depts []*connectors.Department, cat *report.Catalogue) []error {
+func unusedWriteBack(depts []*connectors.Department, cat *report.Catalogue, gw *gridwork.Config) []error {
 	used := map[string]bool{}
+	if gw != nil {
+		for _, f := range gw.WriteBackFields() {
+			used[f] = true
+		}
+	}
 	if cat != nil {
 		for _, f := range cat.Fields {
 			used[f.Writeback.Department+"."+f.Writeback.Target] = true

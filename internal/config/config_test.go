@@ -57,7 +57,7 @@ func TestBuiltinLoads(t *testing.T) {
 // what names the departments it lacks.
 func TestMissingFilesFallBackToTheBuiltinOnes(t *testing.T) {
 	fsys := builtinWith(t, map[string]string{
-		"policy.yaml": "", "indicators.yaml": "", "findings.yaml": "", "report/catalogue.yaml": "",
+		"policy.yaml": "", "indicators.yaml": "", "findings.yaml": "", "report/catalogue.yaml": "", "gridwork.yaml": "",
 		"report/templates/home_visit.v1.yaml": "", "report/templates/floating_registration.v1.yaml": "",
 		"departments/civil_affairs.yaml": "", "departments/employment.yaml": "", "departments/party_building.yaml": "",
 		"departments/social_security.yaml": "", "departments/urban_management.yaml": "",
@@ -95,6 +95,10 @@ func TestMissingFilesFallBackToTheBuiltinOnes(t *testing.T) {
 	}
 	if len(c.Templates.List()) == 0 {
 		t.Error("no template left, though floating_registration asks for health fields")
+	}
+	// The diary stands; events go nowhere without the department that takes them.
+	if c.GridWork == nil || len(c.GridWork.Diary.Categories) == 0 || c.GridWork.Events != nil {
+		t.Errorf("gridwork = %+v, want the built-in diary and no events", c.GridWork)
 	}
 }
 

@@ -254,10 +254,15 @@ func TestConnectorsFactsFromSimulators(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// A keyless set lists its records whatever their key.
+				keyless := map[string]bool{}
+				for _, rs := range sim.depts[code].FactSets() {
+					keyless[rs.Facts.Resource] = keyless[rs.Facts.Resource] || rs.Facts.Keyless
+				}
 				for _, x := range touched {
 					// A case with no party names no one (a row with no
 					// number but a name is rare enough to leave out here).
-					if validKey(x.Key) || named[x.Resource] && x.Key != "" {
+					if validKey(x.Key) || keyless[x.Resource] || named[x.Resource] && x.Key != "" {
 						want = append(want, x.Resource+"/"+x.ID+" "+fmtBool(x.Deleted))
 					}
 				}
@@ -371,5 +376,42 @@ func TestConnectorWriteThroughFaults(t *testing.T) {
 	}
 	if st := s2.InboxStats(); st.Keys != 1 || st.Replayed != 1 {
 		t.Errorf("InboxStats() = %+v, want one key, one replay", st)
+	}
+}
+
+// An event reported from the grid goes to 城管 through the shipped mapping
+// about no one: the case system opens one case for it however often it is
+// sent, answers with the case number, and lists the case, keyless, in its
+// fact feed, where its stage then moves on.
+func TestConnectorsReportAnEvent(t *testing.T) {
+	sim := startSimulators(t)
+	ctx := context.Background()
+	c := sim.conns[UrbanManagement]
+	w := c.(connectors.ReceiptWriter)
+	_, mark := factsOf(t, c, "", 1000)
+	del := connectors.Delivery{IdempotencyKey: "event:1", SubmittedAt: time.Date(2026, 6, 1, 9, 30, 0, 0, cst), Fields: map[string]any{
+		"cases.kind": "COMPONENT", "cases.category": "路灯损坏", "cases.description": "路灯不亮", "cases.lon": 117.81, "cases.lat": 30.94,
+	}}
+	var numbers []string
+	for range 2 {
+		r, err := w.WriteReceipt(ctx, del)
+		if err != nil {
+			t.Fatal(err)
+		}
+		numbers = append(numbers, r.Text("caseNo"))
+	}
+	if numbers[0] == "" || numbers[0] != numbers[1] || sim.rest[UrbanManagement].OpenedCases() != 1 {
+		t.Fatalf("case numbers %v, %d cases opened: want one case", numbers, sim.rest[UrbanManagement].OpenedCases())
+	}
+	facts, mark := factsOf(t, c, mark, 100)
+	if len(facts) != 1 || facts[0].Key != "" || facts[0].Set != "cases" || facts[0].Record["caseNumber"] != numbers[0] ||
+		facts[0].Record["stage"] != "ACCEPTED" || facts[0].Record["kind"] != "COMPONENT" {
+		t.Fatalf("the feed after the report: %+v", facts)
+	}
+	if _, err := sim.rest[UrbanManagement].AdvanceCase(numbers[0]); err != nil {
+		t.Fatal(err)
+	}
+	if facts, _ := factsOf(t, c, mark, 100); len(facts) != 1 || facts[0].Record["stage"] != "FILED" {
+		t.Errorf("the feed after the case moved on: %+v", facts)
 	}
 }

@@ -211,6 +211,16 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.byKey[key] = d
+	if s.dept == UrbanManagement {
+		// The case system opens a case for the report (cases.go).
+		s.mu.Lock()
+		err := s.openCase(d)
+		s.mu.Unlock()
+		if err != nil {
+			s.fail(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+	}
 	writeRaw(w, d.Status, d.Answer)
 }
 
@@ -285,19 +295,22 @@ func timeIn(layout string) valueCheck {
 // and the key among them: each department checks deliveries against its own
 // conventions (its codes, its date formats), as a real one would.
 var inboxFields = map[string]struct {
-	key    string
-	fields map[string]valueCheck
+	key string
+	// keyOptional: a delivery may be about no one (城管: an event reported
+	// at a place).
+	keyOptional bool
+	fields      map[string]valueCheck
 }{
-	Employment: {"sfzh", map[string]valueCheck{
+	Employment: {"sfzh", false, map[string]valueCheck{
 		"sfzh": isID, "djzt": oneOf("01", "02", "03"), "djrq": timeIn(employmentDate), "syyy": isText,
 		"rdlb": oneOf("01", "02", "03", "04", "05", "99"), "tbsj": timeIn(employmentTime),
 	}},
-	SocialSecurity: {"aac002", map[string]valueCheck{
+	SocialSecurity: {"aac002", false, map[string]valueCheck{
 		"aac002": isID, "pension.aac008": oneOf("1", "2", "3", "4"), "medical.aae140": oneOf("310", "390"),
 		"medical.aac008": oneOf("1", "2", "3"), "aae036": timeIn(siTime),
 	}},
-	UrbanManagement: {"partyIdNo", map[string]valueCheck{
-		"partyIdNo": isID, "category": isText, "description": isText, "location.lng": isNumber, "location.lat": isNumber,
+	UrbanManagement: {"partyIdNo", true, map[string]valueCheck{
+		"partyIdNo": isID, "caseType": oneOf(urbanKind["EVENT"], urbanKind["COMPONENT"]), "category": isText, "description": isText, "location.lng": isNumber, "location.lat": isNumber,
 		"location.address": isText, "reportTime": timeIn(urbanTime),
 	}},
 }
@@ -315,11 +328,15 @@ func (s *Server) checkDelivery(body []byte) string {
 	if !flattenJSON("", obj, flat) {
 		return "the body holds an array"
 	}
-	if !isID(flat[spec.key]) {
+	_, keyed := flat[spec.key]
+	if !isID(flat[spec.key]) && (keyed || !spec.keyOptional) {
 		return spec.key + " (the ID number) is required"
 	}
 	if len(flat) < 2 {
 		return "a delivery needs a field besides " + spec.key
+	}
+	if !keyed && (flat["category"] == nil || flat["location.lng"] == nil || flat["location.lat"] == nil) {
+		return "a report about no one needs its category and location"
 	}
 	for _, k := range sortedKeys(flat) {
 		check, known := spec.fields[k]

@@ -113,6 +113,8 @@ var faultModes = []string{"", "none", "error", "unavailable", "ratelimit", "slow
 //     Idempotency-Key header; GET /_deptsim/inbox counts them;
 //   - POST /_deptsim/touch?n=N&delete=D&resource=R: change N records' status
 //     and delete D, all at one new update time (see Touch);
+//   - POST /_deptsim/cases/advance?caseNo=X (城管): move a case its inbox
+//     opened to its next stage (see AdvanceCase);
 //   - GET|POST /_deptsim/fault?mode=M&rate=R&delay=D: read or set the fault
 //     injected into every request (mode "" to stop); a single request can ask
 //     for one with ?_fault=M or the X-Deptsim-Fault header;
@@ -132,6 +134,9 @@ type Server struct {
 	changes []changeRef
 	nextSeq int // the seq Touch gives the next record it changes
 	touches uint64
+	// opened are the cases opened from the inbox (城管), by case number:
+	// their place in the cases collection.
+	opened map[string]int32
 
 	faultMu sync.Mutex
 	fault   Fault
@@ -201,6 +206,15 @@ func NewServer(dept, dir, apiKey string) (*Server, error) {
 	if s.inbox, err = openInbox(filepath.Join(ddir, InboxFile)); err != nil {
 		return nil, fmt.Errorf("deptsim %s: %w", dept, err)
 	}
+	// The case system reopens the cases its inbox accepted, in order.
+	s.opened = map[string]int32{}
+	if dept == UrbanManagement {
+		for _, d := range s.Deliveries() {
+			if err := s.openCase(&d); err != nil {
+				return nil, err
+			}
+		}
+	}
 	s.routes()
 	return s, nil
 }
@@ -224,6 +238,7 @@ func (s *Server) routes() {
 	mux.HandleFunc("POST "+s.conv.prefix+"/inbox", s.auth(s.deliver))
 	mux.HandleFunc("/_deptsim/fault", s.auth(s.faultEndpoint))
 	mux.HandleFunc("POST /_deptsim/touch", s.auth(s.touchEndpoint))
+	mux.HandleFunc("POST /_deptsim/cases/advance", s.auth(s.advanceEndpoint))
 	mux.HandleFunc("GET /_deptsim/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Stats())
 	})

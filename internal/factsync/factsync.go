@@ -157,6 +157,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per sync (default slog.Default()).
 	Logger *slog.Logger
+	// AfterSync, when set, is called after each sync of a department that
+	// completed (the hub follows the cases of the events it reported).
+	AfterSync func(ctx context.Context, dept string, st Stats)
+
 	// Linker, when set, places the department's rows whose ID number is
 	// missing or invalid after the feed is read and before the aggregates
 	// are recomputed (internal/linkage). It runs on what is stored also when
@@ -346,6 +350,14 @@ func (s *Syncer) Run(ctx context.Context, interval time.Duration) {
 }
 
 func (s *Syncer) syncDepartment(ctx context.Context, dept string, full bool) (Stats, error) {
+	st, err := s.syncOnce(ctx, dept, full)
+	if err == nil && s.opts.AfterSync != nil {
+		s.opts.AfterSync(ctx, dept, st)
+	}
+	return st, err
+}
+
+func (s *Syncer) syncOnce(ctx context.Context, dept string, full bool) (Stats, error) {
 	st := Stats{Department: dept}
 	feed, ok := s.feeds.Feed(dept)
 	if !ok {

@@ -477,13 +477,29 @@ func (d *Dept) Status(ctx context.Context, check bool) Status {
 // report's job queue retries them on its own schedule, and a department that
 // cannot take writes must not stop its reads.
 func (f *Federation) Write(ctx context.Context, code string, d connectors.Delivery) error {
+	_, err := f.write(ctx, code, d, false)
+	return err
+}
+
+// WriteReceipt is Write for a department whose connector answers with a
+// receipt (connectors.ReceiptWriter): a case system's case number. A
+// connector that gives none is a permanent error.
+func (f *Federation) WriteReceipt(ctx context.Context, code string, d connectors.Delivery) (connectors.Receipt, error) {
+	return f.write(ctx, code, d, true)
+}
+
+func (f *Federation) write(ctx context.Context, code string, d connectors.Delivery, receipt bool) (connectors.Receipt, error) {
 	dept, ok := f.Dept(code)
 	if !ok {
-		return connectors.Permanentf("federation: unknown department %q", code)
+		return nil, connectors.Permanentf("federation: unknown department %q", code)
 	}
 	w, ok := dept.conn.(connectors.Writer)
 	if !ok {
-		return connectors.Permanentf("federation: department %s takes no write-back", code)
+		return nil, connectors.Permanentf("federation: department %s takes no write-back", code)
+	}
+	rw, hasReceipt := dept.conn.(connectors.ReceiptWriter)
+	if receipt && !hasReceipt {
+		return nil, connectors.Permanentf("federation: department %s gives no receipt for a delivery", code)
 	}
 	ctx, span := f.tracer.Start(ctx, "connector.write", trace.WithAttributes(
 		attribute.String("department", code),
@@ -494,14 +510,22 @@ func (f *Federation) Write(ctx context.Context, code string, d connectors.Delive
 	cctx, cancel := context.WithTimeout(ctx, dept.Config.Timeout.Std())
 	defer cancel()
 	start := time.Now()
-	err := w.Write(cctx, d)
+	var (
+		got connectors.Receipt
+		err error
+	)
+	if receipt {
+		got, err = rw.WriteReceipt(cctx, d)
+	} else {
+		err = w.Write(cctx, d)
+	}
 	f.metrics.observe(code, time.Since(start), err)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "write failed")
-		return fmt.Errorf("write to %s: %w", code, err)
+		return nil, fmt.Errorf("write to %s: %w", code, err)
 	}
-	return nil
+	return got, nil
 }
 
 // Codes lists the department codes in mapping-file order.

@@ -111,7 +111,7 @@ func TestRealConnectorsMatchGroundTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := truth(fx.City, ds, ix, factsynctest.Day, false)
+	want := truth(fx.City, ds, ix, factsynctest.Day)
 	rows, _ := fx.Store.Pool.Query(ctx, `SELECT name, grid_code, value FROM indicator_cells`)
 	got := map[string]map[string]int64{}
 	var n, g string

@@ -211,7 +211,7 @@ func TestCatalogueValidation(t *testing.T) {
 // published value of every level is the truth.
 func testValuesMatchGroundTruth(t *testing.T, e *env) {
 	ctx := context.Background()
-	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day, true)
+	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day)
 
 	// The stored grid counts, before any suppression.
 	rows, _ := e.fx.Store.Pool.Query(ctx, `SELECT name, grid_code, value FROM indicator_cells`)
@@ -284,7 +284,7 @@ func testValuesMatchGroundTruth(t *testing.T, e *env) {
 func testSuppression(t *testing.T, e *env) {
 	ctx := context.Background()
 	cat := indicators.Default()
-	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day, true)
+	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day)
 
 	// Every unit's published cell, from the table of its level.
 	type key struct{ code, name string }

@@ -77,7 +77,7 @@ func TestCatalogueFamilies(t *testing.T) {
 func testRelatedSuppression(t *testing.T, e *env) {
 	ctx := context.Background()
 	cat := indicators.Default()
-	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day, true)
+	want := truth(e.fx.City, e.ds, e.ix, factsynctest.Day)
 	units := allUnits(e.ix)
 
 	type key struct{ code, name string }

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/ident"
@@ -20,10 +19,9 @@ import (
 // normalised by internal/ident; a missing or mistyped number names no one), in
 // that resident's grid; a resident counts once when any of their records
 // passes (a source may hold duplicates). Cases count where their point lies.
-//
-// partyless counts the 城管 cases with no party too: the in-memory feeds carry
-// them, the real connectors leave them out.
-func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time, partyless bool) map[string]map[string]int64 {
+// Every 城管 case counts, with a party or none: the in-memory feeds carry
+// them all, and so does the real connector (its cases set is keyless).
+func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time) map[string]map[string]int64 {
 	out := map[string]map[string]int64{}
 	add := func(name, g string, n int64) {
 		if out[name] == nil {
@@ -121,9 +119,6 @@ func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time,
 	countPersons("medicalInsured", med, func(i int) bool { return ss.Medical[i].Status == "INSURED" })
 
 	for _, c := range ds.UrbanManagement.Cases {
-		if !partyless && !connectorKeeps(c) {
-			continue
-		}
 		u, ok := ix.Locate(c.Lon, c.Lat)
 		if !ok {
 			continue
@@ -143,20 +138,6 @@ func truth(city *synth.City, ds *deptsim.Dataset, ix *grid.Index, day time.Time,
 	countPersons("probationaryMembers", mem, func(i int) bool { return pb[i].Category == "PROBATIONARY" })
 	countPersons("outOfContactMembers", mem, func(i int) bool { return pb[i].OutOfContact })
 	return out
-}
-
-// connectorKeeps says whether the real 城管 connector feeds a case: only one
-// with a party whose key it can normalise.
-func connectorKeeps(c deptsim.Case) bool {
-	switch c.PartyType {
-	case deptsim.PartyPerson:
-		_, err := connectors.NormalizeKey(connectors.Person, c.Party.IDNumber)
-		return err == nil
-	case deptsim.PartyOrganization:
-		_, err := connectors.NormalizeKey(connectors.Organization, c.CreditCode)
-		return err == nil
-	}
-	return false
 }
 
 // ageOn is the age in whole years on day.

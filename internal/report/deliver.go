@@ -89,6 +89,10 @@ type ClientConfig struct {
 	Logger *slog.Logger
 	// TestOnly makes River start and stop faster; for tests.
 	TestOnly bool
+	// AddWorkers, when set, registers more job kinds on the client: other
+	// deliveries through the same department queues and outbox (the
+	// events of package gridwork).
+	AddWorkers func(*river.Workers) error
 }
 
 // NewClient returns the River client that delivers submissions: one queue per
@@ -112,6 +116,11 @@ func NewClient(svc *Service, w Writers, cfg ClientConfig) (*river.Client[pgx.Tx]
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &deliverWorker{svc: svc, w: w}); err != nil {
 		return nil, err
+	}
+	if cfg.AddWorkers != nil {
+		if err := cfg.AddWorkers(workers); err != nil {
+			return nil, err
+		}
 	}
 	logger := cfg.Logger
 	if logger == nil {

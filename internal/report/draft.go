@@ -66,12 +66,18 @@ func (d *Draft) Field(key string) *DraftField {
 // subject person: each field's value as its department holds it now, with
 // source and as-of time. One Read per department, all in parallel; a
 // department that fails is listed in Unavailable and never fails the draft.
+//
+// The template must be approved by the subject's street (准入, admission.go);
+// version 0 of a drafted template is the newest that street approved.
 func (s *Service) Draft(ctx context.Context, templateID string, version int, subjectPersonID string) (*Draft, error) {
-	t, err := s.Template(templateID, version, false)
-	if err != nil {
+	if _, err := s.lookup(ctx, templateID, version, false); err != nil {
 		return nil, err
 	}
 	sub, err := s.Subject(ctx, subjectPersonID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.resolveFor(ctx, templateID, version, sub.GridCode)
 	if err != nil {
 		return nil, err
 	}

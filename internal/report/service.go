@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +67,12 @@ type Service struct {
 	// inserter is an insert-only River client: it enqueues delivery jobs in the
 	// submission's transaction, whether or not this process works them.
 	inserter *river.Client[pgx.Tx]
+	// configured says which streets approved the configuration's templates
+	// (SetConfiguredAdmission); nil: every street.
+	configured atomic.Pointer[func(template, street string) bool]
+	// resolved keeps drafted templates resolved against a catalogue, by the
+	// catalogue and the definition (admission.go).
+	resolved sync.Map
 }
 
 // NewService returns a Service over pool (migrated: report tables and River's),

@@ -77,13 +77,18 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput, actor Actor) (*Sub
 	keyOK := checkKey(in.IdempotencyKey, bad)
 	var t *Template
 	if in.Version == 0 {
-		if _, err := s.Template(in.Template, 0, false); err != nil && asFieldError(err).Path == "template" {
+		if _, err := s.lookup(ctx, in.Template, 0, false); err != nil && asFieldError(err).Path == "template" {
+			if _, ok := apperr.As(err); !ok {
+				return nil, err
+			}
 			errs = append(errs, asFieldError(err))
 		}
 		bad("version", "required", "version is required: the template version the form was drawn from")
-	} else if tpl, err := s.Template(in.Template, in.Version, true); err != nil {
-		fe := asFieldError(err)
-		errs = append(errs, fe)
+	} else if tpl, err := s.lookup(ctx, in.Template, in.Version, true); err != nil {
+		if _, ok := apperr.As(err); !ok {
+			return nil, err
+		}
+		errs = append(errs, asFieldError(err))
 	} else {
 		t = tpl
 	}
@@ -112,6 +117,10 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput, actor Actor) (*Sub
 	sub, err := s.Subject(ctx, in.Subject)
 	if err != nil {
 		return nil, err
+	}
+	// 准入: only a template the subject's street approved is filled there.
+	if err := s.admitted(ctx, t, sub.GridCode); err != nil {
+		return nil, &ValidationError{Errors: []*FieldError{asFieldError(err)}}
 	}
 	draft := s.draft(ctx, t, sub)
 	now := s.opts.Now()

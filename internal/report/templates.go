@@ -35,21 +35,26 @@ type Template struct {
 	// order of first appearance, Core included when it has core fields.
 	Departments []string `yaml:"-"`
 	// File is the template's file, for errors.
-	File  string `yaml:"-"`
-	byKey map[string]*TemplateField
+	File string `yaml:"-"`
+	// Drafted marks a template a department drafted through the API (准入,
+	// admission.go) rather than one of the configuration directory;
+	// Department is the department that drafted it.
+	Drafted    bool   `yaml:"-"`
+	Department string `yaml:"-"`
+	byKey      map[string]*TemplateField
 }
 
 // Section is a titled group of fields (基本情况, 民政, ...).
 type Section struct {
-	Title  string         `yaml:"title"`
-	Fields []SectionField `yaml:"fields"`
+	Title  string         `yaml:"title" json:"title"`
+	Fields []SectionField `yaml:"fields" json:"fields"`
 }
 
 // SectionField names a catalogue field, optionally overriding whether it is
 // required in this template.
 type SectionField struct {
-	Field    string `yaml:"field"`
-	Required *bool  `yaml:"required"`
+	Field    string `yaml:"field" json:"field"`
+	Required *bool  `yaml:"required" json:"required,omitempty"`
 }
 
 // TemplateField is a catalogue field as one template asks for it.
@@ -90,6 +95,9 @@ func (ts *Templates) Version(id string, v int) *Template {
 	}
 	return nil
 }
+
+// IDs lists the template ids, sorted.
+func (ts *Templates) IDs() []string { return slices.Clone(ts.ids) }
 
 // List returns the newest version of each template that is not retired, by id.
 func (ts *Templates) List() []*Template {

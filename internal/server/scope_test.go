@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -70,6 +71,30 @@ func TestScopeOnEveryPath(t *testing.T) {
 		map[string]any{"s": strconv.FormatInt(out.ID, 10)}, &sub)
 	missingSubmission := "999999999"
 
+	// The daily work of both grids, recorded by an admin: a patrol, a diary
+	// entry, an event.
+	missingGrid := in.GridCode[:12] + "999"
+	var evIn, evOut struct {
+		Data struct {
+			ReportEvent struct{ ID string }
+		}
+	}
+	for i, p := range []synth.Person{in, out} {
+		at := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+		h.mustQuery(`mutation($g: ID!, $t: Time!, $k: String!) { recordPatrol(input: {grid: $g, startedAt: $t, idempotencyKey: $k}) { id } }`,
+			map[string]any{"g": p.GridCode, "t": at, "k": fmt.Sprintf("scope-patrol-%d", i)}, nil)
+		h.mustQuery(`mutation($g: ID!, $t: Time!, $k: String!) { recordDiaryEntry(input: {grid: $g, visitedAt: $t, category: "OTHER", heard: "x", idempotencyKey: $k}) { id } }`,
+			map[string]any{"g": p.GridCode, "t": at, "k": fmt.Sprintf("scope-entry-%d", i)}, nil)
+		lon, lat := pointOf(city, p)
+		dst := &evIn
+		if i == 1 {
+			dst = &evOut
+		}
+		h.mustQuery(`mutation($lon: Float!, $lat: Float!, $k: String!) { reportEvent(input: {kind: "EVENT", category: "暴露垃圾", description: "x",
+			lon: $lon, lat: $lat, idempotencyKey: $k}) { id } }`, map[string]any{"lon": lon, "lat": lat, "k": fmt.Sprintf("scope-event-%d", i)}, &dst.Data)
+	}
+	missingEvent := "00000000-0000-4000-8000-000000000000"
+
 	walks := []struct {
 		field         string // Query.x or Mutation.x
 		query         string
@@ -90,6 +115,16 @@ func TestScopeOnEveryPath(t *testing.T) {
 			vars("v", strconv.FormatInt(in.ID, 10)), vars("v", strconv.FormatInt(out.ID, 10)), vars("v", missingID)},
 		{"Query.submission", `query($v: ID!) { submission(id: $v) { id status } }`,
 			nil, vars("v", sub.Data.SubmitReport.ID), vars("v", missingSubmission)},
+		{"Query.patrols", `query($v: ID!) { patrols(within: $v) { totalCount nodes { id gridCode } } }`,
+			vars("v", in.GridCode), vars("v", out.GridCode), vars("v", missingGrid)},
+		{"Query.diaryEntries", `query($v: ID!) { diaryEntries(within: $v) { totalCount nodes { id heard } } }`,
+			vars("v", in.GridCode), vars("v", out.GridCode), vars("v", missingGrid)},
+		{"Query.gridEvents", `query($v: ID!) { gridEvents(within: $v) { totalCount nodes { id gridCode } } }`,
+			vars("v", in.GridCode), vars("v", out.GridCode), vars("v", missingGrid)},
+		{"Query.gridEvent", `query($v: ID!) { gridEvent(id: $v) { id gridCode } }`,
+			vars("v", evIn.Data.ReportEvent.ID), vars("v", evOut.Data.ReportEvent.ID), vars("v", missingEvent)},
+		{"Mutation.recordPatrol", `mutation($v: ID!) { recordPatrol(input: {grid: $v, startedAt: "2020-01-01T00:00:00Z", idempotencyKey: "scope-walk-patrol"}) { id } }`,
+			nil, vars("v", out.GridCode), vars("v", missingGrid)},
 	}
 
 	// Every query and mutation taking a scoped argument is walked.
@@ -102,6 +137,10 @@ func TestScopeOnEveryPath(t *testing.T) {
 	// scope: the auditor's ledger (by person), the admin's redelivery, and
 	// areas (grids, indicators) that are units, visible as units to all.
 	exempt := []string{"Query.auditLog", "Mutation.redeliver", "Query.grid", "Query.grids", "Query.indicators",
+		// A drafted template's id names a template, not a record.
+		"Mutation.draftReportTemplate",
+		// 考核 takes the indicators' area scope: TestAssessmentQueryAndCSV.
+		"Query.assessment",
 		// Review candidates need linked rows: TestReviewFlowEndToEnd walks
 		// them in scope, out of scope, of another department and missing.
 		"Query.linkCandidates", "Mutation.confirmLink", "Mutation.rejectLink",
@@ -133,6 +172,16 @@ func TestScopeOnEveryPath(t *testing.T) {
 }
 
 func vars(k, v string) map[string]any { return map[string]any{k: v} }
+
+// pointOf is the place of a person's building: a point in their grid.
+func pointOf(city *synth.City, p synth.Person) (lon, lat float64) {
+	for _, hh := range city.Households {
+		if hh.ID == p.HouseholdID {
+			return buildingOf(city, hh)
+		}
+	}
+	return 0, 0
+}
 
 // takesScoped tells whether a field has an argument, or an input field of
 // an argument, that names a scoped record or area.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"mime"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,10 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/linkage"
+	"github.com/gridhub/gridhub/internal/live"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/ratelimit"
@@ -55,6 +58,9 @@ const (
 	MaxTokens = 15000
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes = 1 << 20
+	// MaxUploadBytes bounds a multipart request (an event with its photos);
+	// each photo's own limit is gridwork.yaml's.
+	MaxUploadBytes = 24 << 20
 )
 
 // Options configure a Handler.
@@ -73,6 +79,9 @@ type Options struct {
 	Ledger *audit.Ledger
 	// Reports is the unified report (一表通); nil serves no reports.
 	Reports *report.Service
+	// Work is the grid's daily work (patrols, the diary, events, 考核); nil
+	// serves none.
+	Work *gridwork.Service
 	// Figures serves indicator tables; Freshness each department's sync state.
 	Figures   *indicators.Service
 	Freshness func(ctx context.Context) ([]factsync.Freshness, error)
@@ -100,6 +109,9 @@ type Options struct {
 	ExecutorOnly bool
 	// Linker is record linkage's review queue; nil serves none.
 	Linker *linkage.Linker
+	// Live tells the subscriptions what changed on any replica; nil serves
+	// no subscriptions (live.go).
+	Live *live.Hub
 }
 
 // Handler is the hub's HTTP handler.
@@ -108,11 +120,19 @@ type Handler struct {
 	store    *store.Store
 	ready    atomic.Bool
 	draining atomic.Bool
+	// live ends the subscriptions' streams when the hub drains.
+	live     context.Context
+	stopLive context.CancelFunc
 }
 
 // Drain makes /readyz answer 503 from now on, for a hub on its way out: a
 // load balancer stops sending it requests while it still answers them.
-func (h *Handler) Drain() { h.draining.Store(true) }
+// The live streams (subscriptions) end at once: their clients subscribe
+// again through another replica.
+func (h *Handler) Drain() {
+	h.draining.Store(true)
+	h.stopLive()
+}
 
 // New builds the handler with every route.
 func New(opts Options) *Handler {
@@ -127,6 +147,12 @@ func New(opts Options) *Handler {
 		Buckets: prometheus.DefBuckets,
 	}, []string{"route", "code"})
 	reg.MustRegister(duration, graph.ClientsGone, graph.IndicatorAnswersServed)
+	if opts.Live != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gridhub_live_subscriptions",
+			Help: "GraphQL subscriptions (graphql-ws and SSE) this hub serves.",
+		}, func() float64 { return float64(opts.Live.Subscribers()) }))
+	}
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
@@ -144,7 +170,9 @@ func New(opts Options) *Handler {
 		Figures:    opts.Figures,
 		Freshness:  opts.Freshness,
 		Version:    opts.Version,
+		Work:       opts.Work,
 		Linker:     opts.Linker,
+		Live:       opts.Live,
 	}
 	if opts.Store != nil {
 		resolver.FindingStore = findings.NewReader(opts.Store.Pool)
@@ -152,6 +180,7 @@ func New(opts Options) *Handler {
 	gql := newGraphQL(resolver, opts, reg)
 
 	h := &Handler{mux: http.NewServeMux(), store: opts.Store}
+	h.live, h.stopLive = context.WithCancel(context.Background())
 	route := func(pattern, name string, next http.Handler) {
 		h.mux.Handle(pattern, instrument(duration, name, next))
 	}
@@ -159,7 +188,13 @@ func New(opts Options) *Handler {
 	// stated purpose, the time limit, then the request's loaders.
 	api := limitBody(opts.Auth.Middleware(rateLimit(opts.Limiter,
 		withPurpose(opts.Config, timeout(opts.RequestTimeout, resolver.WithLoaders(gql))))))
-	route("/graphql", "graphql", otelhttp.NewHandler(api, "graphql"))
+	route("/graphql", "graphql", h.liveOr(opts, resolver, gql, otelhttp.NewHandler(api, "graphql")))
+	if opts.Work != nil {
+		route("GET /export/assessment.csv", "export", otelhttp.NewHandler(
+			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportAssessment(resolver)))), "export"))
+		route("GET /events/{id}/photos/{n}", "photo", otelhttp.NewHandler(
+			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, eventPhoto(opts.Work)))), "photo"))
+	}
 	if opts.Figures != nil {
 		route("GET /export/indicators.csv", "export", otelhttp.NewHandler(
 			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportIndicators(resolver)))), "export"))
@@ -182,6 +217,9 @@ func New(opts Options) *Handler {
 	h.mux.Handle("GET /report", web.Report())
 	h.mux.Handle("GET /map", web.Map())
 	h.mux.Handle("GET /review", web.Review())
+	h.mux.Handle("GET /diary", web.Diary())
+	h.mux.Handle("GET /event", web.Event())
+	h.mux.Handle("GET /approvals", web.Approvals())
 	return h
 }
 
@@ -193,6 +231,13 @@ func newGraphQL(resolver *graph.Resolver, opts Options, reg prometheus.Registere
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver, Complexity: graph.Complexity()}))
 	// GET and POST as GraphQL over HTTP asks (graphqlhttp.go says where gqlgen's
 	// transport.GET and transport.POST differ); OPTIONS answered by gqlgen.
+	// Files (an event's photos), as the GraphQL multipart request spec sends
+	// them; parts beyond MaxMemory go to temporary files. Before graphQLHTTP,
+	// which takes every request it is offered.
+	if opts.Live != nil {
+		addLiveTransports(srv, opts)
+	}
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: MaxUploadBytes, MaxMemory: 8 << 20})
 	srv.AddTransport(graphQLHTTP{})
 	srv.AddTransport(transport.Options{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -247,18 +292,30 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-// limitBody refuses a body over MaxBodyBytes: at once with 413 when its length is
+// limitBody refuses a body over MaxBodyBytes (MaxUploadBytes for a multipart
+// request, which carries files): at once with 413 when its length is
 // declared, and by cutting the read short when it is not.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > MaxBodyBytes {
+		limit := int64(MaxBodyBytes)
+		if isMultipart(r) {
+			limit = MaxUploadBytes
+		}
+		if r.ContentLength > limit {
 			writeError(w, r, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
-				fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, MaxBodyBytes))
+				fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isMultipart says whether a request is a multipart form (the GraphQL
+// multipart request spec: files).
+func isMultipart(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "multipart/form-data"
 }
 
 // writeError answers with a GraphQL-shaped error body and no data, for refusals
@@ -281,6 +338,12 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets a WebSocket take over the connection (live.go).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush sends what is written so far (an SSE stream's events, live.go).
+func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
 func instrument(h *prometheus.HistogramVec, route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -299,6 +362,9 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 <p>统一查询各部门共享的居民、住户和单位信息，一表通填报，按街道、社区、网格汇总指标。</p>
 {{if .Dev}}<a href="/graphiql">GraphiQL 查询调试</a>{{end}}
 <a href="/report">一表通填报</a>
+<a href="/diary">民情日记</a>
+<a href="/event">事件上报</a>
+<a href="/approvals">表单准入审批</a>
 <a href="/map">网格地图</a>
 <a href="/graphql">GraphQL 接口 (POST /graphql)</a>
 </body></html>`))

@@ -17,6 +17,7 @@ import (
 	"github.com/gridhub/gridhub/internal/config/builtin"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/ident"
+	"github.com/gridhub/gridhub/internal/live"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/server"
@@ -45,6 +46,8 @@ type hub struct {
 	ledger  *audit.Ledger
 	token   string
 	purpose string
+	// live is the hub's live updates, when it has them.
+	live *live.Hub
 }
 
 // testKey signs the tests' dev tokens.
@@ -91,7 +94,7 @@ func startHub(t *testing.T, fx *testcity.Fixture, opts server.Options, ledger *a
 	srv.Config.Handler = server.New(opts)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	h := &hub{t: t, srv: srv, fx: fx, ledger: ledger}
+	h := &hub{t: t, srv: srv, fx: fx, ledger: ledger, live: opts.Live}
 	// By default the tests speak as an admin on a home visit: every row, and the
 	// identifiers and conditional fields that purpose opens.
 	return h.as(auth.Principal{Subject: "test-admin", Roles: []auth.Role{auth.Admin}}).with("home_visit")

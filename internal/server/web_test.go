@@ -25,6 +25,7 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/federation/fedtest"
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/gridwork"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/server"
@@ -43,9 +44,30 @@ const chromiumPath = "/usr/bin/chromium"
 type writes struct {
 	mu  sync.Mutex
 	got map[string][]connectors.Delivery // department -> deliveries
+	// gate, when set, holds every delivery until it is closed.
+	gate chan struct{}
+}
+
+// hold makes the departments wait for release before they take a delivery.
+func (w *writes) hold() (release func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	g := make(chan struct{})
+	w.gate = g
+	return func() { close(g) }
 }
 
 func (w *writes) write(ctx context.Context, dept string, d connectors.Delivery) error {
+	w.mu.Lock()
+	g := w.gate
+	w.mu.Unlock()
+	if g != nil {
+		select {
+		case <-g:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.got == nil {
@@ -66,7 +88,8 @@ func (w *writes) snapshot() map[string][]connectors.Delivery {
 // with its River delivery client (writing to w), and the figures with the
 // master index aggregates prepared.
 //
-// The hub is a dev hub (the pages offer the paste-a-token card); each
+// The hub is a dev hub (the pages offer the paste-a-token card) with live
+// updates (the report page follows its deliveries live); each
 // customize may change its options, knowing its address.
 func newPagesHub(t *testing.T, customize ...func(opts *server.Options, url string)) (*hub, *writes) {
 	t.Helper()
@@ -130,9 +153,14 @@ func newPagesHub(t *testing.T, customize ...func(opts *server.Options, url strin
 	opts, ledger := hubOptions(t, fx)
 	opts.Federation = fed
 	opts.Reports = reports
+	conf := gridwork.Default(depts)
+	if opts.Work, err = gridwork.NewService(fx.App.Pool, func() *gridwork.Config { return conf }, gridwork.Options{}); err != nil {
+		t.Fatal(err)
+	}
 	opts.Figures = indicators.NewService(fx.App.Pool, ic, registry, indicators.Options{})
 	opts.Freshness = syncer.Freshness
 	opts.Dev = true
+	opts.Live = startLive(t, &opts)
 	return startHub(t, fx, opts, ledger, customize...), w
 }
 
@@ -439,10 +467,16 @@ func TestReportPageFillsSubmitsAndTracksDeliveries(t *testing.T) {
 	// values ("reason-0414-0") a real form never shows.
 	p.screenshot("report-form.png", false, false)
 
-	// Corrected: submitted, then polled until every department has it.
+	// Corrected: submitted, then followed live until every department has
+	// it: while the departments are held the page shows it on its way and
+	// keeps one subscription open; once they take it, 已送达 appears.
+	release := inbox.hold()
 	p.fill(`[name="health.marriage.children"]`, "3")
 	p.do(chromedp.Click(chromedp.CSS("#submit")))
 	p.wait("the submission", `!!document.querySelector('#result')`)
+	p.wait("on its way", `document.querySelector('#overall').dataset.status !== 'DELIVERED'`)
+	waitSubscribers(t, h.live, 1)
+	release()
 	p.wait("every delivery done", `(() => { const d = [...document.querySelectorAll('.delivery')];
 		return d.length > 0 && d.every(x => x.dataset.status === 'DELIVERED' || x.dataset.status === 'FAILED'); })()`)
 	var shown map[string]string

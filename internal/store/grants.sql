@@ -24,12 +24,26 @@ GRANT SELECT, UPDATE ON audit_head TO gridhub_app;
 -- The unified report: submissions are stored and their deliveries tracked.
 GRANT SELECT, INSERT, UPDATE ON report_submissions, report_deliveries TO gridhub_app;
 
+-- 准入: departments draft templates (changed until submitted); the
+-- streets' decisions are final.
+GRANT SELECT, INSERT, UPDATE (title, definition, streets, status, updated_at, submitted_at) ON report_template_drafts TO gridhub_app;
+GRANT SELECT, INSERT ON report_template_decisions TO gridhub_app;
+
 -- Synced facts and the indicator cells computed from them: the hub's own
 -- copy, rewritten by every sync. Partitions are made and analyzed through
 -- the functions of migration 00008.
 GRANT SELECT, INSERT, UPDATE, DELETE ON facts, sync_state, indicator_cells, indicator_dirty TO gridhub_app;
 GRANT SELECT, UPDATE ON fact_meta TO gridhub_app;
 GRANT EXECUTE ON FUNCTION gridhub_fact_partition(text, text), gridhub_analyze_fact_partition(text) TO gridhub_app;
+
+-- The grid's daily work: patrols and the 民情日记 are appended, never
+-- changed.
+GRANT SELECT, INSERT ON patrols, diary_entries TO gridhub_app;
+-- Events: stored with their photos; the delivery and the case's stage are
+-- tracked on the event row.
+GRANT SELECT, INSERT ON grid_event_photos TO gridhub_app;
+GRANT SELECT, INSERT, UPDATE (status, job_id, attempts, last_error, delivered_at, case_number, stage, deadline,
+    closed_on, stage_changed_at, updated_at) ON grid_events TO gridhub_app;
 
 -- The job queue (River): its workers fetch, update and clean jobs, elect a
 -- leader and keep their queues; its migrations stay the owner's. Which

@@ -1,7 +1,10 @@
 // Package web serves the hub's pages for people: the unified report form
 // (一表通填报, GET /report) for community and grid staff, the grid map
 // (网格地图, GET /map), a choropleth of an indicator over the grid polygons,
-// record linkage's review queue (关联审核, GET /review), and, under gridhub dev, the query explorer (GraphiQL, graphiql.go).
+// record linkage's review queue (关联审核, GET /review), the grid's daily
+// work: patrols and the 民情日记 (GET /diary), 事件上报 (GET /event) and the
+// street's approval of report templates (准入, GET /approvals), and, under
+// gridhub dev, the query explorer (GraphiQL, graphiql.go).
 //
 // Each page is one self-contained HTML document: plain HTML, CSS and vanilla
 // JavaScript, kept as separate files under assets/ and inlined into the
@@ -42,10 +45,23 @@ func Map() http.Handler { return mapPage }
 // community staff (确认/拒绝 each proposed link).
 func Review() http.Handler { return reviewPage }
 
+// Diary is the handler of GET /diary: patrols and the 民情日记.
+func Diary() http.Handler { return diaryPage }
+
+// Event is the handler of GET /event: 事件上报 and the cases followed.
+func Event() http.Handler { return eventPage }
+
+// Approvals is the handler of GET /approvals: 准入, the street's approval
+// of the report templates departments drafted.
+func Approvals() http.Handler { return approvalsPage }
+
 var (
-	reportPage = mustPage("report.html", []string{"common.css", "report.css"}, []string{"common.js", "report.js"})
-	mapPage    = mustPage("map.html", []string{"common.css", "map.css"}, []string{"common.js", "map.js"})
-	reviewPage = mustPage("review.html", []string{"common.css", "review.css"}, []string{"common.js", "review.js"})
+	reportPage    = mustPage("report.html", []string{"common.css", "report.css"}, []string{"common.js", "report.js"})
+	mapPage       = mustPage("map.html", []string{"common.css", "map.css"}, []string{"common.js", "map.js"})
+	reviewPage    = mustPage("review.html", []string{"common.css", "review.css"}, []string{"common.js", "review.js"})
+	diaryPage     = mustPage("diary.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "diary.js"})
+	eventPage     = mustPage("event.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "event.js"})
+	approvalsPage = mustPage("approvals.html", []string{"common.css", "work.css"}, []string{"common.js", "work.js", "approvals.js"})
 )
 
 // page is one assembled document (or asset), with its gzip form and headers.
@@ -108,7 +124,7 @@ func newPage(html string, styles, scripts []string) (*page, error) {
 	doc = bytes.Replace(doc, []byte(scriptMarker), []byte("<script>"+js+"</script>"), 1)
 
 	p := newAsset(doc, "text/html; charset=utf-8")
-	p.csp = "default-src 'none'; connect-src 'self'; img-src 'self' data:; " +
+	p.csp = "default-src 'none'; connect-src 'self'; img-src 'self' data: blob:; " +
 		"script-src " + hash(js) + "; style-src " + hash(css) + "; " +
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 	return p, nil

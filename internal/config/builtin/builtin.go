@@ -1,8 +1,8 @@
 // Package builtin is the configuration directory the hub ships with, embedded:
 // the six departments of the demo city (departments/*.yaml), the purpose
 // catalogue (policy.yaml), the indicator catalogue (indicators.yaml), the
-// findings catalogue (findings.yaml), and the
-// unified report's field catalogue and templates (report/). A directory given
+// findings catalogue (findings.yaml), the unified report's field catalogue
+// and templates (report/), and the grid's daily work (gridwork.yaml). A directory given
 // with GRIDHUB_CONFIG has the same layout and replaces it; `gridhub config
 // dump DIR` writes this one out as a starting point.
 package builtin
@@ -16,7 +16,7 @@ import (
 
 // FS is the built-in configuration directory.
 //
-//go:embed departments/*.yaml policy.yaml indicators.yaml findings.yaml report/catalogue.yaml report/templates/*.yaml
+//go:embed departments/*.yaml policy.yaml indicators.yaml findings.yaml report/catalogue.yaml report/templates/*.yaml gridwork.yaml
 var FS embed.FS
 
 // Name is how errors name the built-in directory.

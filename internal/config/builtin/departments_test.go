@@ -51,7 +51,7 @@ var unified = map[string]map[string][]string{
 
 func caseFields(entity string) []string {
 	return []string{entity, "caseNumber string U", "kind enum U", "category string U", "stage enum U", "reportedOn date U",
-		"deadline date U", "overdue bool U", "lon decimal U", "lat decimal U", "address string U", "gridCode string U", "description string C"}
+		"deadline date U", "closedOn date U", "overdue bool U", "lon decimal U", "lat decimal U", "address string U", "gridCode string U", "description string C"}
 }
 
 // enums are the unified values of each enum field.
@@ -211,7 +211,7 @@ var writable = map[string][]string{
 	"employment": {"unemployment.status enum -> djzt", "unemployment.registeredOn date -> djrq", "unemployment.reason string -> syyy",
 		"hardship.category enum -> rdlb"},
 	"social_security": {"pension.status enum -> pension.aac008", "medical.scheme enum -> medical.aae140", "medical.status enum -> medical.aac008"},
-	"urban_management": {"cases.category string -> category", "cases.description string -> description", "cases.lon decimal -> location.lng",
+	"urban_management": {"cases.kind enum -> caseType", "cases.category string -> category", "cases.description string -> description", "cases.lon decimal -> location.lng",
 		"cases.lat decimal -> location.lat", "cases.address string -> location.address"},
 	"party_building": {"membership.lastContact date -> 最后联系时间", "membership.outOfContact bool -> 是否失联", "membership.branch string -> 所在支部"},
 }

@@ -15,6 +15,7 @@ const GH = (() => {
     social_security: '社保',
     urban_management: '城管',
     party_building: '党建',
+    gridwork: '考核',
   };
   const ROLES = {
     admin: '管理员',
@@ -83,6 +84,52 @@ const GH = (() => {
       document.dispatchEvent(new CustomEvent('gh:unauthenticated'));
     }
     return { data: reply.data || null, errors, status: resp.status };
+  }
+  // subscribe follows a GraphQL subscription over SSE (POST /graphql with
+  // Accept: text/event-stream, the token as for queries): onNext gets each
+  // {data, errors}. It returns {done, stop}: done resolves when the stream
+  // ends (complete, or the hub closed it) and rejects when it cannot start;
+  // stop ends it.
+  function subscribe(query, variables, onNext, opts) {
+    const ctl = new AbortController();
+    const done = (async () => {
+      await fresh();
+      const headers = { 'Content-Type': 'application/json', 'Accept': 'text/event-stream' };
+      const t = token();
+      if (t) headers.Authorization = 'Bearer ' + t;
+      if (opts && opts.purpose) headers['X-Purpose'] = opts.purpose;
+      const resp = await fetch('/graphql', {
+        method: 'POST', headers, signal: ctl.signal,
+        body: JSON.stringify({ query, variables: variables || {} }),
+      });
+      if (!resp.ok || !resp.body || !(resp.headers.get('Content-Type') || '').startsWith('text/event-stream')) {
+        throw new RequestError('实时更新不可用（HTTP ' + resp.status + '）');
+      }
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done: end } = await reader.read();
+        if (end) return;
+        buf += value;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          let event = '';
+          let data = '';
+          for (const line of frame.split('\n')) {
+            if (line.startsWith('event:')) event = line.slice(6).trim();
+            else if (line.startsWith('data:')) data += line.slice(5).trim();
+          }
+          if (event === 'complete') { ctl.abort(); return; }
+          if (event === 'next' && data) {
+            const m = JSON.parse(data);
+            onNext({ data: m.data || null, errors: m.errors || [] });
+          }
+        }
+      }
+    })().catch((e) => { if (!ctl.signal.aborted) throw e; });
+    return { done, stop: () => ctl.abort() };
   }
   // send posts a document with the token in force; one retry when the
   // answer is lost on the way (a phone changing networks): safe, since
@@ -321,6 +368,6 @@ const GH = (() => {
 
   return {
     DEPARTMENTS, ROLES, LEVELS, dept, token, setToken, claims, gql, must, code, errorText,
-    RequestError, h, append, $, $$, clear, fmtTime, fmtNumber, uuid, signIn, account, fresh,
+    RequestError, h, append, $, $$, clear, fmtTime, fmtNumber, uuid, signIn, account, fresh, subscribe,
   };
 })();

@@ -1,6 +1,8 @@
 // /map: a choropleth of one indicator over the grid polygons of one level
 // within a parent unit; click a unit to drill down, the breadcrumb to go up.
 // The view lives in the URL hash (#ind=residents&level=COMMUNITY&within=340705).
+// The 考核 figures (department gridwork) are a layer too, over a period
+// (#ind=patrolCoverage&from=2026-06-01&to=2026-06-30&...).
 (() => {
   const { h, $, $$, clear, gql, must, dept } = GH;
   const SVG = 'http://www.w3.org/2000/svg';
@@ -15,6 +17,7 @@
   const SUPPRESSED = '已抑制 (小于5)';
 
   const Q_CATALOGUE = `{ indicatorCatalogue { name label department unit definition } }`;
+  const Q_ASSESS_CATALOGUE = `{ assessmentCatalogue { name label department unit definition } }`;
   const Q_UNITS = `query($level: GridLevel!, $within: ID, $after: String) {
     grids(level: $level, within: $within, first: 100, after: $after) {
       nodes { code name level geometry } pageInfo { hasNextPage endCursor } } }`;
@@ -23,6 +26,16 @@
     totals { name value suppressed } asOf { department at }`;
   const Q_TABLE = `query($level: GridLevel!, $within: ID, $names: [String!]) {
     indicators(level: $level, within: $within, names: $names) { ${TABLE} } }`;
+  // The 考核 layer: the same table, over a period.
+  const Q_ASSESS = `query($level: GridLevel!, $within: ID, $names: [String!], $from: Date!, $to: Date!) {
+    indicators: assessment(level: $level, within: $within, names: $names, from: $from, to: $to) { ${TABLE} } }`;
+  const ASSESS = 'gridwork';
+  const isAssess = (name) => (indicator(name) || {}).department === ASSESS;
+  const isoDay = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+  function defaultPeriod() {
+    const to = new Date();
+    return { from: isoDay(new Date(to.getTime() - 29 * 86400000)), to: isoDay(to) };
+  }
 
   const app = $('#app');
   const names = new Map(); // code -> name, for the breadcrumb
@@ -72,6 +85,9 @@
     const r = await gql(Q_CATALOGUE);
     if (r.errors.length) throw new Error(GH.errorText(r.errors[0]));
     catalogue = r.data.indicatorCatalogue;
+    // The 考核 figures, where the hub keeps the daily work.
+    const a = await gql(Q_ASSESS_CATALOGUE).catch(() => null);
+    if (a && a.data && a.data.assessmentCatalogue) catalogue = catalogue.concat(a.data.assessmentCatalogue);
   }
   function defaultIndicator() {
     return (catalogue.find((i) => i.name === 'residents') || catalogue[0] || {}).name;
@@ -82,6 +98,9 @@
   function readHash() {
     const p = new URLSearchParams(location.hash.slice(1));
     const v = { ind: p.get('ind'), within: p.get('within') || null, level: p.get('level') };
+    const period = defaultPeriod();
+    v.from = /^\d{4}-\d{2}-\d{2}$/.test(p.get('from') || '') ? p.get('from') : period.from;
+    v.to = /^\d{4}-\d{2}-\d{2}$/.test(p.get('to') || '') ? p.get('to') : period.to;
     if (!indicator(v.ind)) v.ind = defaultIndicator();
     if (v.within && !levelOf(v.within)) v.within = null;
     if (v.within && levelOf(v.within) === 'GRID') v.within = v.within.slice(0, 12); // a grid: show it among its siblings
@@ -94,6 +113,7 @@
     p.set('ind', v.ind);
     p.set('level', v.level);
     if (v.within) p.set('within', v.within);
+    if (isAssess(v.ind) && v.from && v.to) { p.set('from', v.from); p.set('to', v.to); }
     const hash = '#' + p.toString();
     if (location.hash === hash) return false;
     if (replace) history.replaceState(null, '', hash); else location.hash = hash;
@@ -114,12 +134,19 @@
     const level = h('select', { id: 'level', 'aria-label': '层级' });
     level.addEventListener('change', () => navigate({ ...view, level: level.value }));
     const csv = h('button', { type: 'button', class: 'btn secondary', id: 'csv', onclick: downloadCSV }, '下载 CSV');
+    const from = h('input', { type: 'date', id: 'from', 'aria-label': '考核起始日' });
+    const to = h('input', { type: 'date', id: 'to', 'aria-label': '考核截止日' });
+    const period = () => navigate({ ...view, from: from.value || view.from, to: to.value || view.to });
+    from.addEventListener('change', period);
+    to.addEventListener('change', period);
 
     clear(app).append(
       h('section', { class: 'card' },
         h('div', { class: 'controls' },
           h('div', { class: 'ctl' }, h('label', { for: 'indicator' }, '指标'), ind),
           h('div', { class: 'ctl level' }, h('label', { for: 'level' }, '显示层级'), level),
+          h('div', { class: 'ctl period', id: 'period', hidden: true }, h('label', { for: 'from' }, '考核期间'),
+            h('div', { class: 'dates' }, from, h('span', {}, '至'), to)),
           csv),
         h('ol', { class: 'crumbs', id: 'breadcrumb', 'aria-label': '所在位置' })),
       h('div', { class: 'layout' },
@@ -145,6 +172,9 @@
     GH.append(clear($('#level')), levels.map((l) => h('option', { value: l }, GH.LEVELS[l])));
     $('#level').value = v.level;
     $('#level').disabled = levels.length < 2;
+    $('#period').hidden = !isAssess(v.ind);
+    $('#from').value = v.from;
+    $('#to').value = v.to;
     $('#csv').disabled = !v.within;
 
     const card = $('#map-card');
@@ -219,17 +249,22 @@
   // but not the figures, and the map still draws.
   async function loadTable(v) {
     let r;
+    const assess = isAssess(v.ind);
+    const query = assess ? Q_ASSESS : Q_TABLE;
+    const vars = assess ? { from: v.from, to: v.to } : {};
     if (v.within) {
-      r = await gql(Q_TABLE, { level: v.level, within: v.within, names: [v.ind] });
+      r = await gql(query, { level: v.level, within: v.within, names: [v.ind], ...vars });
       if (r.errors.length) return [null, tableErrorText(r.errors[0])];
       return [r.data.indicators, null];
     }
     // The whole area: one table per district (indicators need a within).
     const ds = await loadUnits({ level: 'DISTRICT', within: null });
     if (!ds.length) return [null, null];
-    const q = 'query($names: [String!]) { ' + ds.map((d, i) =>
-      `t${i}: indicators(level: DISTRICT, within: ${JSON.stringify(d.code)}, names: $names) { ${TABLE} }`).join(' ') + ' }';
-    r = await gql(q, { names: [v.ind] });
+    const field = assess ? 'assessment' : 'indicators';
+    const period = assess ? ', from: $from, to: $to' : '';
+    const q = 'query($names: [String!]' + (assess ? ', $from: Date!, $to: Date!' : '') + ') { ' + ds.map((d, i) =>
+      `t${i}: ${field}(level: DISTRICT, within: ${JSON.stringify(d.code)}, names: $names${period}) { ${TABLE} }`).join(' ') + ' }';
+    r = await gql(q, { names: [v.ind], ...vars });
     const tables = ds.map((_, i) => r.data && r.data['t' + i]).filter(Boolean);
     if (!tables.length) return [null, r.errors.length ? tableErrorText(r.errors[0]) : null];
     const merged = { rows: tables.flatMap((t) => t.rows), totals: [], asOf: tables[0].asOf };
@@ -528,11 +563,13 @@
     const v = view;
     if (!v || !v.within) return;
     const q = new URLSearchParams({ level: v.level, within: v.within, names: v.ind });
+    const assess = isAssess(v.ind);
+    if (assess) { q.set('from', v.from); q.set('to', v.to); }
     const btn = $('#csv');
     btn.disabled = true;
     try {
       await GH.fresh();
-      const r = await fetch('/export/indicators.csv?' + q, { headers: { Authorization: 'Bearer ' + GH.token() } });
+      const r = await fetch((assess ? '/export/assessment.csv?' : '/export/indicators.csv?') + q, { headers: { Authorization: 'Bearer ' + GH.token() } });
       if (!r.ok) {
         let msg = 'HTTP ' + r.status;
         try { const b = await r.json(); if (b.errors) msg = GH.errorText(b.errors[0]); } catch (e) { /* not JSON */ }

@@ -55,7 +55,9 @@
   const SUBMISSION = `id status template version subject createdAt
     deliveries { department status attempts lastError deliveredAt fields }`;
   const M_SUBMIT = `mutation($input: SubmitReportInput!) { submitReport(input: $input) { ${SUBMISSION} } }`;
-  const Q_SUBMISSION = `query($id: ID!) { submission(id: $id) { ${SUBMISSION} } }`;
+  // The deliveries, live: the submission again at each change, until every
+  // department has it (the stream then ends).
+  const S_DELIVERY = `subscription($id: ID!) { submissionDelivery(id: $id) { ${SUBMISSION} } }`;
 
   const app = $('#app');
   const state = {
@@ -65,14 +67,20 @@
     person: null,
     form: null, // {draft, key, fields: Map(key -> row), submitted: [keys], busy, done}
   };
-  let pollTimer = 0;
+  let retryTimer = 0;
+  let following = null; // the live stream of the deliveries shown
+  function stopFollowing() {
+    clearTimeout(retryTimer);
+    if (following) following.stop();
+    following = null;
+  }
   let signedIn = false;
 
   document.addEventListener('gh:unauthenticated', () => {
     if (!signedIn) return;
     signedIn = false;
     GH.setToken('');
-    clearTimeout(pollTimer);
+    stopFollowing();
     start('登录已失效，请重新登录。');
   });
   start();
@@ -137,7 +145,7 @@
   function hide(name) { step(name).hidden = true; }
   function change(name) {
     if (state.form && !state.form.done && changedFields().length && !confirm('表单中的修改尚未提交，确定放弃吗？')) return;
-    clearTimeout(pollTimer);
+    stopFollowing();
     if (name === 'template') { resetForm(); return openTemplate(); }
     if (name === 'grid') { resetForm(); state.person = null; hide('person'); return openGrid(); }
     if (name === 'person') { resetForm(); return openPerson(); }
@@ -573,29 +581,37 @@
           : h('p', { class: 'notice info', id: 'no-deliveries' }, '各部门的数据没有变化，无需投递。'),
         h('p', { class: 'progress', id: 'progress' }, finished
           ? (s.deliveries.some((d) => d.status === 'FAILED') ? '投递结束：有部门投递失败，管理员可以重新投递。' : '全部投递完成。')
-          : [h('span', { class: 'spinner' }), ' 正在投递，每秒刷新…']),
+          : [h('span', { class: 'spinner' }), ' 正在投递，送达后即时显示…']),
         h('div', { class: 'actions' },
-          h('button', { type: 'button', class: 'btn', id: 'again', onclick: () => { clearTimeout(pollTimer); loadForm(); } }, '为该居民再填一份'),
-          h('button', { type: 'button', class: 'btn secondary', id: 'next-person', onclick: () => { clearTimeout(pollTimer); resetForm(); openPerson(); } }, '选择其他居民')));
+          h('button', { type: 'button', class: 'btn', id: 'again', onclick: () => { stopFollowing(); loadForm(); } }, '为该居民再填一份'),
+          h('button', { type: 'button', class: 'btn secondary', id: 'next-person', onclick: () => { stopFollowing(); resetForm(); openPerson(); } }, '选择其他居民')));
       return finished;
     };
+    // Followed live (SSE); a stream that breaks off before the end is
+    // opened again, after a pause growing with each failure.
     let failures = 0;
-    const tick = async () => {
-      let s = null;
-      try {
-        const r = await gql(Q_SUBMISSION, { id: sub.id });
-        s = r.data && r.data.submission;
-        if (r.errors.length && !s) throw new Error(GH.errorText(r.errors[0]));
-        failures = 0;
-      } catch (e) {
+    let finished = false;
+    const follow = () => {
+      const stream = GH.subscribe(S_DELIVERY, { id: sub.id }, (r) => {
+        const s = r.data && r.data.submissionDelivery;
+        if (s && card.isConnected) {
+          failures = 0;
+          finished = draw(s);
+        } else if (r.errors.length) {
+          $('#progress').textContent = `更新失败（${GH.errorText(r.errors[0])}）`;
+        }
+      });
+      following = stream;
+      stream.done.catch((e) => {
         failures++;
-        $('#progress').textContent = `刷新失败（${e.message}），稍后重试…`;
-      }
-      if (!card.isConnected) return;
-      if (s && draw(s)) return;
-      pollTimer = setTimeout(tick, Math.min(1000 * 2 ** Math.max(0, failures - 1), 15000));
+        if (card.isConnected) $('#progress').textContent = `更新中断（${e.message}），稍后重试…`;
+      }).then(() => {
+        if (following !== stream || finished || !card.isConnected) return;
+        retryTimer = setTimeout(follow, Math.min(1000 * 2 ** failures, 15000));
+      });
     };
-    if (!draw(sub)) pollTimer = setTimeout(tick, 1000);
+    finished = draw(sub);
+    if (!finished) follow();
     card.scrollIntoView({ block: 'start', behavior: 'smooth' });
   }
   function deliveryItem(d, labels) {
