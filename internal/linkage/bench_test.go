@@ -57,7 +57,7 @@ func TestLinkageBench(t *testing.T) {
 	t.Logf("linkage alone: %d rows in %v; allocated %d MiB, heap held after (the master index in memory) %d MiB",
 		rows, elapsed.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20, int64(held.HeapAlloc-before.HeapAlloc)>>20)
 
-	rep, err := linkage.Evaluate(ctx, bc.Fixture.Store.Pool, linkagetest.Truth(bc.Dataset))
+	rep, err := linkage.Evaluate(ctx, bc.Fixture.Store.Pool, linkagetest.Truth(bc.Dataset), bc.Fixture.Keys.Blind(""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,9 @@ func ratio(a, b int) float64 {
 // Evaluate measures the links in the hub's database against the truth. A row
 // the truth does not list carries its person's true ID number, so the person
 // its number names is its true person: such rows are right when linked.
-func Evaluate(ctx context.Context, pool *pgxpool.Pool, truth []TruthRow) (Report, error) {
+// Rows about no one (a keyless set's case with no party: its key is empty,
+// blinded as noKey) belong to no resident and are not counted.
+func Evaluate(ctx context.Context, pool *pgxpool.Pool, truth []TruthRow, noKey []byte) (Report, error) {
 	rep := Report{ByMethod: map[string][2]int{}}
 	// The true person of each distorted row.
 	type rk struct{ dept, set, id string }
@@ -67,7 +69,8 @@ func Evaluate(ctx context.Context, pool *pgxpool.Pool, truth []TruthRow) (Report
 	}
 	// Every person row, with its link; rows with valid numbers in bulk.
 	var keyed, keyedLinked int
-	if err := pool.QueryRow(ctx, `SELECT count(*), count(person_id) FROM facts WHERE entity = 'person' AND NOT key_invalid`).
+	if err := pool.QueryRow(ctx, `SELECT count(*), count(person_id) FROM facts
+		WHERE entity = 'person' AND NOT key_invalid AND key_hmac <> $1`, noKey).
 		Scan(&keyed, &keyedLinked); err != nil {
 		return rep, fmt.Errorf("linkage: evaluate: %w", err)
 	}

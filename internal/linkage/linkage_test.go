@@ -26,7 +26,7 @@ func TestLinkageMeetsThresholdsAgainstTruth(t *testing.T) {
 	if _, err := c.Syncer(nil).SyncAll(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := linkage.Evaluate(ctx, c.Fixture.Store.Pool, linkagetest.Truth(c.Dataset))
+	rep, err := linkage.Evaluate(ctx, c.Fixture.Store.Pool, linkagetest.Truth(c.Dataset), c.Fixture.Keys.Blind(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestLinkageMeetsThresholdsAgainstTruth(t *testing.T) {
 	if after := links(); after != before {
 		t.Errorf("links after the failed sync: %d, before %d", after, before)
 	}
-	again, err := linkage.Evaluate(ctx, c.Fixture.Store.Pool, linkagetest.Truth(c.Dataset))
+	again, err := linkage.Evaluate(ctx, c.Fixture.Store.Pool, linkagetest.Truth(c.Dataset), c.Fixture.Keys.Blind(""))
 	if err != nil {
 		t.Fatal(err)
 	}
