@@ -49,3 +49,8 @@ GRANT SELECT ON river_migration TO gridhub_app;
 GRANT SELECT ON goose_db_version TO gridhub_app;
 
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO gridhub_app;
+
+-- The periods of the indicator series (migration 00030): a snapshot is
+-- taken by the hub (monthly, or asked for by an admin) and never changed.
+-- The bi schema's grants are in migration 00031 (grants here are for public).
+GRANT SELECT, INSERT ON indicator_periods, indicator_period_units, indicator_period_cells TO gridhub_app;
