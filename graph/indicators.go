@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/grid"
@@ -16,10 +17,42 @@ import (
 // (an admin, a bi_reader or dept_officer without scope codes). A scoped
 // caller must name a within inside its scope. The CSV export goes through
 // here too, so both publish the same cells.
-func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error) {
-	pr, err := principal(ctx)
+//
+// With period, the table is the one published in that period.
+func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *string, names []string, period *string) (*indicators.Table, error) {
+	code, err := r.aggregateWithin(ctx, within)
 	if err != nil {
 		return nil, err
+	}
+	if period != nil {
+		return r.Figures.TableAt(ctx, *period, level, code, names)
+	}
+	return r.Figures.Table(ctx, level, code, names)
+}
+
+// SeriesFor serves the tables of a range of periods (from and to are period
+// labels, nil for the first and the last) to the callers IndicatorsFor
+// serves, under the same scope rules.
+func (r *Resolver) SeriesFor(ctx context.Context, level grid.Level, within *string, names []string, from, to *string) ([]*indicators.Table, error) {
+	code, err := r.aggregateWithin(ctx, within)
+	if err != nil {
+		return nil, err
+	}
+	deref := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	return r.Figures.Series(ctx, level, code, names, deref(from), deref(to))
+}
+
+// aggregateWithin checks within against the caller's aggregate scope and
+// returns the unit code tables are cut under ("" for the whole city).
+func (r *Resolver) aggregateWithin(ctx context.Context, within *string) (string, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return "", err
 	}
 	code := ""
 	if within != nil && *within != "" {
@@ -27,22 +60,25 @@ func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *
 		if len(code) == cityCodeLen {
 			city, err := r.cityCode(ctx)
 			if err != nil {
-				return nil, err
+				return "", err
 			}
 			if code != city {
-				return nil, &apperr.Error{Code: apperr.NotFound, Field: "within", Message: "within names no city of this hub"}
+				return "", &apperr.Error{Code: apperr.NotFound, Field: "within", Message: "within names no city of this hub"}
 			}
 			code = ""
 		} else if err := people.CheckCode("within", code); err != nil {
-			return nil, apperr.BadInput("within", "length", "within must be the city's 4-digit code or a grid code of 6, 9, 12 or 15 digits")
+			return "", apperr.BadInput("within", "length", "within must be the city's 4-digit code or a grid code of 6, 9, 12 or 15 digits")
 		}
 	}
 	if code == "" && !pr.WholeCity() || code != "" && !pr.InAggregateScope(code) {
-		return nil, &apperr.Error{Code: apperr.Forbidden, Field: "within",
+		return "", &apperr.Error{Code: apperr.Forbidden, Field: "within",
 			Message: "these figures are outside your scope: name a within code inside it"}
 	}
-	return r.Figures.Table(ctx, level, code, names)
+	return code, nil
 }
+
+// chinaTime is China Standard Time, in which snapshot labels are written.
+var chinaTime = time.FixedZone("CST", 8*60*60)
 
 // cityCodeLen is the length of a prefecture-level city's code (铜陵市 3407).
 const cityCodeLen = 4

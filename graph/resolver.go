@@ -37,4 +37,7 @@ type Resolver struct {
 	// Ledger is the access ledger auditors query; nil when the hub keeps none.
 	Ledger  *audit.Ledger
 	Version string
+	// AfterSnapshot, when set, runs after an admin took a snapshot of the
+	// indicators (the hub refreshes the bi schema's series).
+	AfterSnapshot func(ctx context.Context)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gridhub/gridhub/internal/grid"
+	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/report"
 )
 
@@ -221,6 +222,15 @@ type Health struct {
 	// 出生登记: births to this resident (as mother).
 	Births []*Birth       `json:"births"`
 	Source *SectionSource `json:"source"`
+}
+
+// An indicator table in every period of a range, oldest first: tables[i] is periods[i].
+type IndicatorSeries struct {
+	Level   grid.Level           `json:"level"`
+	Within  *string              `json:"within,omitempty"`
+	Names   []string             `json:"names"`
+	Periods []*indicators.Period `json:"periods"`
+	Tables  []*indicators.Table  `json:"tables"`
 }
 
 // 婚育信息

@@ -88,6 +88,9 @@ type Options struct {
 	Version string
 	// Dev turns on GraphiQL and introspection.
 	Dev bool
+	// AfterSnapshot runs after an admin took a snapshot of the indicators
+	// (the hub refreshes the bi schema); nil does nothing.
+	AfterSnapshot func(ctx context.Context)
 }
 
 // Handler is the hub's HTTP handler.
@@ -127,6 +130,8 @@ func New(opts Options) *Handler {
 		Figures:    opts.Figures,
 		Freshness:  opts.Freshness,
 		Version:    opts.Version,
+
+		AfterSnapshot: opts.AfterSnapshot,
 	}
 	gql := newGraphQL(resolver, opts)
 
@@ -140,8 +145,18 @@ func New(opts Options) *Handler {
 		withPurpose(opts.Config, timeout(opts.RequestTimeout, resolver.WithLoaders(gql))))))
 	route("/graphql", "graphql", otelhttp.NewHandler(api, "graphql"))
 	if opts.Figures != nil {
-		route("GET /export/indicators.csv", "export", otelhttp.NewHandler(
-			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportIndicators(resolver)))), "export"))
+		for _, e := range []struct {
+			path, format string
+			series       bool
+		}{
+			{"/export/indicators.csv", "csv", false},
+			{"/export/indicators-series.csv", "csv", true},
+			{"/export/indicators.xlsx", "xlsx", false},
+			{"/export/indicators-series.xlsx", "xlsx", true},
+		} {
+			route("GET "+e.path, "export", otelhttp.NewHandler(
+				opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportIndicators(resolver, e.series, e.format)))), "export"))
+		}
 	}
 	route("GET /healthz", "healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
