@@ -70,3 +70,21 @@ conformance:
 
 clean:
 	rm -rf bin
+
+## image: the container image (deploy/Dockerfile), where a Docker daemon answers.
+## IMAGE=name:tag names it (default gridhub:latest, what deploy/compose runs).
+IMAGE ?= gridhub:latest
+.PHONY: image deploy-config
+image:
+	@if ! command -v docker >/dev/null 2>&1; then \
+		echo "make image: no docker command here: install Docker (or build deploy/Dockerfile with another OCI builder)"; exit 1; \
+	elif ! docker info >/dev/null 2>&1; then \
+		echo "make image: no Docker daemon answers here (docker info failed): start one, or build deploy/Dockerfile where one runs"; exit 1; \
+	fi
+	docker build -f deploy/Dockerfile --build-arg VERSION=$$(git describe --always --dirty 2>/dev/null || echo dev) -t $(IMAGE) .
+
+## deploy-config: write the built-in configuration directory to
+## deploy/kubernetes/base/config (the ConfigMap's files; a test checks they agree).
+deploy-config: build
+	rm -rf deploy/kubernetes/base/config
+	./$(BIN) config dump deploy/kubernetes/base/config

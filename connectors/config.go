@@ -141,6 +141,13 @@ type RecordSet struct {
 
 	// Facts, when set, puts the record set in the department's fact feed.
 	Facts *SetFacts `yaml:"facts"`
+
+	// Identity, when set, names the source fields that say who a person
+	// record is about besides its key (name, sex, birthDate, address, phone;
+	// see identity.go): the fact feed then carries them, and also lists the
+	// rows whose ID number is missing or does not validate, for the hub's
+	// record linkage to place.
+	Identity []Field `yaml:"identity"`
 }
 
 // SetFacts is how a record set lists the records changed since a watermark,
@@ -427,6 +434,21 @@ func (d *Department) Line(path ...any) int { return d.file.Line(path...) }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
+// EnvReferences lists the environment variables that a mapping file's
+// ${NAME} and ${NAME:-default} references read, each once, in the order they
+// first appear: what a deployment must set to point the hub at a department.
+func EnvReferences(b []byte) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, m := range envRef.FindAllSubmatch(b, -1) {
+		if name := string(m[1]); !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 func expandEnv(b []byte) []byte {
 	return envRef.ReplaceAllFunc(b, func(m []byte) []byte {
 		sub := envRef.FindSubmatch(m)
@@ -531,6 +553,7 @@ func (d *Department) Validate() error {
 			}
 		}
 		d.validateFacts(fail, i, &rs)
+		d.validateIdentity(fail, i, &rs)
 		fields := map[string]bool{}
 		for j, f := range rs.Fields {
 			fat := func(more ...any) []any { return append(at("fields", j), more...) }

@@ -107,6 +107,14 @@ type Fact struct {
 	Record Record
 	// Deleted marks a record the department removed since the watermark.
 	Deleted bool
+	// Identity is who the record says it is about besides its key (name,
+	// sex, birthDate, address, phone; RecordSet.Identity), nil when the
+	// record set maps none.
+	Identity Record
+	// KeyInvalid marks a person fact whose ID number is missing or does not
+	// validate: Key then holds it as written (trimmed, upper-cased; "" when
+	// missing) and record linkage places the fact from its Identity.
+	KeyInvalid bool
 }
 
 // FactPage is one page of a fact feed.

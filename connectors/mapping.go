@@ -114,22 +114,9 @@ func (rs *RecordSet) KeyOf(get func(from string) (any, bool)) (string, error) {
 	if !ok || raw == nil {
 		return "", fmt.Errorf("key %s: %w", rs.Key, ErrNoKey)
 	}
-	var s string
-	switch v := raw.(type) {
-	case string:
-		s = v
-	case json.Number:
-		s = v.String()
-	case float64:
-		// A 15-digit number survives float64; an 18-digit one does not and
-		// will fail its check digit, which is the right outcome.
-		s = strconv.FormatFloat(v, 'f', -1, 64)
-	default:
-		n, ok := asInt(raw)
-		if !ok {
-			return "", fmt.Errorf("key %s: want a string, found %s", rs.Key, describe(raw))
-		}
-		s = strconv.FormatInt(n, 10)
+	s, err := keyText(raw)
+	if err != nil {
+		return "", fmt.Errorf("key %s: %w", rs.Key, err)
 	}
 	if strings.TrimSpace(s) == "" {
 		return "", fmt.Errorf("key %s: %w", rs.Key, ErrNoKey)
@@ -139,6 +126,26 @@ func (rs *RecordSet) KeyOf(get func(from string) (any, bool)) (string, error) {
 		return "", fmt.Errorf("key %s: %w", rs.Key, err)
 	}
 	return key, nil
+}
+
+// keyText is a raw key value as text.
+func keyText(raw any) (string, error) {
+	switch v := raw.(type) {
+	case string:
+		return v, nil
+	case json.Number:
+		return v.String(), nil
+	case float64:
+		// A 15-digit number survives float64; an 18-digit one does not and
+		// will fail its check digit, which is the right outcome.
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	default:
+		n, ok := asInt(raw)
+		if !ok {
+			return "", fmt.Errorf("want a string, found %s", describe(raw))
+		}
+		return strconv.FormatInt(n, 10), nil
+	}
 }
 
 // MapRecord builds the unified record of a raw source row. get returns the raw

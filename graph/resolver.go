@@ -16,6 +16,7 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
+	"github.com/gridhub/gridhub/internal/linkage"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 )
@@ -35,7 +36,9 @@ type Resolver struct {
 	Figures   *indicators.Service
 	Freshness func(ctx context.Context) ([]factsync.Freshness, error)
 	// Ledger is the access ledger auditors query; nil when the hub keeps none.
-	Ledger  *audit.Ledger
+	Ledger *audit.Ledger
+	// Linker is record linkage's review queue; nil when the hub links nothing.
+	Linker  *linkage.Linker
 	Version string
 	// AfterSnapshot, when set, runs after an admin took a snapshot of the
 	// indicators (the hub refreshes the bi schema's series).

@@ -35,7 +35,8 @@ func newSectionLoader(fed *federation.Federation, dept *federation.Dept, entity 
 			l := &loaded{unavailable: err}
 			if ans != nil {
 				if at, ok := ans.AsOf[k]; ok {
-					l.section = &records.Section{Dept: dept.Config, Entity: entity, Sets: ans.Result[k], AsOf: at, Stale: ans.Stale}
+					l.section = &records.Section{Dept: dept.Config, Entity: entity, Sets: ans.Result[k], AsOf: at, Stale: ans.Stale,
+						LinkedBy: ans.LinkedBy[k]}
 				}
 			}
 			out[i] = l
@@ -91,7 +92,7 @@ func (r *Resolver) recordSets(ctx context.Context, entity, key, dept string, set
 		return nil, &apperr.Error{Code: apperr.DepartmentUnavailable, Department: dept, Message: "this hub federates no departments"}
 	}
 	d, ok := r.Federation.Dept(dept)
-	if !ok {
+	if !ok || !r.operation(ctx).Policy.Configures(dept) {
 		return nil, apperr.BadInput("department", "department", "no department %q is configured (configured: %s)", dept, strings.Join(r.Federation.Codes(), ", "))
 	}
 	var want []*connectors.RecordSet

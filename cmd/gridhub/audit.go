@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gridhub/gridhub/internal/audit"
+	"github.com/gridhub/gridhub/internal/leader"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/store"
 )
@@ -23,34 +24,40 @@ import (
 var errAuditBroken = errors.New("audit ledger verification failed")
 
 // openAudit opens the access ledger, chained with the audit key derived from
-// the master key, and, when cfg names a checkpoint directory, starts writing
-// signed checkpoints of its head there. stop closes both, the ledger first, so
-// that the last checkpoint covers every entry this process wrote.
-func openAudit(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys) (ledger *audit.Ledger, stop func(), err error) {
+// the master key. When cfg names a checkpoint directory it also returns the
+// leader's duty of writing signed checkpoints of the ledger's head there (nil
+// otherwise): one replica writes them, whichever leads. closeLedger drains
+// the ledger; the shutdown closes it before the leader's duties stop, so that
+// the leader's last checkpoint covers every entry it wrote.
+func openAudit(cfg Config, st *store.Store, keys *secret.Keys) (ledger *audit.Ledger, checkpoints leader.Duty, closeLedger func(), err error) {
 	ledger = audit.New(st.Pool, keys.AuditChainKey())
+	closeLedger = func() { ledger.Close(context.Background()) }
 	if cfg.AuditCheckpoints == "" {
 		slog.Warn("audit checkpoints are off (set GRIDHUB_AUDIT_CHECKPOINTS): the newest ledger entries could be cut off unnoticed")
-		return ledger, func() { ledger.Close(context.Background()) }, nil
+		return ledger, nil, closeLedger, nil
 	}
+	// Made now, so that a directory the hub cannot write stops every
+	// replica at start, not only the one that comes to lead.
 	sink, err := audit.NewDirSink(cfg.AuditCheckpoints)
 	if err != nil {
-		ledger.Close(context.Background())
-		return nil, nil, err
-	}
-	cp, err := audit.NewCheckpointer(ctx, ledger, keys.AuditCheckpointKey(), sink, cfg.AuditCheckpointInterval)
-	if err != nil {
-		ledger.Close(context.Background())
-		return nil, nil, err
+		closeLedger()
+		return nil, nil, nil, err
 	}
 	slog.Info("audit checkpoints", "dir", cfg.AuditCheckpoints, "interval", cfg.AuditCheckpointInterval)
-	return ledger, func() {
-		ledger.Close(context.Background())
+	checkpoints = func(ctx context.Context) {
+		cp, err := audit.NewCheckpointer(ctx, ledger, keys.AuditCheckpointKey(), sink, cfg.AuditCheckpointInterval)
+		if err != nil {
+			slog.Error("audit checkpoints: not written while this replica leads", "err", err)
+			return
+		}
+		<-ctx.Done()
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := cp.Close(stopCtx); err != nil {
 			slog.Error("last audit checkpoint", "err", err)
 		}
-	}, nil
+	}
+	return ledger, checkpoints, closeLedger, nil
 }
 
 // runVerifyAudit walks the audit ledger's hash chain and names the first broken
@@ -58,9 +65,13 @@ func openAudit(ctx context.Context, cfg Config, st *store.Store, keys *secret.Ke
 // not migrated first: verifying must not change what it verifies.
 func runVerifyAudit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify-audit", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "act on a gridhub dev data dir")
+	dir := dataDirFlag(fs)
 	checkpoints := fs.String("checkpoints", "", "directory of signed checkpoints to check the ledger against (default: GRIDHUB_AUDIT_CHECKPOINTS, else with --data-dir its audit-checkpoints when present)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if *dir, err = databaseDir(fs, *dir, os.Getenv); err != nil {
 		return err
 	}
 	t, err := openTarget(ctx, *dir)

@@ -110,11 +110,15 @@ func TestVerifyAuditCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "audit-checkpoints")
-	// As serve does: openAudit with a checkpoint directory.
-	ledger, stop, err := openAudit(ctx, Config{AuditCheckpoints: dir, AuditCheckpointInterval: time.Hour}, st, keys)
+	// As serve does: openAudit with a checkpoint directory, and its duty run
+	// as the leader runs it.
+	ledger, checkpoints, closeLedger, err := openAudit(Config{AuditCheckpoints: dir, AuditCheckpointInterval: time.Hour}, st, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
+	leading, stopLeading := context.WithCancel(ctx)
+	dutyDone := make(chan struct{})
+	go func() { checkpoints(leading); close(dutyDone) }()
 	var entries []audit.Entry
 	for i := range 8 {
 		e, err := ledger.Append(ctx, audit.Entry{Actor: "officer-a", Action: audit.ActionRead, Persons: []string{strconv.Itoa(42 + i)}})
@@ -123,7 +127,11 @@ func TestVerifyAuditCheckpoints(t *testing.T) {
 		}
 		entries = append(entries, e)
 	}
-	stop() // the last checkpoint, of entry 8
+	// As serve stops: the ledger drains, then the leader's duty ends with
+	// the last checkpoint, of entry 8.
+	closeLedger()
+	stopLeading()
+	<-dutyDone
 
 	var out bytes.Buffer
 	if err := verifyAudit(ctx, st, keys, dir, &out); err != nil {

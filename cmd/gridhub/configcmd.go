@@ -66,7 +66,7 @@ func configCheck(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	samples := fs.Int("samples", 0, "read this many records of each department's fact feed and check them for undeclared identifiers")
-	dataDir := fs.String("data-dir", "", "with --samples: reach the departments of this running gridhub dev")
+	dataDir := dataDirFlag(fs) // with --samples: reach the departments of this running gridhub dev
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func configCheck(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 1 {
 		dir = fs.Arg(0)
 	}
-	if *dataDir != "" {
+	if *samples > 0 {
 		if err := loadEnvFile(filepath.Join(*dataDir, departmentsEnvFile)); err != nil {
 			return err
 		}

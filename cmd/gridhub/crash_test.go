@@ -70,97 +70,11 @@ func TestCrash(t *testing.T) {
 	n := envInt(crashSubmissionsEnv, 60)
 	outage := envDuration(crashOutageEnv, 5*time.Second)
 	ctx := context.Background()
-	tmp := t.TempDir()
 
-	// --- the binary, the databases, the city, the departments ---
 	setupStart := time.Now()
-	bin := filepath.Join(tmp, "gridhub")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	hubDB := devenv.NewDatabase(t)
-	deptDB := map[string]string{
-		deptsim.CivilAffairs: devenv.NewDatabase(t),
-		deptsim.Health:       devenv.NewDatabase(t),
-	}
-	// Registered after the databases: cleanups run last-in first-out, so every
-	// process is gone before its database is dropped.
-	procs := &procSet{}
-	t.Cleanup(procs.killAll)
-
-	logDir := filepath.Join(tmp, "logs")
-	dataDir := filepath.Join(tmp, "data")
-	deptDir := filepath.Join(dataDir, "departments") // what `gridhub deptsim --data-dir` reads
-	for _, d := range []string{logDir, deptDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			dumpLogs(t, logDir)
-		}
-	})
-	secretKey := make([]byte, 32)
-	rand.Read(secretKey)
-	baseEnv := append(hermeticEnv(),
-		"GRIDHUB_DATABASE_URL="+hubDB,
-		"GRIDHUB_SECRET_KEY="+base64.StdEncoding.EncodeToString(secretKey))
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		// Migrations and the master index, as an operator runs them.
-		cmd := exec.CommandContext(gctx, bin, "seed", "--residents", strconv.Itoa(crashResidents), "--truth", filepath.Join(tmp, "truth"))
-		cmd.Env = baseEnv
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("gridhub seed: %v\n%s", err, out)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		// The same city (same options, same seed) as the departments see it.
-		city, err := synth.Generate(synth.Options{Scale: synth.ScaleDemo, Residents: crashResidents, Seed: 1})
-		if err != nil {
-			return err
-		}
-		ds := deptsim.Build(city, city.Seed)
-		dg, dctx := errgroup.WithContext(gctx)
-		for dept, url := range deptDB {
-			dg.Go(func() error { return ds.LoadSQL(dctx, dept, url) })
-		}
-		dg.Go(func() error { return ds.WriteFiles(deptDir) })
-		return dg.Wait()
-	})
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
-
-	// The REST simulators, each a process of its own.
-	sims := map[string]*crashSim{}
-	env := slices.Clone(baseEnv)
-	for _, dept := range deptsim.Departments() {
-		var e deptsim.Endpoint
-		switch deptsim.Kind(dept) {
-		case deptsim.KindSQL:
-			e.DSN = deptDB[dept]
-		case deptsim.KindSheet:
-			e.Ledger = deptsim.LedgerPath(deptDir)
-		case deptsim.KindREST:
-			port, err := devenv.FreePort()
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := &crashSim{dept: dept, bin: bin, dataDir: dataDir, port: port, logDir: logDir, procs: procs}
-			if err := s.start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			sims[dept] = s
-			e.URL, e.APIKey = s.url(), deptsim.DefaultAPIKey(dept)
-		}
-		for k, v := range deptsim.Env(dept, e) {
-			env = append(env, k+"="+v)
-		}
-	}
+	city := startTestCity(t, devenv.NewDatabase(t), crashResidents)
+	tmp, sims, hubDB := city.tmp, city.sims, city.hubDB
+	env := slices.Clone(city.env)
 
 	// Production tokens: an RS256 key whose public half the hubs read as a JWKS.
 	jwksPath := filepath.Join(tmp, "jwks.json")
@@ -169,29 +83,10 @@ func TestCrash(t *testing.T) {
 		"GRIDHUB_JWKS_FILE="+jwksPath,
 		"GRIDHUB_SYNC_INTERVAL=1h", // no fact-sync noise after the first
 		"GRIDHUB_RATE_LIMIT=100000",
-		// A job left running by the killed hub is rescued after this (River's
-		// default is an hour); it must exceed the job timeout, which must
-		// exceed the slowest department's timeout (3s).
-		"GRIDHUB_DELIVERY_JOB_TIMEOUT=10s",
-		"GRIDHUB_DELIVERY_RESCUE_AFTER=15s",
 	)
-	var hubs []*crashHub
-	for i := range 2 {
-		port, err := devenv.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := &crashHub{name: fmt.Sprintf("hub%d", i), bin: bin, env: env, port: port, logDir: logDir, procs: procs}
-		hubs = append(hubs, h)
-	}
-	hg := errgroup.Group{}
-	for _, h := range hubs {
-		hg.Go(func() error { return h.start(ctx) })
-	}
-	if err := hg.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	cl := &crashClient{hubs: hubs, token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	env = append(env, rescueEnv...)
+	hubs := city.startHubs(t, ctx, 2, env)
+	cl := &crashClient{targets: hubTargets(hubs), token: token, http: &http.Client{Timeout: 30 * time.Second}}
 	t.Logf("crash: setup took %s (binary, databases, %d residents, six departments, 3 simulators, 2 hubs)",
 		time.Since(setupStart).Round(100*time.Millisecond), crashResidents)
 
@@ -290,57 +185,161 @@ func TestCrash(t *testing.T) {
 		killed.name, since(flowStart, killedAt), since(flowStart, restartedAt))
 
 	// --- recovery: every delivery DELIVERED, as the API tells it ---
-	deadline := time.Now().Add(2*outage + 4*time.Minute)
-	pending := slices.Collect(maps.Keys(run.subs))
-	var lastStatus string
-	for len(pending) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d submissions not delivered by the deadline; e.g. %s", len(pending), n, lastStatus)
-		}
-		var mu sync.Mutex
-		var still []string
-		pg := errgroup.Group{}
-		pg.SetLimit(8)
-		for k, key := range pending {
-			pg.Go(func() error {
-				sub := run.subs[key]
-				var out struct {
-					Submission *gqlSubmission `json:"submission"`
-				}
-				if err := cl.call(ctx, &run.retries, k%2, submissionQuery, map[string]any{"id": sub.id}, &out); err != nil {
-					return err
-				}
-				if out.Submission == nil {
-					return fmt.Errorf("submission %s (key %s) not found", sub.id, key)
-				}
-				for _, d := range out.Submission.Deliveries {
-					if d.Status == string(report.Failed) {
-						return fmt.Errorf("submission %s: delivery to %s FAILED after %d attempts: %s", sub.id, d.Department, d.Attempts, deref(d.LastError))
-					}
-				}
-				if out.Submission.Status != string(report.Delivered) {
-					mu.Lock()
-					still = append(still, key)
-					lastStatus = out.Submission.String()
-					mu.Unlock()
-				}
-				return nil
-			})
-		}
-		if err := pg.Wait(); err != nil {
-			t.Fatal(err)
-		}
-		pending = still
-		if len(pending) > 0 {
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
+	run.waitDelivered(t, ctx, cl, time.Now().Add(2*outage+4*time.Minute))
 	delivered := time.Now()
 	t.Logf("crash: all %d×6 deliveries DELIVERED %s after the last submission, %s after %s came back, %s after the kill",
 		n, delivered.Sub(flowEnd).Round(100*time.Millisecond), delivered.Sub(outageEnd).Round(100*time.Millisecond),
 		crashDownDept, delivered.Sub(killedAt).Round(100*time.Millisecond))
 
 	// --- the counts, in the hub and in the department systems ---
+	checkHub(t, ctx, hubDB, run)
+	city.checkDeliveredOnce(t, ctx, run, map[string]int{crashDownDept: linesAtRestart})
+}
+
+// testCity is what the tests that run the real binary as production runs it
+// share: the binary, the hub's database seeded with a small city, the two SQL
+// departments in their own databases, the party ledger's workbooks, and the
+// three REST department simulators as processes of their own.
+type testCity struct {
+	tmp, bin, logDir, dataDir, deptDir string
+	hubDB                              string
+	deptDB                             map[string]string
+	sims                               map[string]*crashSim
+	procs                              *procSet
+	// env is the environment of a hub: the database, the master key and
+	// where every department is.
+	env []string
+}
+
+// startTestCity builds the binary, seeds hubDB with residents residents (as
+// an operator does, `gridhub seed`), loads the departments' views of the same
+// city and starts the REST simulators. Every process it starts is killed when
+// t ends, and the logs are shown when t fails.
+func startTestCity(t *testing.T, hubDB string, residents int) *testCity {
+	t.Helper()
+	ctx := context.Background()
+	tmp := t.TempDir()
+	c := &testCity{tmp: tmp, bin: filepath.Join(tmp, "gridhub"), hubDB: hubDB, sims: map[string]*crashSim{},
+		logDir: filepath.Join(tmp, "logs"), dataDir: filepath.Join(tmp, "data")}
+	c.deptDir = filepath.Join(c.dataDir, "departments") // what `gridhub deptsim --data-dir` reads
+	if out, err := exec.Command("go", "build", "-o", c.bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	c.deptDB = map[string]string{
+		deptsim.CivilAffairs: devenv.NewDatabase(t),
+		deptsim.Health:       devenv.NewDatabase(t),
+	}
+	// Registered after the databases: cleanups run last-in first-out, so every
+	// process is gone before its database is dropped.
+	c.procs = &procSet{}
+	t.Cleanup(c.procs.killAll)
+	for _, d := range []string{c.logDir, c.deptDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(t, c.logDir)
+		}
+	})
+	secretKey := make([]byte, 32)
+	rand.Read(secretKey)
+	baseEnv := append(hermeticEnv(),
+		"GRIDHUB_DATABASE_URL="+hubDB,
+		"GRIDHUB_SECRET_KEY="+base64.StdEncoding.EncodeToString(secretKey))
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		// Migrations and the master index, as an operator runs them.
+		cmd := exec.CommandContext(gctx, c.bin, "seed", "--residents", strconv.Itoa(residents), "--truth", filepath.Join(tmp, "truth"))
+		cmd.Env = baseEnv
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("gridhub seed: %v\n%s", err, out)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		// The same city (same options, same seed) as the departments see it.
+		city, err := synth.Generate(synth.Options{Scale: synth.ScaleDemo, Residents: residents, Seed: 1})
+		if err != nil {
+			return err
+		}
+		ds := deptsim.Build(city, city.Seed)
+		dg, dctx := errgroup.WithContext(gctx)
+		for dept, url := range c.deptDB {
+			dg.Go(func() error { return ds.LoadSQL(dctx, dept, url) })
+		}
+		dg.Go(func() error { return ds.WriteFiles(c.deptDir) })
+		return dg.Wait()
+	})
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The REST simulators, each a process of its own.
+	c.env = slices.Clone(baseEnv)
+	for _, dept := range deptsim.Departments() {
+		var e deptsim.Endpoint
+		switch deptsim.Kind(dept) {
+		case deptsim.KindSQL:
+			e.DSN = c.deptDB[dept]
+		case deptsim.KindSheet:
+			e.Ledger = deptsim.LedgerPath(c.deptDir)
+		case deptsim.KindREST:
+			port, err := devenv.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &crashSim{dept: dept, bin: c.bin, dataDir: c.dataDir, port: port, logDir: c.logDir, procs: c.procs}
+			if err := s.start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			c.sims[dept] = s
+			e.URL, e.APIKey = s.url(), deptsim.DefaultAPIKey(dept)
+		}
+		for k, v := range deptsim.Env(dept, e) {
+			c.env = append(c.env, k+"="+v)
+		}
+	}
+	return c
+}
+
+// rescueEnv makes a delivery a killed hub left running be taken up by
+// another after 15s (River's default is an hour); it must exceed the job
+// timeout, which must exceed the slowest department's timeout (3s).
+var rescueEnv = []string{"GRIDHUB_DELIVERY_JOB_TIMEOUT=10s", "GRIDHUB_DELIVERY_RESCUE_AFTER=15s"}
+
+// startHubs starts n `gridhub serve` processes with env, in parallel, and
+// returns once every one is ready.
+func (c *testCity) startHubs(t *testing.T, ctx context.Context, n int, env []string) []*crashHub {
+	t.Helper()
+	var hubs []*crashHub
+	for i := range n {
+		port, err := devenv.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hubs = append(hubs, &crashHub{name: fmt.Sprintf("hub%d", i), bin: c.bin, env: env, port: port, logDir: c.logDir, procs: c.procs})
+	}
+	g := errgroup.Group{}
+	for _, h := range hubs {
+		g.Go(func() error { return h.start(ctx) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return hubs
+}
+
+// checkDeliveredOnce counts, in the department systems themselves (the SQL
+// inbox tables, the simulators' durable inbox logs and counters, the inbox
+// workbook), that every department holds every submission of run exactly
+// once. sinceRestart gives, for a REST simulator restarted during the run,
+// how many deliveries it had accepted before: its counters start again.
+func (c *testCity) checkDeliveredOnce(t *testing.T, ctx context.Context, run *crashRun, sinceRestart map[string]int) {
+	t.Helper()
+	n := len(run.subs)
 	expect := map[string]map[string]bool{} // department -> idempotency keys
 	for _, dept := range deptsim.Departments() {
 		expect[dept] = map[string]bool{}
@@ -348,39 +347,34 @@ func TestCrash(t *testing.T) {
 			expect[dept][report.IdempotencyKey(sub.id, dept)] = true
 		}
 	}
-	checkHub(t, ctx, hubDB, run)
-
 	for _, dept := range deptsim.Departments() {
 		var held map[string]int // idempotency key -> records
 		var extra string
 		switch deptsim.Kind(dept) {
 		case deptsim.KindSQL:
-			held = sqlInbox(t, ctx, deptDB[dept], deptsim.InboxTable(dept))
+			held = sqlInbox(t, ctx, c.deptDB[dept], deptsim.InboxTable(dept))
 		case deptsim.KindSheet:
-			held = sheetInbox(t, deptDir)
+			held = sheetInbox(t, c.deptDir)
 		case deptsim.KindREST:
-			lines, err := inboxLines(sims[dept].inboxPath())
+			lines, err := inboxLines(c.sims[dept].inboxPath())
 			if err != nil {
 				t.Fatal(err)
 			}
 			held = lines.byKey
-			st, err := sims[dept].stats(ctx)
+			st, err := c.sims[dept].stats(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Every accepted delivery is a request that was not a replay: a
-			// repeat after the crash must be answered as a replay, never
-			// stored again. The outage's simulator counts since its restart.
-			want := n
-			if dept == crashDownDept {
-				want = n - linesAtRestart
-			}
-			if st.Keys != n || st.Requests-st.Replayed != int64(want) || st.Conflicts != 0 || st.Refused != 0 {
-				t.Errorf("%s inbox counters %+v: want keys %d, requests-replayed %d, no conflicts, none refused", dept, st, n, want)
+			// repeat after a crash must be answered as a replay, never
+			// stored again. A restarted simulator counts since its restart.
+			before, restarted := sinceRestart[dept]
+			if st.Keys != n || st.Requests-st.Replayed != int64(n-before) || st.Conflicts != 0 || st.Refused != 0 {
+				t.Errorf("%s inbox counters %+v: want keys %d, requests-replayed %d, no conflicts, none refused", dept, st, n, n-before)
 			}
 			extra = fmt.Sprintf(", requests %d, replayed %d", st.Requests, st.Replayed)
-			if dept == crashDownDept {
-				extra += fmt.Sprintf(" (since its restart; %d accepted before the outage)", linesAtRestart)
+			if restarted {
+				extra += fmt.Sprintf(" (since its restart; %d accepted before it stopped)", before)
 			}
 		}
 		records, doubled, lost, unknown := 0, 0, 0, 0
@@ -401,7 +395,7 @@ func TestCrash(t *testing.T) {
 				t.Errorf("%s lacks delivery %s", dept, key)
 			}
 		}
-		t.Logf("crash: %-16s (%s) keys %d, records %d, lost %d, doubled %d, unknown %d%s",
+		t.Logf("%-16s (%s) keys %d, records %d, lost %d, doubled %d, unknown %d%s",
 			dept, deptsim.Kind(dept), len(held), records, lost, doubled, unknown, extra)
 	}
 }
@@ -477,6 +471,57 @@ func (r *crashRun) submit(t *testing.T, ctx context.Context, cl *crashClient, i,
 		r.subs[key] = &crashSubmission{key: key, id: sub.ID, person: person, hub: hub}
 		r.mu.Unlock()
 		return
+	}
+}
+
+// waitDelivered waits, asking the hub as a client does, until every
+// submission of r is DELIVERED to every department, and fails t when one
+// FAILED or the deadline passes first.
+func (r *crashRun) waitDelivered(t *testing.T, ctx context.Context, cl *crashClient, deadline time.Time) {
+	t.Helper()
+	pending := slices.Collect(maps.Keys(r.subs))
+	var lastStatus string
+	for len(pending) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d submissions not delivered by the deadline; e.g. %s", len(pending), len(r.subs), lastStatus)
+		}
+		var mu sync.Mutex
+		var still []string
+		pg := errgroup.Group{}
+		pg.SetLimit(8)
+		for k, key := range pending {
+			pg.Go(func() error {
+				sub := r.subs[key]
+				var out struct {
+					Submission *gqlSubmission `json:"submission"`
+				}
+				if err := cl.call(ctx, &r.retries, k%len(cl.targets), submissionQuery, map[string]any{"id": sub.id}, &out); err != nil {
+					return err
+				}
+				if out.Submission == nil {
+					return fmt.Errorf("submission %s (key %s) not found", sub.id, key)
+				}
+				for _, d := range out.Submission.Deliveries {
+					if d.Status == string(report.Failed) {
+						return fmt.Errorf("submission %s: delivery to %s FAILED after %d attempts: %s", sub.id, d.Department, d.Attempts, deref(d.LastError))
+					}
+				}
+				if out.Submission.Status != string(report.Delivered) {
+					mu.Lock()
+					still = append(still, key)
+					lastStatus = out.Submission.String()
+					mu.Unlock()
+				}
+				return nil
+			})
+		}
+		if err := pg.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		pending = still
+		if len(pending) > 0 {
+			time.Sleep(500 * time.Millisecond)
+		}
 	}
 }
 
@@ -877,6 +922,14 @@ func deref(s *string) string {
 // an admin token signed with its private half, as an identity provider would.
 func crashToken(t *testing.T, path string) string {
 	t.Helper()
+	return tokenSigner(t, path)("crash-admin")
+}
+
+// tokenSigner writes a JWKS with a fresh RS256 public key to path and returns
+// a function signing an admin token for a subject with its private half, as
+// an identity provider would.
+func tokenSigner(t *testing.T, path string) func(subject string) string {
+	t.Helper()
 	raw, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -905,17 +958,19 @@ func crashToken(t *testing.T, path string) string {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	tok, err := jwt.NewBuilder().Subject("crash-admin").IssuedAt(now).Expiration(now.Add(3*time.Hour)).
-		JwtID("crash-admin-1").Claim("roles", []string{"admin"}).Build()
-	if err != nil {
-		t.Fatal(err)
+	return func(subject string) string {
+		now := time.Now()
+		tok, err := jwt.NewBuilder().Subject(subject).IssuedAt(now).Expiration(now.Add(3*time.Hour)).
+			JwtID(subject+"-1").Claim("roles", []string{"admin"}).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256(), priv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(signed)
 	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256(), priv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(signed)
 }
 
 // --- the GraphQL client ---
@@ -989,20 +1044,54 @@ func (e *transient) Error() string { return e.err.Error() }
 func (e *transient) Unwrap() error { return e.err }
 
 type crashClient struct {
-	hubs  []*crashHub
-	token string
-	http  *http.Client
+	// targets are the base URLs requests go to: the hubs, or one load
+	// balancer in front of them.
+	targets []string
+	token   string
+	http    *http.Client
+	// observe, when set, is told of every request: the id it carried
+	// (header X-Test-Request), when it was sent and answered, and its error.
+	observe func(id string, sent, answered time.Time, err error)
 }
 
-// do sends one GraphQL request to hub i.
+// hubTargets are the hubs' base URLs.
+func hubTargets(hubs []*crashHub) []string {
+	var out []string
+	for _, h := range hubs {
+		out = append(out, h.url())
+	}
+	return out
+}
+
+// requestSeq numbers the requests an observed client sends.
+var requestSeq atomic.Int64
+
+// do sends one GraphQL request to target i.
 func (c *crashClient) do(ctx context.Context, i int, query string, vars map[string]any, out any) error {
+	if c.observe == nil {
+		return c.send(ctx, i, "", query, vars, out)
+	}
+	id := strconv.FormatInt(requestSeq.Add(1), 10)
+	sent := time.Now()
+	err := c.send(ctx, i, id, query, vars, out)
+	c.observe(id, sent, time.Now(), err)
+	return err
+}
+
+// send sends one GraphQL request to target i, with the request id id when
+// it is not empty.
+func (c *crashClient) send(ctx context.Context, i int, id, query string, vars map[string]any, out any) error {
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.hubs[i].url()+"/graphql", bytes.NewReader(body))
+	target := c.targets[i]
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"/graphql", bytes.NewReader(body))
 	if err != nil {
 		return err
+	}
+	if id != "" {
+		req.Header.Set("X-Test-Request", id)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -1017,14 +1106,14 @@ func (c *crashClient) do(ctx context.Context, i int, query string, vars map[stri
 		return &transient{err}
 	}
 	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-		return &transient{fmt.Errorf("%s: HTTP %d: %s", c.hubs[i].name, resp.StatusCode, bytes.TrimSpace(b))}
+		return &transient{fmt.Errorf("%s: HTTP %d: %s", target, resp.StatusCode, bytes.TrimSpace(b))}
 	}
 	var r struct {
 		Data   json.RawMessage `json:"data"`
 		Errors gqlErrors       `json:"errors"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("%s: HTTP %d, not JSON: %.200s", c.hubs[i].name, resp.StatusCode, b)
+		return fmt.Errorf("%s: HTTP %d, not JSON: %.200s", target, resp.StatusCode, b)
 	}
 	if len(r.Errors) > 0 {
 		switch r.Errors[0].Extensions.Code {
@@ -1048,7 +1137,7 @@ func (c *crashClient) call(ctx context.Context, retries *atomic.Int64, hub int, 
 			return err
 		}
 		retries.Add(1)
-		hub = (hub + 1) % len(c.hubs)
+		hub = (hub + 1) % len(c.targets)
 		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -22,7 +22,7 @@ func (d dataDir) departments() string { return filepath.Join(string(d), "departm
 func runDeptsim(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("deptsim", flag.ContinueOnError)
 	dept := fs.String("department", "", "department: "+strings.Join(deptsim.Departments(), ", "))
-	dir := fs.String("data-dir", ".gridhub", "gridhub dev data dir; the simulator reads DIR/departments/<department>/")
+	dir := dataDirFlag(fs) // the simulator reads DIR/departments/<department>/
 	port := fs.Int("port", 0, "port on 127.0.0.1 (0: the department's default, the one its mapping file names)")
 	key := fs.String("api-key", "", "API key to accept (default: $GRIDHUB_DEPT_<DEPARTMENT>_KEY, else the dev key)")
 	fault := fs.String("fault", "", "inject a fault into every request: error, unavailable, ratelimit, slow or garbage, optionally MODE@RATE[/DELAY]")

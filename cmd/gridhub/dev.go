@@ -29,7 +29,7 @@ import (
 // hub. Every process it starts is stopped when it returns.
 func runDev(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	dir := fs.String("data-dir", ".gridhub", "data dir: database cluster, keys, logs, ground truth")
+	dir := dataDirFlag(fs) // the database cluster, keys, logs, ground truth
 	port := fs.Int("port", 8080, "HTTP port on 127.0.0.1")
 	scale := fs.String("scale", "demo", "city to generate on first start: demo (铜官区) or city (all of 铜陵市)")
 	residents := fs.Int("residents", 0, "scale the generated city to about this many residents (0: natural size)")
@@ -89,6 +89,8 @@ func runDev(ctx context.Context, args []string) error {
 	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", *port)
 	cfg.DatabaseURL = dbURL
 	cfg.Dev = true
+	// One hub and no load balancer: nothing to wait for on the way out.
+	cfg.ShutdownDelay = envDurationOrZero("GRIDHUB_SHUTDOWN_DELAY", 0)
 	cfg.SyncInterval = envDuration("GRIDHUB_SYNC_INTERVAL", time.Minute)
 	cfg.AuditCheckpoints = envOr("GRIDHUB_AUDIT_CHECKPOINTS", d.auditCheckpoints())
 	rd, err := devenv.StartRedis(ctx, d.redis(), logFile(d, "redis.log"))
@@ -151,13 +153,13 @@ func runDev(ctx context.Context, args []string) error {
 		for _, sim := range sims {
 			fmt.Printf("department %s: %s (pid %d; kill it to see the hub without it)\n", sim.dept, sim.url, sim.cmd.Process.Pid)
 		}
-		printDevTokens(cfg.DevKey, conf.Codes())
+		printDevTokens(os.Stdout, cfg.DevKey, conf.Codes())
 		if sc, err := deptsim.Showcase(d.departments()); err == nil && len(sc) > 0 {
 			// The numbers stay in the file: a console is a log too.
 			fmt.Printf("showcase residents (records in all six departments): %d, ID numbers in %s\n",
 				len(sc), filepath.Join(d.departments(), deptsim.TruthDir, "showcase.json"))
 		}
-		fmt.Printf("graphiql: http://%s/graphiql  (add the header {\"Authorization\": \"Bearer <token>\"})\n", addr)
+		fmt.Printf("graphiql: http://%s/graphiql  (put a token in its Headers tab)\n", addr)
 		fmt.Printf("graphql: http://%s/graphql\n", addr)
 		slog.Info("ready", "after", time.Since(start).Round(time.Millisecond), "data_dir", *dir)
 	})
@@ -165,7 +167,7 @@ func runDev(ctx context.Context, args []string) error {
 
 // printDevTokens prints a dev token for each kind of caller, for the demo:
 // an officer of each configured department among them.
-func printDevTokens(key []byte, depts []string) {
+func printDevTokens(w io.Writer, key []byte, depts []string) {
 	principals := []auth.Principal{{Subject: "dev-admin", Roles: []auth.Role{auth.Admin}}}
 	for _, d := range depts {
 		principals = append(principals, auth.Principal{Subject: "dev-" + strings.ReplaceAll(d, "_", "-"), Roles: []auth.Role{auth.DeptOfficer}, Department: d})
@@ -181,7 +183,7 @@ func printDevTokens(key []byte, depts []string) {
 			slog.Error("dev token", "subject", p.Subject, "err", err)
 			continue
 		}
-		fmt.Printf("token %s: %s\n", p.Subject, tok)
+		fmt.Fprintf(w, "token %s: %s\n", p.Subject, tok)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,6 +21,8 @@ import (
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/ratelimit"
 	"github.com/gridhub/gridhub/internal/report"
+	"github.com/gridhub/gridhub/internal/secret"
+	"github.com/gridhub/gridhub/internal/signin"
 )
 
 // loadConfig loads and checks the configuration directory (GRIDHUB_CONFIG,
@@ -57,6 +60,9 @@ type configured struct {
 	deliveries *river.Client[pgx.Tx]
 	// queues are the delivery queues the client works.
 	queues map[string]bool
+	// leading reports whether this replica leads: only the leader brings a
+	// new configuration's facts and indicators in at once.
+	leading func() bool
 }
 
 // deliveryWorkers is how many deliveries of one department run at once in
@@ -90,14 +96,21 @@ func (c *configured) reload(ctx context.Context) error {
 		}
 		c.queues[code] = true
 	}
+	// The policy follows the federation at once: a request that finds a
+	// department its policy does not configure answers that it is not
+	// configured (graph.recordSets), never that its fields are withheld.
+	old := c.live.Get()
+	c.live.Set(next)
 	c.reports.Reconfigure(next.Catalogue, next.Templates)
 	c.agg.Reconfigure(next.Indicators)
 	c.figures.Reconfigure(next.Indicators)
-	old := c.live.Get()
-	c.live.Set(next)
 	slog.Info("configuration reloaded", "dir", orBuiltin(c.dir), "departments", strings.Join(next.Codes(), ","))
 	// Indicators of a new catalogue, and a new department's facts, are
-	// brought in at once rather than at the next tick.
+	// brought in at once rather than at the next tick, by the replica that
+	// syncs (every replica reloads on the same change).
+	if c.leading != nil && !c.leading() {
+		return nil
+	}
 	go func() {
 		if err := c.syncer.Prepare(ctx); err != nil && ctx.Err() == nil {
 			slog.Warn("configuration reload: recompute indicators", "err", err)
@@ -126,6 +139,10 @@ type shared struct {
 func openShared(ctx context.Context, cfg Config) (*shared, error) {
 	limit := ratelimit.Limit{PerSecond: cfg.RateLimit, Burst: 2 * cfg.RateLimit}
 	if cfg.RedisURL == "" {
+		if !cfg.Dev {
+			slog.Warn("GRIDHUB_REDIS_URL is not set: rate limits, persisted queries and recent copies are this replica's own; " +
+				"several replicas need a shared Redis for a caller's limit to hold across them")
+		}
 		return &shared{
 			cache:   cache.NewMemory(200_000),
 			limiter: ratelimit.NewMemory(limit, 100_000),
@@ -151,11 +168,19 @@ func openShared(ctx context.Context, cfg Config) (*shared, error) {
 // openVerifier verifies bearer tokens: against the JWKS in production, and the
 // dev key too under gridhub dev. A dept_officer's department must be one the
 // configuration in force has.
-func openVerifier(cfg Config, live *config.Live) (*auth.Verifier, error) {
-	if !cfg.Dev && cfg.JWKSFile == "" && cfg.JWKSURL == "" {
-		return nil, fmt.Errorf("no token keys: set GRIDHUB_JWKS_FILE or GRIDHUB_JWKS_URL")
+//
+// With staff sign-in configured it also accepts the hub's own session
+// tokens, under the key derived from the master key.
+func openVerifier(cfg Config, live *config.Live, keys *secret.Keys) (*auth.Verifier, error) {
+	if !cfg.Dev && cfg.JWKSFile == "" && cfg.JWKSURL == "" && cfg.OIDC.Issuer == "" {
+		return nil, fmt.Errorf("no token keys: set GRIDHUB_JWKS_FILE or GRIDHUB_JWKS_URL, or staff sign-in (GRIDHUB_OIDC_ISSUER)")
+	}
+	var session ed25519.PublicKey
+	if cfg.OIDC.Issuer != "" {
+		session = keys.SessionTokenKey().Public().(ed25519.PublicKey)
 	}
 	return auth.NewVerifier(auth.Config{
+		SessionKey:  session,
 		JWKSFile:    cfg.JWKSFile,
 		JWKSURL:     cfg.JWKSURL,
 		Issuer:      cfg.JWTIssuer,
@@ -164,6 +189,35 @@ func openVerifier(cfg Config, live *config.Live) (*auth.Verifier, error) {
 		DevKey:      cfg.DevKey,
 		Departments: func() []string { return live.Get().Codes() },
 	})
+}
+
+// openSignIn is the staff sign-in through the identity provider, or nil
+// when none is configured (the pages then offer a dev hub's paste-a-token
+// card, or say sign-in is not set up).
+func openSignIn(cfg Config, live *config.Live, keys *secret.Keys) (*signin.Service, error) {
+	if cfg.OIDC.Issuer == "" {
+		return nil, nil
+	}
+	if live.Get().Signin == nil {
+		slog.Warn("staff sign-in: the configuration directory has no signin.yaml: nobody can sign in until it maps the provider's claims onto roles")
+	}
+	s, err := signin.New(signin.Options{
+		Issuer:       cfg.OIDC.Issuer,
+		ClientID:     cfg.OIDC.ClientID,
+		ClientSecret: cfg.OIDC.ClientSecret,
+		RedirectURL:  cfg.OIDC.RedirectURL,
+		Scopes:       cfg.OIDC.Scopes,
+		TokenTTL:     cfg.OIDC.TokenTTL,
+		SessionTTL:   cfg.OIDC.SessionTTL,
+		TokenKey:     keys.SessionTokenKey(),
+		CookieKey:    keys.SignInCookieKey(),
+		Mapping:      func() *signin.Mapping { return live.Get().Signin },
+		Dev:          cfg.Dev,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("staff sign-in (GRIDHUB_OIDC_*): %w", err)
+	}
+	return s, nil
 }
 
 func fileExists(path string) bool {

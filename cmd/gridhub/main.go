@@ -24,7 +24,7 @@ const usage = `gridhub: one GraphQL API over the community grid's department dat
 Usage:
   gridhub dev     [--data-dir DIR] [--port N] [--scale demo|city] [--residents N] [--config DIR]
   gridhub serve   [--addr HOST:PORT]          (GRIDHUB_DATABASE_URL, GRIDHUB_SECRET_KEY, ...)
-  gridhub migrate [--data-dir DIR]
+  gridhub migrate [--data-dir DIR] [--wait D]   (--wait: apply none, wait until applied)
   gridhub seed    [--data-dir DIR] [--scale demo|city] [--residents N] [--seed N] [--truth DIR]
   gridhub sync    [--data-dir DIR] [--full] [--department D]   (pull the departments' fact feeds once)
   gridhub deptsim --department D [--data-dir DIR] [--port N]   (one simulated department system)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,11 +16,18 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// runMigrate applies pending migrations.
+// runMigrate applies pending migrations, as the owner of the tables. With
+// --wait it applies none and waits until another has: what the hub's pods do
+// (as the hub's own role) before they start, while the migration Job runs.
 func runMigrate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "act on a gridhub dev data dir")
+	dir := dataDirFlag(fs)
+	wait := fs.Duration("wait", 0, "apply nothing: wait up to this long until the database answers and every migration is applied; exit 1 if it does not")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if *dir, err = databaseDir(fs, *dir, os.Getenv); err != nil {
 		return err
 	}
 	t, err := openTarget(ctx, *dir)
@@ -27,6 +35,9 @@ func runMigrate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer t.stop()
+	if *wait > 0 {
+		return waitMigrated(ctx, t.url, *wait)
+	}
 	st, err := store.Open(ctx, t.url)
 	if err != nil {
 		return err
@@ -40,6 +51,43 @@ func runMigrate(ctx context.Context, args []string) error {
 	return nil
 }
 
+// waitMigrated polls the database at url until it answers and no migration
+// is pending, or until wait has passed.
+func waitMigrated(ctx context.Context, url string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var last error
+	for {
+		pending, err := migrationsPending(ctx, url)
+		switch {
+		case err == nil && !pending:
+			fmt.Println("migrations: every one is applied")
+			return nil
+		case err == nil:
+			last = errors.New("migrations are pending")
+		default:
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("migrate --wait: not migrated after %s: %w", wait, last)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// migrationsPending opens the database once and asks whether migrations
+// remain; an error is a database that does not answer, or one whose tables
+// the role may not read yet (the grants come with the migrations).
+func migrationsPending(ctx context.Context, url string) (bool, error) {
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return false, err
+	}
+	defer st.Close()
+	return st.Pending(ctx)
+}
+
 type seedOptions struct {
 	scale     string
 	residents int
@@ -50,13 +98,17 @@ type seedOptions struct {
 // runSeed generates a city and loads it, replacing the master index.
 func runSeed(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "act on a gridhub dev data dir")
+	dir := dataDirFlag(fs)
 	var o seedOptions
 	fs.StringVar(&o.scale, "scale", "demo", "demo (铜官区, about 250,000 residents) or city (all of 铜陵市, about 1.3 million)")
 	fs.IntVar(&o.residents, "residents", 0, "scale to about this many residents (0: natural size)")
 	fs.Int64Var(&o.seed, "seed", 1, "generator seed: the same seed gives the same city")
 	fs.StringVar(&o.truth, "truth", "", "directory for the generator's ground truth (default: the data dir's truth/)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if *dir, err = databaseDir(fs, *dir, os.Getenv); err != nil {
 		return err
 	}
 	if o.truth == "" && *dir != "" {

@@ -18,10 +18,13 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
+	"github.com/gridhub/gridhub/internal/leader"
+	"github.com/gridhub/gridhub/internal/linkage"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 	"github.com/gridhub/gridhub/internal/secret"
 	"github.com/gridhub/gridhub/internal/server"
+	"github.com/gridhub/gridhub/internal/signin"
 	"github.com/gridhub/gridhub/internal/store"
 	"github.com/gridhub/gridhub/internal/telemetry"
 )
@@ -75,11 +78,15 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		}
 	}
 	live := config.NewLive(conf)
-	verifier, err := openVerifier(cfg, live)
+	verifier, err := openVerifier(cfg, live, keys)
 	if err != nil {
 		return err
 	}
 	defer verifier.Close()
+	signIn, err := openSignIn(cfg, live, keys)
+	if err != nil {
+		return err
+	}
 	var trusted *graph.TrustedDocuments
 	if cfg.TrustedDocuments != "" {
 		if trusted, err = graph.LoadTrustedDocuments(cfg.TrustedDocuments); err != nil {
@@ -87,18 +94,31 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		}
 	}
 	reg := prometheus.NewRegistry()
-	fed, err := federation.New(conf.Departments, federation.Options{Cache: sh.cache, Blinder: keys, Metrics: reg})
+	fed, err := federation.New(conf.Departments, federation.Options{Cache: sh.cache, Blinder: keys, Metrics: reg,
+		Linked: linkage.NewRows(st.Pool, keys)})
 	if err != nil {
 		return err
 	}
 	defer fed.Close()
-	ledger, stopAudit, err := openAudit(ctx, cfg, st, keys)
+	ledger, checkpoints, closeLedger, err := openAudit(cfg, st, keys)
 	if err != nil {
 		return err
 	}
-	// The ledger drains, then its last checkpoint is written, before the pool
+	// What one replica does for all: the periodic fact sync and the audit
+	// checkpoints, run by whichever leads. On the way out the ledger drains,
+	// then the leader's duties stop (its last checkpoint then covers every
+	// entry this process wrote) and the lead is given up, before the pool
 	// closes (defers run last-in first-out).
-	defer stopAudit()
+	elector := leader.New(st.Pool.Config().ConnConfig, leader.Options{Metrics: reg})
+	stopLeading := func() {}
+	defer func() {
+		closeLedger()
+		stopLeading()
+	}()
+	var duties []leader.Duty
+	if checkpoints != nil {
+		duties = append(duties, checkpoints)
+	}
 
 	reports, err := report.NewService(st.Pool, conf.Catalogue, conf.Templates, fed, report.Options{Opener: keys})
 	if err != nil {
@@ -130,14 +150,22 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	registry := grid.NewRegistry(st, 5*time.Second)
 	agg := indicators.NewAggregator(conf.Indicators)
 	figures := indicators.NewService(st.Pool, conf.Indicators, registry, indicators.Options{Cache: sh.cache})
-	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{})
+	linker := linkage.New(st.Pool, linkage.Options{})
+	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{Linker: linker})
 	if err := syncer.Prepare(ctx); err != nil {
 		return fmt.Errorf("prepare indicators: %w", err)
 	}
-	go syncer.Run(ctx, cfg.SyncInterval)
+	duties = append(duties, func(ctx context.Context) { syncer.Run(ctx, cfg.SyncInterval) })
+	leadCtx, cancelLead := context.WithCancel(context.WithoutCancel(ctx))
+	leadDone := make(chan struct{})
+	go func() {
+		defer close(leadDone)
+		elector.Run(leadCtx, duties...)
+	}()
+	stopLeading = func() { cancelLead(); <-leadDone }
 
 	c := &configured{dir: cfg.ConfigDir, live: live, fed: fed, reports: reports, agg: agg, figures: figures,
-		syncer: syncer, deliveries: deliveries, queues: map[string]bool{}}
+		syncer: syncer, deliveries: deliveries, queues: map[string]bool{}, leading: elector.Leading}
 	for _, code := range conf.Codes() {
 		c.queues[code] = true
 	}
@@ -146,9 +174,17 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		go watchConfig(ctx, cfg.ConfigDir, c)
 	}
 
+	// Master-index reads may be a moment behind (store.Reader says which
+	// reads those are); everything else reads the primary.
+	reader, err := store.OpenReader(ctx, st.Pool, cfg.DatabaseReplicaURL, store.ReaderOptions{MaxLag: cfg.ReplicaMaxLag, Metrics: reg})
+	if err != nil {
+		return err
+	}
+	defer reader.Close()
+
 	h := server.New(server.Options{
 		Store:      st,
-		People:     people.NewService(st.Pool, keys),
+		People:     people.NewService(reader, keys),
 		Federation: fed,
 		Auth:       verifier,
 		Config:     live,
@@ -156,8 +192,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		Reports:    reports,
 		Figures:    figures,
 		Freshness:  syncer.Freshness,
+		Linker:     linker,
 		Cache:      sh.cache,
 		Limiter:    sh.limiter,
+		SignIn:     signInHandler(signIn),
 		Trusted:    trusted,
 		Metrics:    reg,
 		Version:    version,
@@ -183,6 +221,19 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		return err
 	case <-ctx.Done():
 	}
+	if cfg.ShutdownDelay > 0 {
+		// Not ready any more, still serving: a load balancer sees /readyz
+		// fail and sends new requests to the other replicas, while this one
+		// answers what still comes, each answer closing its connection.
+		slog.Info("shutting down: draining", "delay", cfg.ShutdownDelay)
+		h.Drain()
+		srv.SetKeepAlivesEnabled(false)
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(cfg.ShutdownDelay):
+		}
+	}
 	timeout := cfg.ShutdownTimeout
 	if timeout == 0 {
 		timeout = 15 * time.Second
@@ -191,4 +242,13 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	defer cancel()
 	slog.Info("shutting down")
 	return srv.Shutdown(shutCtx)
+}
+
+// signInHandler is s as the server's sign-in routes: nil leaves the server
+// its default (no provider).
+func signInHandler(s *signin.Service) http.Handler {
+	if s == nil {
+		return nil
+	}
+	return s
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
+	"github.com/gridhub/gridhub/internal/linkage"
 	"github.com/gridhub/gridhub/internal/store"
 )
 
@@ -38,7 +39,7 @@ const departmentsEnvFile = "departments.env"
 // makes the command fail; the others are still synced.
 func runSync(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "act on a gridhub dev data dir (its departments must be running)")
+	dir := dataDirFlag(fs) // its departments must be running
 	full := fs.Bool("full", false, "re-read every feed from the beginning and remove facts the departments no longer have")
 	only := fs.String("department", "", "sync only this department (default: every department with a fact feed)")
 	if err := fs.Parse(args); err != nil {
@@ -46,6 +47,10 @@ func runSync(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("sync: unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if *dir, err = databaseDir(fs, *dir, os.Getenv); err != nil {
+		return err
 	}
 	if *dir != "" {
 		if err := loadEnvFile(filepath.Join(*dir, departmentsEnvFile)); err != nil {
@@ -101,7 +106,8 @@ func runSync(ctx context.Context, args []string) error {
 		return errors.Join(append([]error{errors.New("sync: no department to sync")}, problems...)...)
 	}
 
-	syncer := factsync.New(st.Pool, t.keys, feeds, grid.NewRegistry(st, time.Minute), indicators.NewAggregator(cat), factsync.Options{})
+	syncer := factsync.New(st.Pool, t.keys, feeds, grid.NewRegistry(st, time.Minute), indicators.NewAggregator(cat),
+		factsync.Options{Linker: linkage.New(st.Pool, linkage.Options{})})
 
 	results := map[string]factsync.Result{}
 	if *only != "" {

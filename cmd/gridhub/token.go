@@ -77,16 +77,14 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	confDir := fs.String("config", "", "configuration directory the department must be in (default $GRIDHUB_CONFIG, else the one the data dir's gridhub dev runs with, else the built-in)")
 	subject := fs.String("subject", "", `subject ("sub"); default "dev-<role>"`)
 	ttl := fs.Duration("ttl", 12*time.Hour, "lifetime of the token (at most 168h)")
-	dir := fs.String("data-dir", ".gridhub", "the gridhub dev data dir whose key signs the token")
+	dir := dataDirFlag(fs) // its dev key signs the token
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("token: unexpected argument %q", fs.Arg(0))
 	}
-	dirGiven := false
-	fs.Visit(func(f *flag.Flag) { dirGiven = dirGiven || f.Name == "data-dir" })
-	if err := devOnly(getenv, *dir, dirGiven); err != nil {
+	if err := devOnly(getenv, *dir, flagGiven(fs, "data-dir")); err != nil {
 		return err
 	}
 
@@ -167,8 +165,7 @@ func devOnly(getenv func(string) string, dir string, dirGiven bool) error {
 	if err != nil || !fi.IsDir() {
 		return fmt.Errorf("token: refused: %s is not a gridhub dev data dir (run \"gridhub dev --data-dir %s\" first)", dir, dir)
 	}
-	d := dataDir(dir)
-	if !exists(d.postgres()) && !exists(d.secretKey()) {
+	if !isDevDataDir(dir) {
 		return fmt.Errorf("token: refused: %s holds neither postgres/ nor secret.key, so it is not a gridhub dev data dir", dir)
 	}
 	return nil

@@ -138,14 +138,28 @@ func (s *Source) factPage(doc any, since string, limit int, sets []*connectors.R
 		get := func(from string) (any, bool) { return field(rec, from) }
 		var rs *connectors.RecordSet
 		var key string
+		var who connectors.Record
+		var invalid bool
 		keyless := true
+		// A valid key of any candidate set wins (a case about an
+		// organisation is not a person's with a broken ID number); only
+		// then may a set with an identity block take it by name.
 		for _, c := range candidates {
 			k, err := c.KeyOf(get)
 			if err == nil {
-				rs, key = c, k
+				rs, key, who = c, k, c.IdentityOf(get)
 				break
 			}
 			keyless = keyless && errors.Is(err, connectors.ErrNoKey)
+		}
+		for _, c := range candidates {
+			if rs != nil {
+				break
+			}
+			id := c.IdentityOf(get)
+			if k, inv, err := c.FactKey(get, id); err == nil {
+				rs, key, who, invalid = c, k, id, inv
+			}
 		}
 		if rs == nil {
 			if !keyless {
@@ -153,7 +167,7 @@ func (s *Source) factPage(doc any, since string, limit int, sets []*connectors.R
 			}
 			continue
 		}
-		fact := connectors.Fact{Entity: rs.Entity, Key: key, Set: rs.Name, ID: textOf(obj, cmp.Or(rs.Facts.ID, feed.ID, "id"))}
+		fact := connectors.Fact{Entity: rs.Entity, Key: key, Set: rs.Name, ID: textOf(obj, cmp.Or(rs.Facts.ID, feed.ID, "id")), Identity: who, KeyInvalid: invalid}
 		if d, _ := field(obj, cmp.Or(feed.Deleted, "deleted")); d == true || d == "true" {
 			fact.Deleted = true
 		} else if fact.Record, err = rs.MapRecord(get); err != nil {

@@ -30,6 +30,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -466,6 +467,7 @@ func indexSet(idx *index, rs *connectors.RecordSet, t *table) ([]RowError, error
 	}
 	var missing []string
 	need := append([]string{rs.Key}, fromsOf(rs)...)
+	need = append(need, rs.IdentityFroms()...)
 	if rs.Facts != nil && rs.Facts.ID != "" {
 		need = append(need, rs.Facts.ID)
 	}
@@ -478,11 +480,15 @@ func indexSet(idx *index, rs *connectors.RecordSet, t *table) ([]RowError, error
 		return nil, fmt.Errorf("%s: record set %s: no column %s in header row %d", t.name, rs.Name, strings.Join(missing, ", "), headerRow)
 	}
 	dateLayouts := map[string]string{}
-	for _, f := range rs.Fields {
+	for _, f := range append(slices.Clone(rs.Fields), rs.Identity...) {
 		if f.Type == connectors.TypeDate {
 			dateLayouts[f.From] = cmp.Or(f.Format, connectors.DefaultDateFormat)
 		}
 	}
+	// Rows numbered by a column of their own are facts one by one: a
+	// repeated or unusable ID number is then a fact too, for record linkage
+	// and the findings to see.
+	numbered := rs.Facts != nil && rs.Facts.ID != ""
 
 	var bad []RowError
 	for _, r := range t.rows {
@@ -521,7 +527,11 @@ func indexSet(idx *index, rs *connectors.RecordSet, t *table) ([]RowError, error
 			}
 			return v, true
 		}
-		key, err := rs.KeyOf(get)
+		who := rs.IdentityOf(get)
+		key, invalid, err := rs.FactKey(get, who)
+		if err == nil && invalid && !numbered {
+			_, err = rs.KeyOf(get) // a fact needs a row number to be told apart
+		}
 		if err != nil {
 			fail(err.Error())
 			continue
@@ -531,10 +541,14 @@ func indexSet(idx *index, rs *connectors.RecordSet, t *table) ([]RowError, error
 			fail(err.Error())
 			continue
 		}
+		if invalid {
+			idx.facts = append(idx.facts, connectors.Fact{Entity: rs.Entity, Key: key, Set: rs.Name, ID: factID(rs, key, 0, cell), Record: rec, Identity: who, KeyInvalid: true})
+			continue
+		}
 		before := len(res[key][rs.Name])
 		rs.AddTo(res, key, rec)
-		if n := len(res[key][rs.Name]); rs.Facts != nil && n > before {
-			idx.facts = append(idx.facts, connectors.Fact{Entity: rs.Entity, Key: key, Set: rs.Name, ID: factID(rs, key, n, cell), Record: rec})
+		if n := len(res[key][rs.Name]); rs.Facts != nil && (n > before || numbered) {
+			idx.facts = append(idx.facts, connectors.Fact{Entity: rs.Entity, Key: key, Set: rs.Name, ID: factID(rs, key, n, cell), Record: rec, Identity: who})
 		}
 	}
 	return bad, nil

@@ -114,6 +114,7 @@ func (s *Source) factsOf(ctx context.Context, rs *connectors.RecordSet, from pos
 	}
 	defer r.Close()
 	names := append([]string{rs.Key, f.Updated, f.ID}, fromsOf(rs)...)
+	names = append(names, rs.IdentityFroms()...)
 	if f.Deleted != "" {
 		names = append(names, f.Deleted)
 	}
@@ -146,14 +147,15 @@ func (s *Source) factsOf(ctx context.Context, rs *connectors.RecordSet, from pos
 		}
 		rows++
 		last = position{Updated: updated.UTC(), ID: id}
-		key, err := rs.KeyOf(get)
+		who := rs.IdentityOf(get)
+		key, invalid, err := rs.FactKey(get, who)
 		if err != nil {
 			if !errors.Is(err, connectors.ErrNoKey) {
 				skipped++ // a row about no one is not bad data
 			}
 			continue
 		}
-		fact := connectors.Fact{Entity: rs.Entity, Key: key, Set: rs.Name, ID: strconv.FormatInt(id, 10)}
+		fact := connectors.Fact{Entity: rs.Entity, Key: key, Set: rs.Name, ID: strconv.FormatInt(id, 10), Identity: who, KeyInvalid: invalid}
 		if f.Deleted != "" {
 			del, ok := vals[cols[f.Deleted]].(bool)
 			if !ok && vals[cols[f.Deleted]] != nil {

@@ -99,6 +99,7 @@ type ComplexityRoot struct {
 		Dibao            func(childComplexity int) int
 		Disability       func(childComplexity int) int
 		ElderlyAllowance func(childComplexity int) int
+		Residents        func(childComplexity int) int
 		Source           func(childComplexity int) int
 		Tekun            func(childComplexity int) int
 	}
@@ -312,6 +313,45 @@ type ComplexityRoot struct {
 		Value      func(childComplexity int) int
 	}
 
+	LinkCandidate struct {
+		Department func(childComplexity int) int
+		Evidence   func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Method     func(childComplexity int) int
+		Person     func(childComplexity int) int
+		Record     func(childComplexity int) int
+		Score      func(childComplexity int) int
+		Set        func(childComplexity int) int
+		SetLabel   func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
+	LinkCandidateConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	LinkCandidateEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	LinkEvidence struct {
+		Field  func(childComplexity int) int
+		Level  func(childComplexity int) int
+		Weight func(childComplexity int) int
+	}
+
+	LinkRecord struct {
+		Address   func(childComplexity int) int
+		BirthDate func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Phone     func(childComplexity int) int
+		Sex       func(childComplexity int) int
+	}
+
 	Marriage struct {
 		ChildbearingAge func(childComplexity int) int
 		Children        func(childComplexity int) int
@@ -326,7 +366,9 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		ConfirmLink           func(childComplexity int, id string) int
 		Redeliver             func(childComplexity int, submission string, department string) int
+		RejectLink            func(childComplexity int, id string) int
 		SubmitReport          func(childComplexity int, input model.SubmitReportInput) int
 		TakeIndicatorSnapshot func(childComplexity int, period *string) int
 	}
@@ -415,6 +457,7 @@ type ComplexityRoot struct {
 		IndicatorPeriods   func(childComplexity int) int
 		IndicatorSeries    func(childComplexity int, level grid.Level, within *string, names []string, from *string, to *string) int
 		Indicators         func(childComplexity int, level grid.Level, within *string, names []string, period *string) int
+		LinkCandidates     func(childComplexity int, within *string, department *string, first *int, after *string) int
 		Locate             func(childComplexity int, lon float64, lat float64) int
 		Organization       func(childComplexity int, creditCode string) int
 		People             func(childComplexity int, within string, first *int, after *string) int
@@ -479,9 +522,15 @@ type ComplexityRoot struct {
 		Version func(childComplexity int) int
 	}
 
+	Residents struct {
+		Deceased func(childComplexity int) int
+		DiedOn   func(childComplexity int) int
+	}
+
 	SectionSource struct {
 		AsOf       func(childComplexity int) int
 		Department func(childComplexity int) int
+		LinkedBy   func(childComplexity int) int
 		Stale      func(childComplexity int) int
 	}
 
@@ -570,6 +619,8 @@ type IndicatorTableResolver interface {
 type MutationResolver interface {
 	SubmitReport(ctx context.Context, input model.SubmitReportInput) (*model.Submission, error)
 	Redeliver(ctx context.Context, submission string, department string) (*model.Delivery, error)
+	ConfirmLink(ctx context.Context, id string) (*model.LinkCandidate, error)
+	RejectLink(ctx context.Context, id string) (*model.LinkCandidate, error)
 	TakeIndicatorSnapshot(ctx context.Context, period *string) (*indicators.Period, error)
 }
 type OrganizationResolver interface {
@@ -599,6 +650,7 @@ type QueryResolver interface {
 	Locate(ctx context.Context, lon float64, lat float64) (*grid.Unit, error)
 	IndicatorCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
 	Indicators(ctx context.Context, level grid.Level, within *string, names []string, period *string) (*indicators.Table, error)
+	LinkCandidates(ctx context.Context, within *string, department *string, first *int, after *string) (*model.LinkCandidateConnection, error)
 	Person(ctx context.Context, idNumber string) (*people.Person, error)
 	People(ctx context.Context, within string, first *int, after *string) (*model.PersonConnection, error)
 	Household(ctx context.Context, id string) (*people.Household, error)
@@ -828,6 +880,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CivilAffairs.ElderlyAllowance(childComplexity), true
+	case "CivilAffairs.residents":
+		if e.ComplexityRoot.CivilAffairs.Residents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CivilAffairs.Residents(childComplexity), true
 	case "CivilAffairs.source":
 		if e.ComplexityRoot.CivilAffairs.Source == nil {
 			break
@@ -1641,6 +1699,155 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IndicatorValue.Value(childComplexity), true
 
+	case "LinkCandidate.department":
+		if e.ComplexityRoot.LinkCandidate.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.Department(childComplexity), true
+	case "LinkCandidate.evidence":
+		if e.ComplexityRoot.LinkCandidate.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.Evidence(childComplexity), true
+	case "LinkCandidate.id":
+		if e.ComplexityRoot.LinkCandidate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.ID(childComplexity), true
+	case "LinkCandidate.method":
+		if e.ComplexityRoot.LinkCandidate.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.Method(childComplexity), true
+	case "LinkCandidate.person":
+		if e.ComplexityRoot.LinkCandidate.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.Person(childComplexity), true
+	case "LinkCandidate.record":
+		if e.ComplexityRoot.LinkCandidate.Record == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.Record(childComplexity), true
+	case "LinkCandidate.score":
+		if e.ComplexityRoot.LinkCandidate.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.Score(childComplexity), true
+	case "LinkCandidate.set":
+		if e.ComplexityRoot.LinkCandidate.Set == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.Set(childComplexity), true
+	case "LinkCandidate.setLabel":
+		if e.ComplexityRoot.LinkCandidate.SetLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.SetLabel(childComplexity), true
+	case "LinkCandidate.status":
+		if e.ComplexityRoot.LinkCandidate.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidate.Status(childComplexity), true
+
+	case "LinkCandidateConnection.edges":
+		if e.ComplexityRoot.LinkCandidateConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidateConnection.Edges(childComplexity), true
+	case "LinkCandidateConnection.nodes":
+		if e.ComplexityRoot.LinkCandidateConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidateConnection.Nodes(childComplexity), true
+	case "LinkCandidateConnection.pageInfo":
+		if e.ComplexityRoot.LinkCandidateConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidateConnection.PageInfo(childComplexity), true
+	case "LinkCandidateConnection.totalCount":
+		if e.ComplexityRoot.LinkCandidateConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidateConnection.TotalCount(childComplexity), true
+
+	case "LinkCandidateEdge.cursor":
+		if e.ComplexityRoot.LinkCandidateEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidateEdge.Cursor(childComplexity), true
+	case "LinkCandidateEdge.node":
+		if e.ComplexityRoot.LinkCandidateEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkCandidateEdge.Node(childComplexity), true
+
+	case "LinkEvidence.field":
+		if e.ComplexityRoot.LinkEvidence.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkEvidence.Field(childComplexity), true
+	case "LinkEvidence.level":
+		if e.ComplexityRoot.LinkEvidence.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkEvidence.Level(childComplexity), true
+	case "LinkEvidence.weight":
+		if e.ComplexityRoot.LinkEvidence.Weight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkEvidence.Weight(childComplexity), true
+
+	case "LinkRecord.address":
+		if e.ComplexityRoot.LinkRecord.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkRecord.Address(childComplexity), true
+	case "LinkRecord.birthDate":
+		if e.ComplexityRoot.LinkRecord.BirthDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkRecord.BirthDate(childComplexity), true
+	case "LinkRecord.name":
+		if e.ComplexityRoot.LinkRecord.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkRecord.Name(childComplexity), true
+	case "LinkRecord.phone":
+		if e.ComplexityRoot.LinkRecord.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkRecord.Phone(childComplexity), true
+	case "LinkRecord.sex":
+		if e.ComplexityRoot.LinkRecord.Sex == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LinkRecord.Sex(childComplexity), true
+
 	case "Marriage.childbearingAge":
 		if e.ComplexityRoot.Marriage.ChildbearingAge == nil {
 			break
@@ -1685,6 +1892,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MedicalInsurance.Status(childComplexity), true
 
+	case "Mutation.confirmLink":
+		if e.ComplexityRoot.Mutation.ConfirmLink == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmLink(childComplexity, args["id"].(string)), true
 	case "Mutation.redeliver":
 		if e.ComplexityRoot.Mutation.Redeliver == nil {
 			break
@@ -1696,6 +1914,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Redeliver(childComplexity, args["submission"].(string), args["department"].(string)), true
+	case "Mutation.rejectLink":
+		if e.ComplexityRoot.Mutation.RejectLink == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectLink(childComplexity, args["id"].(string)), true
 	case "Mutation.submitReport":
 		if e.ComplexityRoot.Mutation.SubmitReport == nil {
 			break
@@ -2122,6 +2351,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Indicators(childComplexity, args["level"].(grid.Level), args["within"].(*string), args["names"].([]string), args["period"].(*string)), true
 
+	case "Query.linkCandidates":
+		if e.ComplexityRoot.Query.LinkCandidates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_linkCandidates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LinkCandidates(childComplexity, args["within"].(*string), args["department"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.locate":
 		if e.ComplexityRoot.Query.Locate == nil {
 			break
@@ -2406,6 +2646,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReportTemplate.Version(childComplexity), true
 
+	case "Residents.deceased":
+		if e.ComplexityRoot.Residents.Deceased == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Residents.Deceased(childComplexity), true
+	case "Residents.diedOn":
+		if e.ComplexityRoot.Residents.DiedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Residents.DiedOn(childComplexity), true
+
 	case "SectionSource.asOf":
 		if e.ComplexityRoot.SectionSource.AsOf == nil {
 			break
@@ -2418,6 +2671,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SectionSource.Department(childComplexity), true
+	case "SectionSource.linkedBy":
+		if e.ComplexityRoot.SectionSource.LinkedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SectionSource.LinkedBy(childComplexity), true
 	case "SectionSource.stale":
 		if e.ComplexityRoot.SectionSource.Stale == nil {
 			break
@@ -2780,6 +3039,25 @@ type SectionSource {
   asOf: Time!
   "True when the department is unavailable and this is the hub's recent copy."
   stale: Boolean!
+  """
+  How the section's rows reach the entity: ID when all came by its ID number;
+  otherwise the least certain way one of them did (a row whose ID number is
+  missing or mistyped, placed by record linkage and shown from the hub's synced
+  copy).
+  """
+  linkedBy: LinkMethod!
+}
+
+"How a department row reaches a person."
+enum LinkMethod {
+  "The row's own ID number (normalised: trimmed, upper-case X, 15 digits converted)."
+  ID
+  "The row's ID number with one mistyped character corrected; the name and birth date agree."
+  CORRECTED_ID
+  "A reviewer confirmed the link."
+  REVIEWED
+  "A scored match of name, birth date, sex, address and phone."
+  MATCH
 }
 
 # The typed sections of the departments the binary is built with (Person.
@@ -2897,6 +3175,8 @@ type CivilAffairs {
   elderlyAllowance: ElderlyAllowance
   "残疾人证 (disability certificate)."
   disability: Disability
+  "民政服务对象基本信息, with the deaths civil affairs registered."
+  residents: Residents
   source: SectionSource!
 }
 
@@ -2995,6 +3275,14 @@ type Disability {
   grade: Int
   "发证日期"
   issuedOn: Date
+}
+
+"民政服务对象"
+type Residents {
+  "死亡标志"
+  deceased: Boolean
+  "死亡日期"
+  diedOn: Date
 }
 
 "失业登记"
@@ -3285,6 +3573,79 @@ extend type Department {
   lastSyncAt: Time
   "How far the synced facts lag behind the department, seconds."
   syncLagSeconds: Float
+}
+`, BuiltIn: false},
+	{Name: "../../schema/linkage.graphqls", Input: `# Record linkage's review queue (internal/linkage): department rows whose ID
+# number is missing or mistyped and whose best match is not certain enough to
+# link by itself wait here for community staff or a department officer.
+
+extend type Query {
+  """
+  Rows waiting for review whose proposed person lies within the caller's row
+  scope (and within, when given), optionally of one department. For
+  community_admin, dept_officer (its own department's rows) and admin.
+  """
+  linkCandidates(within: ID, department: String, first: Int, after: String): LinkCandidateConnection!
+}
+
+extend type Mutation {
+  "The row is this person's: it is linked (linkedBy REVIEWED) and stays so through every re-sync. Audited."
+  confirmLink(id: ID!): LinkCandidate!
+  "The row is not this person's: the pair is never proposed again. Audited."
+  rejectLink(id: ID!): LinkCandidate!
+}
+
+type LinkCandidateConnection {
+  edges: [LinkCandidateEdge!]!
+  nodes: [LinkCandidate!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type LinkCandidateEdge {
+  cursor: String!
+  node: LinkCandidate!
+}
+
+"A department row and the person record linkage proposes for it, side by side."
+type LinkCandidate {
+  id: ID!
+  department: String!
+  "The record set the row is in, e.g. dibao."
+  set: String!
+  "The record set's label, e.g. 低保."
+  setLabel: String!
+  "LINKED, REVIEW or UNLINKED."
+  status: String!
+  "How it is linked, once it is."
+  method: LinkMethod
+  "The probability that the row is the person's, from the scored match."
+  score: Float!
+  "How each field compares: level and weight (log2 m/u)."
+  evidence: [LinkEvidence!]!
+  "The row as the department writes the person, masked as the master index is."
+  record: LinkRecord!
+  "The proposed person, under the usual policy."
+  person: Person
+}
+
+"How one field of the department row compares with the person's."
+type LinkEvidence {
+  "idNumber, name, birthDate, sex, address, phone."
+  field: String!
+  "EXACT, PHONETIC (同音字), SHAPE (形近字), SAME_BUILDING, SAME_GRID, CORRECTED, DIFFERENT."
+  level: String!
+  weight: Float!
+}
+
+"Who a department row says it is about."
+type LinkRecord {
+  name: String
+  "M or F."
+  sex: String
+  birthDate: Date
+  address: String
+  phone: String
 }
 `, BuiltIn: false},
 	{Name: "../../schema/people.graphqls", Input: `"A registered resident in the hub's master index."
@@ -3648,6 +4009,8 @@ func (ec *executionContext) childFields_CivilAffairs(ctx context.Context, field 
 		return ec.fieldContext_CivilAffairs_elderlyAllowance(ctx, field)
 	case "disability":
 		return ec.fieldContext_CivilAffairs_disability(ctx, field)
+	case "residents":
+		return ec.fieldContext_CivilAffairs_residents(ctx, field)
 	case "source":
 		return ec.fieldContext_CivilAffairs_source(ctx, field)
 	}
@@ -4072,6 +4435,84 @@ func (ec *executionContext) childFields_IndicatorValue(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type IndicatorValue", field.Name)
 }
 
+func (ec *executionContext) childFields_LinkCandidate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_LinkCandidate_id(ctx, field)
+	case "department":
+		return ec.fieldContext_LinkCandidate_department(ctx, field)
+	case "set":
+		return ec.fieldContext_LinkCandidate_set(ctx, field)
+	case "setLabel":
+		return ec.fieldContext_LinkCandidate_setLabel(ctx, field)
+	case "status":
+		return ec.fieldContext_LinkCandidate_status(ctx, field)
+	case "method":
+		return ec.fieldContext_LinkCandidate_method(ctx, field)
+	case "score":
+		return ec.fieldContext_LinkCandidate_score(ctx, field)
+	case "evidence":
+		return ec.fieldContext_LinkCandidate_evidence(ctx, field)
+	case "record":
+		return ec.fieldContext_LinkCandidate_record(ctx, field)
+	case "person":
+		return ec.fieldContext_LinkCandidate_person(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LinkCandidate", field.Name)
+}
+
+func (ec *executionContext) childFields_LinkCandidateConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_LinkCandidateConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_LinkCandidateConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_LinkCandidateConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_LinkCandidateConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LinkCandidateConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_LinkCandidateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_LinkCandidateEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_LinkCandidateEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LinkCandidateEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_LinkEvidence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_LinkEvidence_field(ctx, field)
+	case "level":
+		return ec.fieldContext_LinkEvidence_level(ctx, field)
+	case "weight":
+		return ec.fieldContext_LinkEvidence_weight(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LinkEvidence", field.Name)
+}
+
+func (ec *executionContext) childFields_LinkRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_LinkRecord_name(ctx, field)
+	case "sex":
+		return ec.fieldContext_LinkRecord_sex(ctx, field)
+	case "birthDate":
+		return ec.fieldContext_LinkRecord_birthDate(ctx, field)
+	case "address":
+		return ec.fieldContext_LinkRecord_address(ctx, field)
+	case "phone":
+		return ec.fieldContext_LinkRecord_phone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LinkRecord", field.Name)
+}
+
 func (ec *executionContext) childFields_Marriage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "maritalStatus":
@@ -4354,6 +4795,16 @@ func (ec *executionContext) childFields_ReportTemplate(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ReportTemplate", field.Name)
 }
 
+func (ec *executionContext) childFields_Residents(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deceased":
+		return ec.fieldContext_Residents_deceased(ctx, field)
+	case "diedOn":
+		return ec.fieldContext_Residents_diedOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Residents", field.Name)
+}
+
 func (ec *executionContext) childFields_SectionSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "department":
@@ -4362,6 +4813,8 @@ func (ec *executionContext) childFields_SectionSource(ctx context.Context, field
 		return ec.fieldContext_SectionSource_asOf(ctx, field)
 	case "stale":
 		return ec.fieldContext_SectionSource_stale(ctx, field)
+	case "linkedBy":
+		return ec.fieldContext_SectionSource_linkedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SectionSource", field.Name)
 }
@@ -4602,6 +5055,20 @@ func (ec *executionContext) field_Grid_children_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_confirmLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_redeliver_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4621,6 +5088,20 @@ func (ec *executionContext) field_Mutation_redeliver_args(ctx context.Context, r
 		return nil, err
 	}
 	args["department"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rejectLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4911,6 +5392,44 @@ func (ec *executionContext) field_Query_indicators_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["period"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_linkCandidates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "department",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["department"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -5939,6 +6458,38 @@ func (ec *executionContext) fieldContext_CivilAffairs_disability(_ context.Conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Disability(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CivilAffairs_residents(ctx context.Context, field graphql.CollectedField, obj *model.CivilAffairs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CivilAffairs_residents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Residents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Residents) graphql.Marshaler {
+			return ec.marshalOResidents2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐResidents(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CivilAffairs_residents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CivilAffairs",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Residents(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9193,6 +9744,621 @@ func (ec *executionContext) fieldContext_IndicatorValue_suppressed(_ context.Con
 	return graphql.NewScalarFieldContext("IndicatorValue", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _LinkCandidate_id(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkCandidate", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LinkCandidate_department(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkCandidate", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkCandidate_set(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_set(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Set, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_set(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkCandidate", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkCandidate_setLabel(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_setLabel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SetLabel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_setLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkCandidate", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkCandidate_status(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkCandidate", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkCandidate_method(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_method(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Method, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LinkMethod) graphql.Marshaler {
+			return ec.marshalOLinkMethod2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkMethod(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkCandidate", field, false, false, "LinkMethod")
+}
+
+func (ec *executionContext) _LinkCandidate_score(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkCandidate", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LinkCandidate_evidence(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Evidence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.LinkEvidence) graphql.Marshaler {
+			return ec.marshalNLinkEvidence2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkEvidenceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LinkCandidate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LinkEvidence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LinkCandidate_record(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_record(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Record, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LinkRecord) graphql.Marshaler {
+			return ec.marshalNLinkRecord2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkRecord(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_record(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LinkCandidate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LinkRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LinkCandidate_person(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidate_person(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Person, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *people.Person) graphql.Marshaler {
+			return ec.marshalOPerson2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋpeopleᚐPerson(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidate_person(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LinkCandidate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Person(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LinkCandidateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidateConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.LinkCandidateEdge) graphql.Marshaler {
+			return ec.marshalNLinkCandidateEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidateEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidateConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LinkCandidateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LinkCandidateEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LinkCandidateConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidateConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.LinkCandidate) graphql.Marshaler {
+			return ec.marshalNLinkCandidate2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidateConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LinkCandidateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LinkCandidate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LinkCandidateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidateConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidateConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LinkCandidateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LinkCandidateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidateConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkCandidateConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LinkCandidateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidateEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkCandidateEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkCandidateEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.LinkCandidateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkCandidateEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LinkCandidate) graphql.Marshaler {
+			return ec.marshalNLinkCandidate2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkCandidateEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LinkCandidateEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LinkCandidate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LinkEvidence_field(ctx context.Context, field graphql.CollectedField, obj *model.LinkEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkEvidence_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkEvidence_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkEvidence_level(ctx context.Context, field graphql.CollectedField, obj *model.LinkEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkEvidence_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkEvidence_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkEvidence_weight(ctx context.Context, field graphql.CollectedField, obj *model.LinkEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkEvidence_weight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LinkEvidence_weight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkEvidence", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LinkRecord_name(ctx context.Context, field graphql.CollectedField, obj *model.LinkRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkRecord_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LinkRecord_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkRecord_sex(ctx context.Context, field graphql.CollectedField, obj *model.LinkRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkRecord_sex(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sex, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LinkRecord_sex(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkRecord_birthDate(ctx context.Context, field graphql.CollectedField, obj *model.LinkRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkRecord_birthDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BirthDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LinkRecord_birthDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkRecord", field, false, false, "Date")
+}
+
+func (ec *executionContext) _LinkRecord_address(ctx context.Context, field graphql.CollectedField, obj *model.LinkRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkRecord_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LinkRecord_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _LinkRecord_phone(ctx context.Context, field graphql.CollectedField, obj *model.LinkRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LinkRecord_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LinkRecord_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LinkRecord", field, false, false, "String")
+}
+
 func (ec *executionContext) _Marriage_maritalStatus(ctx context.Context, field graphql.CollectedField, obj *model.Marriage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9436,6 +10602,94 @@ func (ec *executionContext) fieldContext_Mutation_redeliver(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_redeliver_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmLink(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LinkCandidate) graphql.Marshaler {
+			return ec.marshalNLinkCandidate2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LinkCandidate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectLink(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LinkCandidate) graphql.Marshaler {
+			return ec.marshalNLinkCandidate2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LinkCandidate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11129,6 +12383,50 @@ func (ec *executionContext) fieldContext_Query_indicators(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_linkCandidates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_linkCandidates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LinkCandidates(ctx, fc.Args["within"].(*string), fc.Args["department"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LinkCandidateConnection) graphql.Marshaler {
+			return ec.marshalNLinkCandidateConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidateConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_linkCandidates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LinkCandidateConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_linkCandidates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_person(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12408,6 +13706,52 @@ func (ec *executionContext) fieldContext_ReportTemplate_fields(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Residents_deceased(ctx context.Context, field graphql.CollectedField, obj *model.Residents) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Residents_deceased(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deceased, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Residents_deceased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Residents", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Residents_diedOn(ctx context.Context, field graphql.CollectedField, obj *model.Residents) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Residents_diedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODate2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Residents_diedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Residents", field, false, false, "Date")
+}
+
 func (ec *executionContext) _SectionSource_department(ctx context.Context, field graphql.CollectedField, obj *model.SectionSource) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12475,6 +13819,29 @@ func (ec *executionContext) _SectionSource_stale(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_SectionSource_stale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SectionSource", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SectionSource_linkedBy(ctx context.Context, field graphql.CollectedField, obj *model.SectionSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SectionSource_linkedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LinkedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.LinkMethod) graphql.Marshaler {
+			return ec.marshalNLinkMethod2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkMethod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SectionSource_linkedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SectionSource", field, false, false, "LinkMethod")
 }
 
 func (ec *executionContext) _SocialSecurity_pension(ctx context.Context, field graphql.CollectedField, obj *model.SocialSecurity) (ret graphql.Marshaler) {
@@ -14773,6 +16140,11 @@ func (ec *executionContext) _CivilAffairs(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "residents":
+			out.Values[i] = ec._CivilAffairs_residents(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "source":
 			out.Values[i] = ec._CivilAffairs_source(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -16192,6 +17564,266 @@ func (ec *executionContext) _IndicatorValue(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var linkCandidateImplementors = []string{"LinkCandidate"}
+
+func (ec *executionContext) _LinkCandidate(ctx context.Context, sel ast.SelectionSet, obj *model.LinkCandidate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, linkCandidateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LinkCandidate")
+		case "id":
+			out.Values[i] = ec._LinkCandidate_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "department":
+			out.Values[i] = ec._LinkCandidate_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "set":
+			out.Values[i] = ec._LinkCandidate_set(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setLabel":
+			out.Values[i] = ec._LinkCandidate_setLabel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._LinkCandidate_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "method":
+			out.Values[i] = ec._LinkCandidate_method(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "score":
+			out.Values[i] = ec._LinkCandidate_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "evidence":
+			out.Values[i] = ec._LinkCandidate_evidence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "record":
+			out.Values[i] = ec._LinkCandidate_record(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "person":
+			out.Values[i] = ec._LinkCandidate_person(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var linkCandidateConnectionImplementors = []string{"LinkCandidateConnection"}
+
+func (ec *executionContext) _LinkCandidateConnection(ctx context.Context, sel ast.SelectionSet, obj *model.LinkCandidateConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, linkCandidateConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LinkCandidateConnection")
+		case "edges":
+			out.Values[i] = ec._LinkCandidateConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._LinkCandidateConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._LinkCandidateConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._LinkCandidateConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var linkCandidateEdgeImplementors = []string{"LinkCandidateEdge"}
+
+func (ec *executionContext) _LinkCandidateEdge(ctx context.Context, sel ast.SelectionSet, obj *model.LinkCandidateEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, linkCandidateEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LinkCandidateEdge")
+		case "cursor":
+			out.Values[i] = ec._LinkCandidateEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._LinkCandidateEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var linkEvidenceImplementors = []string{"LinkEvidence"}
+
+func (ec *executionContext) _LinkEvidence(ctx context.Context, sel ast.SelectionSet, obj *model.LinkEvidence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, linkEvidenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LinkEvidence")
+		case "field":
+			out.Values[i] = ec._LinkEvidence_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "level":
+			out.Values[i] = ec._LinkEvidence_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "weight":
+			out.Values[i] = ec._LinkEvidence_weight(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var linkRecordImplementors = []string{"LinkRecord"}
+
+func (ec *executionContext) _LinkRecord(ctx context.Context, sel ast.SelectionSet, obj *model.LinkRecord) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, linkRecordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LinkRecord")
+		case "name":
+			out.Values[i] = ec._LinkRecord_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sex":
+			out.Values[i] = ec._LinkRecord_sex(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "birthDate":
+			out.Values[i] = ec._LinkRecord_birthDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "address":
+			out.Values[i] = ec._LinkRecord_address(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "phone":
+			out.Values[i] = ec._LinkRecord_phone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var marriageImplementors = []string{"Marriage"}
 
 func (ec *executionContext) _Marriage(ctx context.Context, sel ast.SelectionSet, obj *model.Marriage) graphql.Marshaler {
@@ -16312,6 +17944,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "redeliver":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeliver(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmLink":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmLink(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectLink":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectLink(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -16882,6 +18528,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_indicators(ctx, field)
 				})
+		case "linkCandidates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_linkCandidates(ctx, field)
+				})
 		case "person":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -17328,6 +18980,44 @@ func (ec *executionContext) _ReportTemplate(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var residentsImplementors = []string{"Residents"}
+
+func (ec *executionContext) _Residents(ctx context.Context, sel ast.SelectionSet, obj *model.Residents) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, residentsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Residents")
+		case "deceased":
+			out.Values[i] = ec._Residents_deceased(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "diedOn":
+			out.Values[i] = ec._Residents_diedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var sectionSourceImplementors = []string{"SectionSource"}
 
 func (ec *executionContext) _SectionSource(ctx context.Context, sel ast.SelectionSet, obj *model.SectionSource) graphql.Marshaler {
@@ -17351,6 +19041,11 @@ func (ec *executionContext) _SectionSource(ctx context.Context, sel ast.Selectio
 			}
 		case "stale":
 			out.Values[i] = ec._SectionSource_stale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkedBy":
+			out.Values[i] = ec._SectionSource_linkedBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18712,6 +20407,104 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNLinkCandidate2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LinkCandidate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLinkCandidate2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLinkCandidate2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidate(ctx context.Context, sel ast.SelectionSet, v *model.LinkCandidate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LinkCandidate!")
+		return graphql.Null
+	}
+	return ec._LinkCandidate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLinkCandidateConnection2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidateConnection(ctx context.Context, sel ast.SelectionSet, v *model.LinkCandidateConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LinkCandidateConnection!")
+		return graphql.Null
+	}
+	return ec._LinkCandidateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLinkCandidateEdge2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidateEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LinkCandidateEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLinkCandidateEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidateEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLinkCandidateEdge2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkCandidateEdge(ctx context.Context, sel ast.SelectionSet, v *model.LinkCandidateEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LinkCandidateEdge!")
+		return graphql.Null
+	}
+	return ec._LinkCandidateEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLinkEvidence2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkEvidenceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LinkEvidence) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLinkEvidence2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkEvidence(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLinkEvidence2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkEvidence(ctx context.Context, sel ast.SelectionSet, v *model.LinkEvidence) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LinkEvidence!")
+		return graphql.Null
+	}
+	return ec._LinkEvidence(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLinkMethod2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkMethod(ctx context.Context, v any) (model.LinkMethod, error) {
+	var res model.LinkMethod
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLinkMethod2githubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkMethod(ctx context.Context, sel ast.SelectionSet, v model.LinkMethod) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNLinkRecord2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkRecord(ctx context.Context, sel ast.SelectionSet, v *model.LinkRecord) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LinkRecord!")
+		return graphql.Null
+	}
+	return ec._LinkRecord(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
@@ -19387,6 +21180,22 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) unmarshalOLinkMethod2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkMethod(ctx context.Context, v any) (*model.LinkMethod, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.LinkMethod)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLinkMethod2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐLinkMethod(ctx context.Context, sel ast.SelectionSet, v *model.LinkMethod) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOMarriage2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐMarriage(ctx context.Context, sel ast.SelectionSet, v *model.Marriage) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -19434,6 +21243,13 @@ func (ec *executionContext) marshalOPerson2ᚖgithubᚗcomᚋgridhubᚋgridhub�
 		return graphql.Null
 	}
 	return ec._Person(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOResidents2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐResidents(ctx context.Context, sel ast.SelectionSet, v *model.Residents) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Residents(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOSocialSecurity2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐSocialSecurity(ctx context.Context, sel ast.SelectionSet, v *model.SocialSecurity) graphql.Marshaler {

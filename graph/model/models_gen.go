@@ -3,10 +3,15 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
+	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 )
 
@@ -31,8 +36,10 @@ type CivilAffairs struct {
 	// 高龄补贴 (old-age allowance).
 	ElderlyAllowance *ElderlyAllowance `json:"elderlyAllowance,omitempty"`
 	// 残疾人证 (disability certificate).
-	Disability *Disability    `json:"disability,omitempty"`
-	Source     *SectionSource `json:"source"`
+	Disability *Disability `json:"disability,omitempty"`
+	// 民政服务对象基本信息, with the deaths civil affairs registered.
+	Residents *Residents     `json:"residents,omitempty"`
+	Source    *SectionSource `json:"source"`
 }
 
 // One department's delivery of a submission.
@@ -233,6 +240,59 @@ type IndicatorSeries struct {
 	Tables  []*indicators.Table  `json:"tables"`
 }
 
+// A department row and the person record linkage proposes for it, side by side.
+type LinkCandidate struct {
+	ID         string `json:"id"`
+	Department string `json:"department"`
+	// The record set the row is in, e.g. dibao.
+	Set string `json:"set"`
+	// The record set's label, e.g. 低保.
+	SetLabel string `json:"setLabel"`
+	// LINKED, REVIEW or UNLINKED.
+	Status string `json:"status"`
+	// How it is linked, once it is.
+	Method *LinkMethod `json:"method,omitempty"`
+	// The probability that the row is the person's, from the scored match.
+	Score float64 `json:"score"`
+	// How each field compares: level and weight (log2 m/u).
+	Evidence []*LinkEvidence `json:"evidence"`
+	// The row as the department writes the person, masked as the master index is.
+	Record *LinkRecord `json:"record"`
+	// The proposed person, under the usual policy.
+	Person *people.Person `json:"person,omitempty"`
+}
+
+type LinkCandidateConnection struct {
+	Edges      []*LinkCandidateEdge `json:"edges"`
+	Nodes      []*LinkCandidate     `json:"nodes"`
+	PageInfo   *PageInfo            `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+type LinkCandidateEdge struct {
+	Cursor string         `json:"cursor"`
+	Node   *LinkCandidate `json:"node"`
+}
+
+// How one field of the department row compares with the person's.
+type LinkEvidence struct {
+	// idNumber, name, birthDate, sex, address, phone.
+	Field string `json:"field"`
+	// EXACT, PHONETIC (同音字), SHAPE (形近字), SAME_BUILDING, SAME_GRID, CORRECTED, DIFFERENT.
+	Level  string  `json:"level"`
+	Weight float64 `json:"weight"`
+}
+
+// Who a department row says it is about.
+type LinkRecord struct {
+	Name *string `json:"name,omitempty"`
+	// M or F.
+	Sex       *string    `json:"sex,omitempty"`
+	BirthDate *time.Time `json:"birthDate,omitempty"`
+	Address   *string    `json:"address,omitempty"`
+	Phone     *string    `json:"phone,omitempty"`
+}
+
 // 婚育信息
 type Marriage struct {
 	// 婚姻状况: DIVORCED, MARRIED, SINGLE, WIDOWED
@@ -376,6 +436,14 @@ type ReportTemplate struct {
 	Fields  []*ReportField `json:"fields"`
 }
 
+// 民政服务对象
+type Residents struct {
+	// 死亡标志
+	Deceased *bool `json:"deceased,omitempty"`
+	// 死亡日期
+	DiedOn *time.Time `json:"diedOn,omitempty"`
+}
+
 // Where a section's data came from and when.
 type SectionSource struct {
 	// Department code, e.g. civil_affairs.
@@ -384,6 +452,11 @@ type SectionSource struct {
 	AsOf time.Time `json:"asOf"`
 	// True when the department is unavailable and this is the hub's recent copy.
 	Stale bool `json:"stale"`
+	// How the section's rows reach the entity: ID when all came by its ID number;
+	// otherwise the least certain way one of them did (a row whose ID number is
+	// missing or mistyped, placed by record linkage and shown from the hub's synced
+	// copy).
+	LinkedBy LinkMethod `json:"linkedBy"`
 }
 
 // 社保: pension and medical insurance.
@@ -471,4 +544,68 @@ type UrbanCases struct {
 	// 城管案件(个人当事人)
 	Cases  []*UrbanCase   `json:"cases"`
 	Source *SectionSource `json:"source"`
+}
+
+// How a department row reaches a person.
+type LinkMethod string
+
+const (
+	// The row's own ID number (normalised: trimmed, upper-case X, 15 digits converted).
+	LinkMethodID LinkMethod = "ID"
+	// The row's ID number with one mistyped character corrected; the name and birth date agree.
+	LinkMethodCorrectedID LinkMethod = "CORRECTED_ID"
+	// A reviewer confirmed the link.
+	LinkMethodReviewed LinkMethod = "REVIEWED"
+	// A scored match of name, birth date, sex, address and phone.
+	LinkMethodMatch LinkMethod = "MATCH"
+)
+
+var AllLinkMethod = []LinkMethod{
+	LinkMethodID,
+	LinkMethodCorrectedID,
+	LinkMethodReviewed,
+	LinkMethodMatch,
+}
+
+func (e LinkMethod) IsValid() bool {
+	switch e {
+	case LinkMethodID, LinkMethodCorrectedID, LinkMethodReviewed, LinkMethodMatch:
+		return true
+	}
+	return false
+}
+
+func (e LinkMethod) String() string {
+	return string(e)
+}
+
+func (e *LinkMethod) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LinkMethod(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LinkMethod", str)
+	}
+	return nil
+}
+
+func (e LinkMethod) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LinkMethod) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LinkMethod) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

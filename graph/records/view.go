@@ -24,11 +24,18 @@ type Section struct {
 	Sets  map[string][]connectors.Record
 	AsOf  time.Time
 	Stale bool
+	// LinkedBy is how the least certain of its records reached the entity
+	// (federation.LinkedBy*); "" means ID.
+	LinkedBy string
 }
 
 // Source is the section's provenance.
 func (s *Section) Source() *model.SectionSource {
-	return &model.SectionSource{Department: s.Dept.Code, AsOf: s.AsOf, Stale: s.Stale}
+	by := model.LinkMethodID
+	if s.LinkedBy != "" {
+		by = model.LinkMethod(s.LinkedBy)
+	}
+	return &model.SectionSource{Department: s.Dept.Code, AsOf: s.AsOf, Stale: s.Stale, LinkedBy: by}
 }
 
 // records lists a set's records as the answer shows them: all of them for a

@@ -48,6 +48,9 @@ const (
 	ActionSubmit = "submit"
 	// ActionExport is an export (CSV or bulk).
 	ActionExport = "export"
+	// ActionLink is a reviewer's decision on a record-linkage candidate
+	// (confirmLink, rejectLink).
+	ActionLink = "link"
 )
 
 // HashSize is the length of Entry.Hash and Entry.PrevHash (SHA-256, and
@@ -84,7 +87,7 @@ type Entry struct {
 	Department string
 	// Purpose is the stated purpose (X-Purpose), if any.
 	Purpose string
-	// Action is ActionRead, ActionSubmit or ActionExport.
+	// Action is ActionRead, ActionSubmit, ActionExport or ActionLink.
 	Action string
 	// Persons are the person surrogate ids (persons.id in decimal) the action
 	// touched. Never resident ID numbers: Append refuses anything longer than
@@ -221,7 +224,7 @@ func (e *Entry) validate() error {
 		return errors.New("actor is empty")
 	}
 	switch e.Action {
-	case ActionRead, ActionSubmit, ActionExport:
+	case ActionRead, ActionSubmit, ActionExport, ActionLink:
 	default:
 		return fmt.Errorf("unknown action %q", e.Action)
 	}

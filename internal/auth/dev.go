@@ -35,34 +35,9 @@ func DevToken(key []byte, p Principal, ttl time.Duration) (string, error) {
 	if ttl <= 0 {
 		return "", errors.New("auth: dev token needs a positive ttl")
 	}
-	if err := p.Validate(); err != nil {
-		return "", fmt.Errorf("auth: %w", err)
-	}
-	jti := make([]byte, 16)
-	if _, err := rand.Read(jti); err != nil {
-		return "", err
-	}
-	now := time.Now()
-	roles := make([]string, len(p.Roles))
-	for i, r := range p.Roles {
-		roles[i] = string(r)
-	}
-	b := jwt.NewBuilder().
-		Issuer(DevIssuer).
-		Subject(p.Subject).
-		IssuedAt(now).
-		Expiration(now.Add(ttl)).
-		JwtID(hex.EncodeToString(jti)).
-		Claim(ClaimRoles, roles)
-	if p.Department != "" {
-		b = b.Claim(ClaimDepartment, p.Department)
-	}
-	if len(p.Scope) > 0 {
-		b = b.Claim(ClaimScope, p.Scope)
-	}
-	tok, err := b.Build()
+	tok, err := buildToken(DevIssuer, "", p, ttl)
 	if err != nil {
-		return "", fmt.Errorf("auth: build dev token: %w", err)
+		return "", err
 	}
 	k, err := jwk.Import(key)
 	if err != nil {
@@ -76,6 +51,45 @@ func DevToken(key []byte, p Principal, ttl time.Duration) (string, error) {
 		return "", fmt.Errorf("auth: sign dev token: %w", err)
 	}
 	return string(signed), nil
+}
+
+// buildToken validates p and builds the claims of a token for it, from
+// issuer (to audience, when not empty), valid for ttl from now, with a fresh
+// random id.
+func buildToken(issuer, audience string, p Principal, ttl time.Duration) (jwt.Token, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	roles := make([]string, len(p.Roles))
+	for i, r := range p.Roles {
+		roles[i] = string(r)
+	}
+	b := jwt.NewBuilder().
+		Issuer(issuer).
+		Subject(p.Subject).
+		IssuedAt(now).
+		Expiration(now.Add(ttl)).
+		JwtID(hex.EncodeToString(jti)).
+		Claim(ClaimRoles, roles)
+	if audience != "" {
+		b = b.Audience([]string{audience})
+	}
+	if p.Department != "" {
+		b = b.Claim(ClaimDepartment, p.Department)
+	}
+	if len(p.Scope) > 0 {
+		b = b.Claim(ClaimScope, p.Scope)
+	}
+	tok, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("auth: build token: %w", err)
+	}
+	return tok, nil
 }
 
 // LoadOrCreateDevKey reads the dev signing key at path (base64 of 32 random

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
@@ -42,6 +43,10 @@ type Config struct {
 	DevKey []byte
 	// Dev accepts HS256 tokens signed with DevKey, besides the JWKS keys if any.
 	Dev bool
+	// SessionKey, when set, is the public half of the key the hub signs its
+	// own session tokens with (SessionToken): EdDSA tokens from
+	// SessionIssuer to SessionAudience are accepted under it.
+	SessionKey ed25519.PublicKey
 	// Issuer and Audience, when set, must match the "iss" and "aud" claims.
 	Issuer   string
 	Audience string
@@ -114,8 +119,9 @@ type Verifier struct {
 	log    *slog.Logger
 	open   map[string]bool
 
-	static []vkey // from JWKSFile
-	dev    []byte
+	static  []vkey // from JWKSFile
+	dev     []byte
+	session []vkey // the session key, when configured
 
 	cache  *jwk.Cache // JWKSURL, nil without one
 	cancel context.CancelFunc
@@ -154,7 +160,10 @@ const (
 type vkey struct {
 	kid string
 	alg jwa.SignatureAlgorithm
-	key any // *rsa.PublicKey, *ecdsa.PublicKey, or []byte for the dev key
+	key any // *rsa.PublicKey, *ecdsa.PublicKey, []byte for the dev key, ed25519.PublicKey for the session key
+	// session marks the session key: its tokens are the hub's own, checked
+	// for SessionIssuer and SessionAudience.
+	session bool
 }
 
 // NewVerifier checks cfg, loads the key set (fetching JWKSURL once) and returns
@@ -183,13 +192,19 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if cfg.JWKSFile != "" && cfg.JWKSURL != "" {
 		return nil, errors.New("auth: give a JWKS file or a JWKS URL, not both")
 	}
+	if cfg.SessionKey != nil {
+		if len(cfg.SessionKey) != ed25519.PublicKeySize {
+			return nil, errSessionKey
+		}
+		v.session = []vkey{{alg: jwa.EdDSA(), key: append(ed25519.PublicKey(nil), cfg.SessionKey...), session: true}}
+	}
 	if cfg.Dev {
 		if len(cfg.DevKey) < MinDevKeyLen && (len(cfg.DevKey) > 0 || cfg.JWKSFile == "" && cfg.JWKSURL == "") {
 			return nil, fmt.Errorf("auth: dev key has %d bytes, want at least %d", len(cfg.DevKey), MinDevKeyLen)
 		}
 		v.dev = append([]byte(nil), cfg.DevKey...)
-	} else if cfg.JWKSFile == "" && cfg.JWKSURL == "" {
-		return nil, errors.New("auth: no keys: set a JWKS file or URL (or run in dev mode with a dev key)")
+	} else if cfg.JWKSFile == "" && cfg.JWKSURL == "" && v.session == nil {
+		return nil, errors.New("auth: no keys: set a JWKS file or URL, or a session key (or run in dev mode with a dev key)")
 	}
 	if cfg.JWKSFile != "" {
 		set, err := jwk.ReadFile(cfg.JWKSFile)
@@ -425,16 +440,18 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 		return nil, err
 	}
 	var payload []byte
+	var signer vkey
 	for _, k := range keys {
 		// VerifyCompactFast also checks the header's alg equals k.alg.
 		if payload, err = jws.VerifyCompactFast(k.key, []byte(token), k.alg); err == nil {
+			signer = k
 			break
 		}
 	}
 	if err != nil {
 		return nil, fail(ErrBadSignature, err)
 	}
-	p, err := v.principal(payload)
+	p, err := v.principal(payload, signer.session)
 	if err != nil {
 		return nil, err
 	}
@@ -469,6 +486,12 @@ func (v *Verifier) keysFor(ctx context.Context, alg, kid string) ([]vkey, error)
 			return nil, ErrUnsupportedAlg
 		}
 		return []vkey{{alg: jwa.HS256(), key: v.dev}}, nil
+	case jwa.EdDSA().String():
+		// Only the hub's own session key signs EdDSA tokens.
+		if v.session == nil {
+			return nil, ErrUnsupportedAlg
+		}
+		return v.session, nil
 	case jwa.RS256().String(), jwa.ES256().String():
 	default:
 		return nil, ErrUnsupportedAlg
@@ -570,8 +593,9 @@ type claims struct {
 }
 
 // principal validates the registered claims of a verified payload and maps the
-// rest onto a Principal.
-func (v *Verifier) principal(payload []byte) (*Principal, error) {
+// rest onto a Principal. A session token (session) is the hub's own: its
+// issuer and audience are SessionIssuer and SessionAudience.
+func (v *Verifier) principal(payload []byte, session bool) (*Principal, error) {
 	tok, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false))
 	if err != nil {
 		return nil, fail(ErrMalformedClaims, err)
@@ -581,11 +605,16 @@ func (v *Verifier) principal(payload []byte) (*Principal, error) {
 		jwt.WithAcceptableSkew(v.leeway),
 		jwt.WithRequiredClaim(jwt.ExpirationKey),
 	}
-	if v.cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(v.cfg.Issuer))
-	}
-	if v.cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(v.cfg.Audience))
+	switch {
+	case session:
+		opts = append(opts, jwt.WithIssuer(SessionIssuer), jwt.WithAudience(SessionAudience))
+	default:
+		if v.cfg.Issuer != "" {
+			opts = append(opts, jwt.WithIssuer(v.cfg.Issuer))
+		}
+		if v.cfg.Audience != "" {
+			opts = append(opts, jwt.WithAudience(v.cfg.Audience))
+		}
 	}
 	if err := jwt.Validate(tok, opts...); err != nil {
 		for _, c := range []struct {

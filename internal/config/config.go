@@ -6,6 +6,7 @@
 //	indicators.yaml             the indicator catalogue
 //	report/catalogue.yaml       the unified report's field catalogue
 //	report/templates/*.yaml     the report templates
+//	signin.yaml                 staff sign-in: identity provider claims -> role, department, scope
 //
 // Every file but the mapping files is optional: the built-in one (package
 // builtin, the same layout) stands in for a missing one, less what names a
@@ -31,6 +32,7 @@ import (
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/report"
+	"github.com/gridhub/gridhub/internal/signin"
 	"github.com/gridhub/gridhub/internal/yamlpos"
 )
 
@@ -43,6 +45,9 @@ type Config struct {
 	Indicators  *indicators.Catalogue
 	Catalogue   *report.Catalogue
 	Templates   *report.Templates
+	// Signin maps the identity provider's claims onto staff roles
+	// (signin.yaml); nil when the directory has none (nothing is built in).
+	Signin *signin.Mapping
 	// Warnings are problems that do not stop the hub ("file:line: ...").
 	Warnings []error
 	// Builtin lists the optional files taken from the built-in set.
@@ -132,6 +137,12 @@ func LoadFS(fsys fs.FS, name string) (*Config, error) {
 			}
 			c.Templates = ts.For(c.Catalogue)
 		}
+	}
+	// The staff sign-in's claims mapping: a city's own, nothing built in.
+	if raw, file, ok := readOptional(fsys, name, "signin.yaml"); ok {
+		m, err := signin.ParseMapping(file, raw, c.Codes())
+		c.Signin = m
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

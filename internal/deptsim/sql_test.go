@@ -25,6 +25,10 @@ func sqlIdents(ds *Dataset, set string) []Ident {
 		for _, x := range ds.CivilAffairs.Dibao {
 			out = append(out, x.Ident)
 		}
+	case "residents":
+		for _, x := range ds.CivilAffairs.Residents {
+			out = append(out, x.Ident)
+		}
 	case "tekun":
 		for _, x := range ds.CivilAffairs.Tekun {
 			out = append(out, x.Ident)

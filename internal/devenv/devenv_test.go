@@ -493,3 +493,67 @@ func TestPostgresKillTakesChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReplicaStreamsFromPrimary makes a streaming replica of a primary with
+// pg_basebackup: what the primary commits after the copy reaches the
+// replica, which refuses writes of its own.
+func TestReplicaStreamsFromPrimary(t *testing.T) {
+	requirePostgres(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	dir := testDir(t)
+	var log bytes.Buffer
+	primary, err := StartPostgresWith(ctx, filepath.Join(dir, "primary"), &log, Options{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { primary.Stop(context.Background()) })
+	if err := primary.CreateDatabase(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(url, sql string) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec(primary.URL("app"), `CREATE TABLE t (n int); INSERT INTO t VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+
+	replica, err := primary.StartReplica(ctx, filepath.Join(dir, "replica"), &log, Options{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { replica.Stop(context.Background()) })
+	if replica.Port() == primary.Port() {
+		t.Fatal("the replica listens on the primary's port")
+	}
+	// Written after the copy: it arrives by streaming, not in the copy.
+	if err := exec(primary.URL("app"), `INSERT INTO t VALUES (2)`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, replica.URL("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var recovery bool
+	if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&recovery); err != nil || !recovery {
+		t.Fatalf("replica in recovery = %v (%v), want a standby", recovery, err)
+	}
+	for n := 0; n != 2; {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the replica holds %d rows, want the 2 the primary holds", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO t VALUES (3)`); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("a write on the replica: %v, want a read-only transaction error", err)
+	}
+}

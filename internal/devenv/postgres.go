@@ -113,6 +113,27 @@ func StartPostgres(ctx context.Context, dir string, log io.Writer) (*Postgres, e
 // without it), because initdb and postgres refuse to run as root; dir is then
 // chowned to that user, and every parent of dir must be searchable by it.
 func StartPostgresWith(ctx context.Context, dir string, log io.Writer, opts Options) (*Postgres, error) {
+	return startPostgres(ctx, dir, log, opts, func(ctx context.Context, bin, dir string, ru *runUser) error {
+		return initdb(ctx, bin, dir, ru, log, opts)
+	})
+}
+
+// StartReplica starts a streaming replica of pg on the cluster directory dir:
+// a hot standby that answers read-only queries and replays the primary's
+// WAL as it is written, as a managed Postgres's read replica does. When dir
+// holds no cluster yet, it is made with pg_basebackup from pg (-R: the
+// standby signal and the primary's address written into the copy); a dir
+// that holds one is started as it is. log is as for StartPostgres.
+func (pg *Postgres) StartReplica(ctx context.Context, dir string, log io.Writer, opts Options) (*Postgres, error) {
+	return startPostgres(ctx, dir, log, opts, func(ctx context.Context, bin, dir string, ru *runUser) error {
+		return pg.baseBackup(ctx, bin, dir, ru, log)
+	})
+}
+
+// startPostgres starts a server on the cluster in dir, calling create to
+// make the cluster when dir holds none.
+func startPostgres(ctx context.Context, dir string, log io.Writer, opts Options,
+	create func(ctx context.Context, bin, dir string, ru *runUser) error) (*Postgres, error) {
 	dir, err := absDir(dir)
 	if err != nil {
 		return nil, err
@@ -137,12 +158,59 @@ func StartPostgresWith(ctx context.Context, dir string, log io.Writer, opts Opti
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, fs.ErrNotExist) {
-		if err := initdb(ctx, bin, dir, ru, log, opts); err != nil {
+		if err := create(ctx, bin, dir, ru); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("devenv: %w", err)
 	}
+	return startCluster(ctx, bin, dir, ru, log, opts)
+}
+
+// baseBackup copies pg's cluster into the empty dir as a standby of it,
+// streaming the WAL written meanwhile, after a fast checkpoint (a spread one
+// would make the copy wait minutes on an idle server).
+func (pg *Postgres) baseBackup(ctx context.Context, bin, dir string, ru *runUser, log io.Writer) error {
+	tool, err := serverTool(bin, "pg_basebackup")
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, tool,
+		"-h", "127.0.0.1", "-p", strconv.Itoa(pg.port), "-U", pgSuperuser,
+		"-D", dir, "-R", "-X", "stream", "--checkpoint=fast", "--no-password")
+	cmd.Dir = dir
+	cmd.Env = serverEnv()
+	cmd.SysProcAttr = ru.sysProcAttr()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	if log != nil {
+		_, _ = log.Write(out.Bytes())
+	}
+	if err != nil {
+		return fmt.Errorf("devenv: pg_basebackup of the server on port %d into %s: %w; output:\n%s", pg.port, dir, err, out.String())
+	}
+	return nil
+}
+
+// serverTool finds another program of the server's installation: beside
+// initdb in bin, or beside what bin/initdb links to (a PATH directory may
+// hold links to a few of Debian's versioned binaries only).
+func serverTool(bin, name string) (string, error) {
+	if p := filepath.Join(bin, name); isExecutable(p) {
+		return p, nil
+	}
+	if real, err := filepath.EvalSymlinks(filepath.Join(bin, "initdb")); err == nil {
+		if p := filepath.Join(filepath.Dir(real), name); isExecutable(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("devenv: %s not found beside initdb in %s: %w", name, bin, ErrNotInstalled)
+}
+
+// startCluster starts the postmaster on the cluster in dir, once any stale
+// pid file of a killed one is gone.
+func startCluster(ctx context.Context, bin, dir string, ru *runUser, log io.Writer, opts Options) (*Postgres, error) {
 	if err := removeStalePostmasterPid(dir); err != nil {
 		return nil, err
 	}

@@ -30,7 +30,10 @@ const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS fact_stage (
 	org_code  text,
 	record    jsonb NOT NULL,
 	grid_code text COLLATE "C", -- located from coordinates
-	deleted   boolean NOT NULL
+	deleted   boolean NOT NULL,
+	identity  jsonb,
+	key_invalid boolean NOT NULL,
+	corrections bytea[]
 ) ON COMMIT DELETE ROWS`
 
 // matchDDL holds each staged fact linked and matched to its stored row.
@@ -44,12 +47,15 @@ const matchDDL = `CREATE TEMP TABLE IF NOT EXISTS fact_match (
 	grid_code text COLLATE "C",
 	person_id bigint,
 	deleted   boolean NOT NULL,
+	identity  jsonb,
+	key_invalid boolean NOT NULL,
+	corrections bytea[],
 	old_grid  text COLLATE "C",
 	row_id    tid,
 	changed   boolean NOT NULL
 ) ON COMMIT DELETE ROWS`
 
-var stageColumns = []string{"set", "key_hmac", "id", "entity", "org_code", "record", "grid_code", "deleted"}
+var stageColumns = []string{"set", "key_hmac", "id", "entity", "org_code", "record", "grid_code", "deleted", "identity", "key_invalid", "corrections"}
 
 // apply stores one batch and its watermark in one transaction.
 func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full bool, b batch) (applied, error) {
@@ -85,17 +91,24 @@ func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full bool, b
 		if _, err := tx.Exec(ctx, `INSERT INTO fact_match
 			SELECT x.*, f.grid_code, f.ctid,
 			       f.ctid IS NULL OR f.record IS DISTINCT FROM x.record OR f.grid_code IS DISTINCT FROM x.grid_code
-			       OR f.person_id IS DISTINCT FROM x.person_id
+			       OR f.person_id IS DISTINCT FROM x.person_id OR f.identity IS DISTINCT FROM x.identity
 			FROM (
 				SELECT s.set, s.key_hmac, s.id, s.entity, s.org_code, s.record,
-				       coalesce(s.grid_code, p.grid_code, o.grid_code) AS grid_code, p.id AS person_id, s.deleted
+				       coalesce(s.grid_code, p.grid_code, o.grid_code) AS grid_code, p.id AS person_id, s.deleted,
+				       s.identity, s.key_invalid, s.corrections
 				FROM fact_stage s
+				-- A valid ID number names its person; a broken one the person
+				-- record linkage placed the row on (a link outlives re-syncs).
 				LEFT JOIN LATERAL (SELECT id, grid_code FROM persons
-					WHERE s.entity = 'person' AND id_hmac = s.key_hmac LIMIT 1) p ON true
+					WHERE s.entity = 'person' AND NOT s.key_invalid AND id_hmac = s.key_hmac
+					UNION ALL
+					SELECT lp.id, lp.grid_code FROM links l JOIN persons lp ON lp.id = l.person_id
+					WHERE s.key_invalid AND l.department = $1 AND l.set = s.set AND l.fact_id = s.id AND l.outcome = 'LINKED'
+					LIMIT 1) p ON true
 				LEFT JOIN LATERAL (SELECT grid_code FROM organizations
 					WHERE s.entity = 'organization' AND credit_code = s.org_code LIMIT 1) o ON true
 			) x
-			LEFT JOIN LATERAL (SELECT ctid, record, grid_code, person_id FROM facts
+			LEFT JOIN LATERAL (SELECT ctid, record, grid_code, person_id, identity FROM facts
 				WHERE department = $1 AND set = x.set AND key_hmac = x.key_hmac AND id = x.id LIMIT 1) f ON true`, dept); err != nil {
 			return fmt.Errorf("match facts: %w", err)
 		}
@@ -121,14 +134,17 @@ func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full bool, b
 		// Unchanged rows are not rewritten, except by a full sync, which
 		// stamps its generation on every row it sees (Changed does not
 		// count those).
-		if _, err := tx.Exec(ctx, `INSERT INTO facts AS f (department, set, key_hmac, id, entity, org_code, record, grid_code, person_id, gen, updated_at)
-			SELECT $1, set, key_hmac, id, entity, org_code, record, grid_code, person_id, $2, now() FROM fact_match
+		if _, err := tx.Exec(ctx, `INSERT INTO facts AS f (department, set, key_hmac, id, entity, org_code, record, grid_code, person_id, gen, updated_at,
+				identity, key_invalid, corrections)
+			SELECT $1, set, key_hmac, id, entity, org_code, record, grid_code, person_id, $2, now(), identity, key_invalid, corrections FROM fact_match
 			WHERE NOT deleted AND (changed OR $3)
 			ON CONFLICT (department, set, key_hmac, id) DO UPDATE SET
 				entity = excluded.entity, org_code = excluded.org_code, record = excluded.record, grid_code = excluded.grid_code,
-				person_id = excluded.person_id, gen = excluded.gen, updated_at = excluded.updated_at
+				person_id = excluded.person_id, gen = excluded.gen, updated_at = excluded.updated_at,
+				identity = excluded.identity, key_invalid = excluded.key_invalid, corrections = excluded.corrections
 			WHERE f.record IS DISTINCT FROM excluded.record OR f.grid_code IS DISTINCT FROM excluded.grid_code
-			   OR f.person_id IS DISTINCT FROM excluded.person_id OR f.gen <> excluded.gen`, dept, gen, full); err != nil {
+			   OR f.person_id IS DISTINCT FROM excluded.person_id OR f.gen <> excluded.gen
+			   OR f.identity IS DISTINCT FROM excluded.identity`, dept, gen, full); err != nil {
 			return fmt.Errorf("upsert facts: %w", err)
 		}
 		var upserted, inserted int
@@ -182,7 +198,7 @@ func (s *Syncer) stageRows(ix *grid.Index, facts []connectors.Fact, n *applied) 
 		}
 		if f.Deleted {
 			n.deleted++
-			rows = append(rows, []any{f.Set, s.blind.Blind(key), f.ID, f.Entity, org, []byte("{}"), nil, true})
+			rows = append(rows, []any{f.Set, s.blind.Blind(key), f.ID, f.Entity, org, []byte("{}"), nil, true, nil, f.KeyInvalid, nil})
 			continue
 		}
 		n.facts++
@@ -196,7 +212,11 @@ func (s *Syncer) stageRows(ix *grid.Index, facts []connectors.Fact, n *applied) 
 				located = u.Code
 			}
 		}
-		rows = append(rows, []any{f.Set, s.blind.Blind(key), f.ID, f.Entity, org, rec, located, false})
+		who, corrections, err := s.identityOf(f, key)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, []any{f.Set, s.blind.Blind(key), f.ID, f.Entity, org, rec, located, false, who, f.KeyInvalid, corrections})
 	}
 	// In key order, the batch's lookups and inserts walk the indexes of
 	// persons and facts from one page to the next instead of at random: at
@@ -207,6 +227,36 @@ func (s *Syncer) stageRows(ix *grid.Index, facts []connectors.Fact, n *applied) 
 			strings.Compare(a[2].(string), b[2].(string)))
 	})
 	return rows, nil
+}
+
+// identityOf encodes a fact's identity for the facts table, with, for a broken
+// ID number, the birth date and sex it still embeds (idBirthDate, idSex) and
+// the blind indexes of its one-character corrections: the number itself is
+// never stored.
+func (s *Syncer) identityOf(f connectors.Fact, key string) (who []byte, corrections [][]byte, err error) {
+	if f.Identity == nil && !f.KeyInvalid {
+		return nil, nil, nil
+	}
+	rec := connectors.Record{}
+	for k, v := range f.Identity {
+		rec[k] = v
+	}
+	if f.KeyInvalid && f.Entity == connectors.Person {
+		if birth, sex, ok := ident.EmbeddedBirth(key); ok {
+			rec["idBirthDate"] = birth.Format("2006-01-02")
+			if sex != 0 {
+				rec["idSex"] = sex.String()
+			}
+		}
+		for _, c := range ident.ResidentIDCorrections(key) {
+			corrections = append(corrections, s.blind.Blind(c))
+		}
+	}
+	who, err = json.Marshal(rec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fact %s/%s: encode identity: %w", f.Set, f.ID, err)
+	}
+	return who, corrections, nil
 }
 
 // NormalizeKey is the form of a fact's key the hub blinds and joins on: for a

@@ -157,6 +157,20 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per sync (default slog.Default()).
 	Logger *slog.Logger
+	// Linker, when set, places the department's rows whose ID number is
+	// missing or invalid after the feed is read and before the aggregates
+	// are recomputed (internal/linkage). It runs on what is stored also when
+	// the feed failed, so a department that cannot be reached keeps its
+	// links.
+	Linker Linker
+}
+
+// Linker is record linkage as a sync runs it (*linkage.Linker).
+type Linker interface {
+	// Link decides the rows of dept whose ID number is missing or invalid,
+	// moving their facts to their persons and marking the grids whose
+	// counts change (indicator_dirty).
+	Link(ctx context.Context, dept string) error
 }
 
 func (o Options) withDefaults() Options {
@@ -225,9 +239,12 @@ var ErrNoFeed = errors.New("factsync: department has no fact feed")
 // watermark meanwhile: that one carries on, this one stops.
 var ErrConcurrentSync = errors.New("factsync: another sync of the department moved its watermark")
 
-// advisory lock key shared by batch transactions and taken exclusively to
+// LockKey is the advisory lock key shared by batch transactions (and by any
+// other writer of facts, such as record linkage) and taken exclusively to
 // recompute aggregates ("gridfact").
-const lockKey = 0x6772696466616374
+const LockKey = 0x6772696466616374
+
+const lockKey = LockKey
 
 func (s *Syncer) deptLock(dept string) *sync.Mutex {
 	m, _ := s.locks.LoadOrStore(dept, new(sync.Mutex))
@@ -335,6 +352,11 @@ func (s *Syncer) syncDepartment(ctx context.Context, dept string, full bool) (St
 	}
 	st.Full = run.full
 	err = s.pull(ctx, dept, feed, ix, run, &st)
+	if s.opts.Linker != nil && ctx.Err() == nil {
+		if lerr := s.opts.Linker.Link(ctx, dept); lerr != nil {
+			err = errors.Join(err, fmt.Errorf("factsync %s: %w", dept, lerr))
+		}
+	}
 	if ferr := s.finish(ctx, dept, run, err == nil, &st); ferr != nil {
 		err = errors.Join(err, ferr)
 	}

@@ -50,6 +50,9 @@ type Options struct {
 	// Grace is how long a department removed or replaced by Reconfigure
 	// stays open for calls under way (default 1 minute).
 	Grace time.Duration
+	// Linked, when set, adds to each person's answer the rows record linkage
+	// placed on them (see addLinked).
+	Linked Linked
 }
 
 // Federation is the set of departments the hub reaches. Reconfigure swaps
@@ -64,6 +67,7 @@ type Federation struct {
 	tracer  trace.Tracer
 	metrics *metrics
 	timeout time.Duration
+	linked  Linked
 	// grace is how long a department that a reconfiguration removed or
 	// replaced stays open for the calls already under way.
 	grace time.Duration
@@ -99,6 +103,7 @@ func New(depts []*connectors.Department, opts Options) (*Federation, error) {
 		metrics: newMetrics(opts.Metrics),
 		timeout: opts.BreakerTimeout,
 		grace:   opts.Grace,
+		linked:  opts.Linked,
 	}
 	if f.cache == nil {
 		f.cache = cache.NewMemory(200_000)
@@ -211,6 +216,9 @@ type Answer struct {
 	AsOf map[string]time.Time
 	// Stale marks an answer served from the recent copy while the department is down.
 	Stale bool
+	// LinkedBy is, per key, how the least certain of its records reached it:
+	// ID when all came by the key itself (see Linked).
+	LinkedBy map[string]string
 }
 
 // copyEntry is how one key's records are kept in the cache.
@@ -252,7 +260,9 @@ func (f *Federation) Read(ctx context.Context, code string, req connectors.ReadR
 		for _, k := range req.Keys {
 			asOf[k] = now
 		}
-		return &Answer{Result: res, AsOf: asOf}, nil
+		ans := &Answer{Result: res, AsOf: asOf}
+		f.addLinked(ctx, d, req, ans)
+		return ans, nil
 	}
 
 	span.RecordError(err)
@@ -265,7 +275,17 @@ func (f *Federation) Read(ctx context.Context, code string, req connectors.ReadR
 	if ctx.Err() != nil {
 		return nil, unavailable
 	}
-	return f.copyOf(ctx, d, req), unavailable
+	// The rows linkage placed come from the hub's synced copy: they stand
+	// while the department is down.
+	ans := f.copyOf(ctx, d, req)
+	if ans == nil {
+		ans = &Answer{Stale: true}
+	}
+	f.addLinked(ctx, d, req, ans)
+	if len(ans.AsOf) == 0 {
+		return nil, unavailable
+	}
+	return ans, unavailable
 }
 
 // reason says why a call failed in words safe to show: the kind of failure, not

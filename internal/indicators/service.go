@@ -194,18 +194,10 @@ const versionsSQL = `SELECT data_version, cells_version, (SELECT coalesce(max(ve
 // *apperr.Error for bad arguments (BAD_USER_INPUT) and an unknown within
 // (NOT_FOUND).
 func (s *Service) Table(ctx context.Context, level grid.Level, within string, names []string) (*Table, error) {
-	if err := checkLevel(level, within); err != nil {
-		return nil, err
-	}
-	names, err := s.resolveNames(names)
+	names, v, key, err := s.prepare(ctx, level, within, names)
 	if err != nil {
 		return nil, err
 	}
-	var v versions
-	if err := s.pool.QueryRow(ctx, versionsSQL).Scan(&v.data, &v.cells, &v.registry, &v.periods); err != nil {
-		return nil, fmt.Errorf("indicators: read data version: %w", err)
-	}
-	key := cacheKey(level, within, names, v, s.Catalogue().Fingerprint())
 	if t, ok := s.local.Get(key); ok {
 		s.hits.Add(1)
 		return cached(t), nil
@@ -242,6 +234,31 @@ func (s *Service) Table(ctx context.Context, level grid.Level, within string, na
 		return nil, err
 	}
 	return res.(*Table), nil
+}
+
+// Key is what the table Table would return for these arguments is cached
+// under: it changes with the data, the registry, the periods and the
+// catalogue, so an answer kept under it is as fresh as the table. Errors are
+// Table's.
+func (s *Service) Key(ctx context.Context, level grid.Level, within string, names []string) (string, error) {
+	_, _, key, err := s.prepare(ctx, level, within, names)
+	return key, err
+}
+
+// prepare checks Table's arguments and reads the versions the table depends on.
+func (s *Service) prepare(ctx context.Context, level grid.Level, within string, names []string) ([]string, versions, string, error) {
+	var v versions
+	if err := checkLevel(level, within); err != nil {
+		return nil, v, "", err
+	}
+	names, err := s.resolveNames(names)
+	if err != nil {
+		return nil, v, "", err
+	}
+	if err := s.pool.QueryRow(ctx, versionsSQL).Scan(&v.data, &v.cells, &v.registry, &v.periods); err != nil {
+		return nil, v, "", fmt.Errorf("indicators: read data version: %w", err)
+	}
+	return names, v, cacheKey(level, within, names, v, s.Catalogue().Fingerprint()), nil
 }
 
 // checkLevel checks the level and within arguments of a table.

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/ident"
 	"github.com/gridhub/gridhub/internal/secret"
+	"github.com/gridhub/gridhub/internal/store"
 )
 
 // Page sizes: a page without `first` holds DefaultPage rows; no page holds more than MaxPage.
@@ -124,13 +124,16 @@ type PersonPage struct {
 
 // Service reads the master index.
 type Service struct {
-	pool *pgxpool.Pool
+	pool store.Querier
 	keys *secret.Keys
 }
 
-// NewService returns a Service over pool; keys blind and open resident ID numbers.
-func NewService(pool *pgxpool.Pool, keys *secret.Keys) *Service {
-	return &Service{pool: pool, keys: keys}
+// NewService returns a Service reading from db: a pool, or a store.Reader
+// that sends its reads to a streaming replica while the replica keeps up
+// (nothing here must read a write of its own request); keys blind and open
+// resident ID numbers.
+func NewService(db store.Querier, keys *secret.Keys) *Service {
+	return &Service{pool: db, keys: keys}
 }
 
 const personColumns = `id, id_enc, name, gender, birth_date, ethnicity, phone, relation, grid_code, household_id`

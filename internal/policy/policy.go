@@ -48,6 +48,7 @@ type Policy struct {
 	purposes map[string]*Purpose
 	order    []string
 	fields   map[string]field // "dept.set.field"
+	depts    map[string]bool
 }
 
 // CoreIdentifiers are the identifier classes of the master index's own Person
@@ -82,8 +83,8 @@ func Parse(name string, raw []byte, depts []*connectors.Department, lenient bool
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{purposes: map[string]*Purpose{}, fields: map[string]field{}}
 	codes := map[string]bool{}
+	p := &Policy{purposes: map[string]*Purpose{}, fields: map[string]field{}, depts: codes}
 	for _, d := range depts {
 		codes[d.Code] = true
 		for _, rs := range d.Records {
@@ -199,6 +200,11 @@ func (p *Policy) Purpose(code string) (*Purpose, error) {
 	}
 	return pu, nil
 }
+
+// Configures tells whether the policy was built with department dept. A
+// request decides by the policy it began with, so a department a reload adds
+// or removes while it runs is, for that request, simply not configured.
+func (p *Policy) Configures(dept string) bool { return p.depts[dept] }
 
 // Class is the sharing class of a department field ("" when unknown).
 func (p *Policy) Class(dept, set, name string) string {

@@ -11,6 +11,8 @@
 //	"gridhub seal v1"                  sealing (AES-256-GCM key)
 //	"gridhub audit chain key v1"       audit chain (HMAC-SHA256 key)
 //	"gridhub audit checkpoint key v1"  audit checkpoints (Ed25519 seed, RFC 8032)
+//	"gridhub session token key v1"     staff sign-in's hub tokens (Ed25519 seed)
+//	"gridhub sign-in cookie key v1"    staff sign-in's cookies (AES-256-GCM key)
 //
 // Distinct labels make the keys independent: knowing one reveals nothing of
 // another or of the master key.
@@ -45,6 +47,11 @@ type Keys struct {
 	// that appends) still cannot forge a checkpoint.
 	auditChain []byte
 	checkpoint ed25519.PrivateKey
+	// session signs the short-lived tokens staff get after signing in;
+	// cookie seals the sign-in's cookies. Derived alike on every replica, so
+	// any of them verifies what another issued.
+	session ed25519.PrivateKey
+	cookie  []byte
 }
 
 // The HKDF info labels of the derived keys (see the package documentation).
@@ -55,6 +62,8 @@ const (
 	labelSeal       = "gridhub seal v1"
 	labelAuditChain = "gridhub audit chain key v1"
 	labelCheckpoint = "gridhub audit checkpoint key v1"
+	labelSession    = "gridhub session token key v1"
+	labelCookie     = "gridhub sign-in cookie key v1"
 )
 
 // New derives the blinding and sealing keys from a 32-byte master key, so that one
@@ -79,6 +88,14 @@ func New(master []byte) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
+	sessionSeed, err := hkdf.Key(sha256.New, master, nil, labelSession, ed25519.SeedSize)
+	if err != nil {
+		return nil, err
+	}
+	cookie, err := hkdf.Key(sha256.New, master, nil, labelCookie, 32)
+	if err != nil {
+		return nil, err
+	}
 	block, err := aes.NewCipher(enc)
 	if err != nil {
 		return nil, err
@@ -87,7 +104,23 @@ func New(master []byte) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{mac: mac, aead: aead, auditChain: chain, checkpoint: ed25519.NewKeyFromSeed(seed)}, nil
+	return &Keys{mac: mac, aead: aead, auditChain: chain, checkpoint: ed25519.NewKeyFromSeed(seed),
+		session: ed25519.NewKeyFromSeed(sessionSeed), cookie: cookie}, nil
+}
+
+// SessionTokenKey is the Ed25519 key that signs the short-lived tokens staff
+// are given after signing in through the identity provider (package
+// signin); the verifier checks them against its public half. The caller
+// gets its own copy.
+func (k *Keys) SessionTokenKey() ed25519.PrivateKey {
+	return append(ed25519.PrivateKey(nil), k.session...)
+}
+
+// SignInCookieKey is the AES-256-GCM key that seals the sign-in's cookies
+// (the state of a sign-in under way, the signed-in session). The caller gets
+// its own copy.
+func (k *Keys) SignInCookieKey() []byte {
+	return append([]byte(nil), k.cookie...)
 }
 
 // AuditChainKey is the HMAC-SHA256 key that chains the audit ledger

@@ -114,3 +114,38 @@ func TestAuditKeys(t *testing.T) {
 		t.Error("the audit keys are handed out as the Keys' own slices")
 	}
 }
+
+// TestSignInKeys checks the sign-in's keys: derived under their labels, apart
+// from every other key, the same for every replica given the master key.
+func TestSignInKeys(t *testing.T) {
+	master := bytes.Repeat([]byte{7}, KeySize)
+	k, err := New(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := hkdf.Key(sha256.New, master, nil, "gridhub session token key v1", ed25519.SeedSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, err := hkdf.Key(sha256.New, master, nil, "gridhub sign-in cookie key v1", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(k.SessionTokenKey().Seed(), seed) || !bytes.Equal(k.SignInCookieKey(), cookie) {
+		t.Error("the sign-in keys are not HKDF(master) under their labels")
+	}
+	for _, other := range [][]byte{k.mac, k.AuditChainKey(), k.AuditCheckpointKey().Seed(), cookie} {
+		if bytes.Equal(other, seed) {
+			t.Error("the session token key is shared with another purpose")
+		}
+	}
+	again, _ := New(master)
+	if !bytes.Equal(again.SessionTokenKey(), k.SessionTokenKey()) || !bytes.Equal(again.SignInCookieKey(), k.SignInCookieKey()) {
+		t.Error("two replicas with one master key derive different sign-in keys")
+	}
+	sk := k.SessionTokenKey()
+	sk[0] ^= 0xff
+	if bytes.Equal(sk, k.SessionTokenKey()) {
+		t.Error("the session token key is handed out as the Keys' own slice")
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,10 +30,12 @@ import (
 	"github.com/gridhub/gridhub/internal/federation"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
+	"github.com/gridhub/gridhub/internal/linkage"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/policy"
 	"github.com/gridhub/gridhub/internal/ratelimit"
 	"github.com/gridhub/gridhub/internal/report"
+	"github.com/gridhub/gridhub/internal/signin"
 	"github.com/gridhub/gridhub/internal/store"
 	"github.com/gridhub/gridhub/internal/web"
 )
@@ -78,6 +79,10 @@ type Options struct {
 	Cache cache.Cache
 	// Limiter limits requests per caller; nil means no limit.
 	Limiter ratelimit.Limiter
+	// SignIn serves the staff sign-in's paths (/auth/...): the identity
+	// provider's sign-in (package signin); nil answers as a hub without
+	// one (signin.Disabled).
+	SignIn http.Handler
 	// Trusted, when set, runs only registered operations.
 	Trusted *graph.TrustedDocuments
 	// RequestTimeout bounds one request (default 30s).
@@ -91,14 +96,21 @@ type Options struct {
 	// AfterSnapshot runs after an admin took a snapshot of the indicators
 	// (the hub refreshes the bi schema); nil does nothing.
 	AfterSnapshot func(ctx context.Context)
+	// Linker is record linkage's review queue; nil serves none.
+	Linker *linkage.Linker
 }
 
 // Handler is the hub's HTTP handler.
 type Handler struct {
-	mux   *http.ServeMux
-	store *store.Store
-	ready atomic.Bool
+	mux      *http.ServeMux
+	store    *store.Store
+	ready    atomic.Bool
+	draining atomic.Bool
 }
+
+// Drain makes /readyz answer 503 from now on, for a hub on its way out: a
+// load balancer stops sending it requests while it still answers them.
+func (h *Handler) Drain() { h.draining.Store(true) }
 
 // New builds the handler with every route.
 func New(opts Options) *Handler {
@@ -112,7 +124,7 @@ func New(opts Options) *Handler {
 		Help:    "HTTP request duration by route and status class.",
 		Buckets: prometheus.DefBuckets,
 	}, []string{"route", "code"})
-	reg.MustRegister(duration, graph.ClientsGone)
+	reg.MustRegister(duration, graph.ClientsGone, graph.IndicatorAnswersServed)
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
@@ -130,7 +142,7 @@ func New(opts Options) *Handler {
 		Figures:    opts.Figures,
 		Freshness:  opts.Freshness,
 		Version:    opts.Version,
-
+		Linker:     opts.Linker,
 		AfterSnapshot: opts.AfterSnapshot,
 	}
 	gql := newGraphQL(resolver, opts)
@@ -164,9 +176,15 @@ func New(opts Options) *Handler {
 	route("GET /readyz", "readyz", http.HandlerFunc(h.readyz))
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if opts.Dev {
-		h.mux.Handle("GET /graphiql", playground.Handler("gridhub GraphiQL", "/graphql"))
+		// GraphiQL from the binary's own files: nothing from a CDN.
+		h.mux.Handle("GET "+web.GraphiQLPath, web.GraphiQL())
+		h.mux.Handle("GET "+web.GraphiQLPath+"/assets/", web.GraphiQL())
 	}
 	h.mux.Handle("GET /{$}", landing(opts.Dev))
+	if opts.SignIn == nil {
+		opts.SignIn = signin.Disabled(opts.Dev)
+	}
+	h.mux.Handle("/auth/", opts.SignIn)
 	h.mux.Handle("GET /report", web.Report())
 	h.mux.Handle("GET /map", web.Map())
 	return h
@@ -195,13 +213,21 @@ func newGraphQL(resolver *graph.Resolver, opts Options) *handler.Server {
 	}
 	srv.Use(graph.IntrospectionOff{})
 	srv.Use(graph.Tracing{})
+	if resolver.Figures != nil {
+		srv.Use(graph.NewIndicatorAnswers(resolver, 32))
+	}
 	srv.Use(&graph.Operations{Ledger: opts.Ledger, Policy: func() *policy.Policy { return opts.Config.Get().Policy }})
 	srv.SetErrorPresenter(graph.PresentError)
 	return srv
 }
 
-// readyz answers 200 once the database answers and every migration is applied.
+// readyz answers 200 once the database answers and every migration is
+// applied, until the hub drains.
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if h.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := h.store.Pool.Ping(ctx); err != nil {
@@ -278,6 +304,7 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 func landing(dev bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 		landingPage.Execute(w, struct{ Dev bool }{dev})
 	})
 }

@@ -81,8 +81,15 @@ func newHub(t *testing.T) *hub {
 	return startHub(t, fx, opts, ledger)
 }
 
-func startHub(t *testing.T, fx *testcity.Fixture, opts server.Options, ledger *audit.Ledger) *hub {
-	srv := httptest.NewServer(server.New(opts))
+// startHub serves a hub built from opts; each customize, when given, may
+// change opts knowing the hub's address first.
+func startHub(t *testing.T, fx *testcity.Fixture, opts server.Options, ledger *audit.Ledger, customize ...func(opts *server.Options, url string)) *hub {
+	srv := httptest.NewUnstartedServer(nil)
+	for _, c := range customize {
+		c(&opts, "http://"+srv.Listener.Addr().String())
+	}
+	srv.Config.Handler = server.New(opts)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	h := &hub{t: t, srv: srv, fx: fx, ledger: ledger}
 	// By default the tests speak as an admin on a home visit: every row, and the
@@ -494,5 +501,13 @@ func TestReadyzWaitsForMigrations(t *testing.T) {
 	}
 	if code := get("/readyz"); code != http.StatusOK {
 		t.Errorf("readyz after migrations = %d, want 200", code)
+	}
+	// A hub on its way out: not ready, still alive and answering.
+	h.Drain()
+	if code := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("readyz while draining = %d, want 503", code)
+	}
+	if code := get("/healthz"); code != http.StatusOK {
+		t.Errorf("healthz while draining = %d, want 200", code)
 	}
 }

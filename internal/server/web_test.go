@@ -27,6 +27,7 @@ import (
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/report"
+	"github.com/gridhub/gridhub/internal/server"
 	"github.com/gridhub/gridhub/internal/synth"
 	"github.com/gridhub/gridhub/internal/testcity"
 )
@@ -64,7 +65,10 @@ func (w *writes) snapshot() map[string][]connectors.Delivery {
 // builds it: the federation over in-memory departments, the report service
 // with its River delivery client (writing to w), and the figures with the
 // master index aggregates prepared.
-func newPagesHub(t *testing.T) (*hub, *writes) {
+//
+// The hub is a dev hub (the pages offer the paste-a-token card); each
+// customize may change its options, knowing its address.
+func newPagesHub(t *testing.T, customize ...func(opts *server.Options, url string)) (*hub, *writes) {
 	t.Helper()
 	ctx := context.Background()
 	fx := testcity.Load(t)
@@ -128,7 +132,8 @@ func newPagesHub(t *testing.T) (*hub, *writes) {
 	opts.Reports = reports
 	opts.Figures = indicators.NewService(fx.App.Pool, ic, registry, indicators.Options{})
 	opts.Freshness = syncer.Freshness
-	return startHub(t, fx, opts, ledger), w
+	opts.Dev = true
+	return startHub(t, fx, opts, ledger, customize...), w
 }
 
 // page is a headless Chromium tab on the hub, collecting the page's console

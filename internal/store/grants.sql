@@ -50,6 +50,12 @@ GRANT SELECT ON goose_db_version TO gridhub_app;
 
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO gridhub_app;
 
+-- Record linkage (migration 00010): links are rewritten by every linkage
+-- run; a reviewer's decisions are recorded and may be changed by a later
+-- decision, never removed.
+GRANT SELECT, INSERT, UPDATE, DELETE ON links TO gridhub_app;
+GRANT SELECT, INSERT, UPDATE ON link_decisions TO gridhub_app;
+
 -- The periods of the indicator series (migration 00030): a snapshot is
 -- taken by the hub (monthly, or asked for by an admin) and never changed.
 -- The bi schema's grants are in migration 00031 (grants here are for public).

@@ -32,6 +32,30 @@ type Store struct {
 
 // Open connects to the database at url and checks that it answers.
 func Open(ctx context.Context, url string) (*Store, error) {
+	pool, err := openPool(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{Pool: pool, db: stdlib.OpenDBFromPool(pool)}, nil
+}
+
+// openPool connects a pool to url, sized for the hub, and checks that the
+// database answers.
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pool, err := newPool(url)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		cc := pool.Config().ConnConfig
+		return nil, fmt.Errorf("store: ping %s@%s:%d/%s: %w", cc.User, cc.Host, cc.Port, cc.Database, err)
+	}
+	return pool, nil
+}
+
+// newPool makes a pool for url, sized for the hub; it connects on first use.
+func newPool(url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse database URL: %w", err)
@@ -43,15 +67,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// workers and the fact sync hold theirs too.
 		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("store: ping %s@%s:%d/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
-	}
-	return &Store{Pool: pool, db: stdlib.OpenDBFromPool(pool)}, nil
+	return pool, nil
 }
 
 // Close releases the pool.

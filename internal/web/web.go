@@ -1,14 +1,18 @@
-// Package web serves the hub's two pages for people: the unified report form
-// (一表通填报, GET /report) for community and grid staff, and the grid map
-// (网格地图, GET /map), a choropleth of an indicator over the grid polygons.
+// Package web serves the hub's pages for people: the unified report form
+// (一表通填报, GET /report) for community and grid staff, the grid map
+// (网格地图, GET /map), a choropleth of an indicator over the grid polygons,
+// and, under gridhub dev, the query explorer (GraphiQL, graphiql.go).
 //
 // Each page is one self-contained HTML document: plain HTML, CSS and vanilla
 // JavaScript, kept as separate files under assets/ and inlined into the
 // document when the package loads. There is no build step, no other route and
 // nothing fetched from elsewhere, so the pages work on a network with no way
-// out. The pages are public; every call they make to POST /graphql carries the
-// bearer token the user pastes (kept in sessionStorage), so authentication and
-// the sharing policy apply per API call exactly as they do for any client.
+// out. The pages are public; every call they make to POST /graphql carries a
+// bearer token (kept in sessionStorage): a short-lived hub token on the
+// staff member's sign-in through the city's identity provider (package
+// signin, POST /auth/token), or on a dev hub one the user pastes. So
+// authentication and the sharing policy apply per API call exactly as they
+// do for any client.
 //
 // The documents are served with a Content-Security-Policy that allows their
 // own inline script and style (by hash) and connections to the hub alone.
@@ -39,11 +43,22 @@ var (
 	mapPage    = mustPage("map.html", []string{"common.css", "map.css"}, []string{"common.js", "map.js"})
 )
 
-// page is one assembled document, with its gzip form and headers.
+// page is one assembled document (or asset), with its gzip form and headers.
 type page struct {
 	body, gz []byte
 	etag     string
-	csp      string
+	csp      string // none for an asset
+	ctype    string
+}
+
+// newAsset is a file served as it is, compressed once.
+func newAsset(body []byte, ctype string) *page {
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(body)
+	zw.Close()
+	sum := sha256.Sum256(body)
+	return &page{body: body, gz: gz.Bytes(), etag: fmt.Sprintf(`"%x"`, sum[:12]), ctype: ctype}
 }
 
 // The markers in a page's HTML where its styles and scripts go.
@@ -87,19 +102,11 @@ func newPage(html string, styles, scripts []string) (*page, error) {
 	doc = bytes.Replace(doc, []byte(styleMarker), []byte("<style>"+css+"</style>"), 1)
 	doc = bytes.Replace(doc, []byte(scriptMarker), []byte("<script>"+js+"</script>"), 1)
 
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	zw.Write(doc)
-	zw.Close()
-	sum := sha256.Sum256(doc)
-	return &page{
-		body: doc,
-		gz:   gz.Bytes(),
-		etag: fmt.Sprintf(`"%x"`, sum[:12]),
-		csp: "default-src 'none'; connect-src 'self'; img-src 'self' data:; " +
-			"script-src " + hash(js) + "; style-src " + hash(css) + "; " +
-			"base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-	}, nil
+	p := newAsset(doc, "text/html; charset=utf-8")
+	p.csp = "default-src 'none'; connect-src 'self'; img-src 'self' data:; " +
+		"script-src " + hash(js) + "; style-src " + hash(css) + "; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	return p, nil
 }
 
 func concat(names []string) (string, error) {
@@ -122,8 +129,10 @@ func hash(s string) string {
 
 func (p *page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", p.csp)
+	h.Set("Content-Type", p.ctype)
+	if p.csp != "" {
+		h.Set("Content-Security-Policy", p.csp)
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	// Revalidate every time: a new build serves the new page at once.

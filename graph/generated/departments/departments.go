@@ -17,6 +17,7 @@ var PersonCivilAffairs = &records.Typed{Department: "civil_affairs", Entity: "pe
 	{Field: "tekun", Set: "tekun", Type: "Tekun", Many: false},
 	{Field: "elderlyAllowance", Set: "elderlyAllowance", Type: "ElderlyAllowance", Many: false},
 	{Field: "disability", Set: "disability", Type: "Disability", Many: false},
+	{Field: "residents", Set: "residents", Type: "Residents", Many: false},
 }}
 
 // PersonEmployment is Person.employment.
@@ -92,6 +93,12 @@ func DecodePersonCivilAffairs(v *records.View) *model.CivilAffairs {
 			Category:          v.Str("disability", rec, "category"),
 			Grade:             v.Int("disability", rec, "grade"),
 			IssuedOn:          v.Date("disability", rec, "issuedOn"),
+		}
+	}
+	if rec, ok := v.One("residents"); ok {
+		out.Residents = &model.Residents{
+			Deceased: v.Bool("residents", rec, "deceased"),
+			DiedOn:   v.Date("residents", rec, "diedOn"),
 		}
 	}
 	return out

@@ -22,6 +22,7 @@ var unified = map[string]map[string][]string{
 		"dibao":            {"person", "householdNumber string U", "amount decimal C", "persons int U", "since date U", "until date U", "status enum U"},
 		"tekun":            {"person", "category enum U", "careMode enum U", "since date U", "status enum U"},
 		"elderlyAllowance": {"person", "band enum U", "monthlyAmount decimal C", "since date U"},
+		"residents":        {"person", "deceased bool U", "diedOn date U"},
 		"disability":       {"person", "certificateNumber string C", "category enum C", "grade int C", "issuedOn date U"},
 	},
 	"health": {

@@ -36,7 +36,7 @@
     if (!signedIn) return;
     signedIn = false;
     GH.setToken('');
-    start('登录已失效，请重新粘贴令牌。');
+    start('登录已失效，请重新登录。');
   });
   window.addEventListener('hashchange', () => { if (signedIn) go(); });
   start();
@@ -46,9 +46,7 @@
     if (GH.token()) {
       try { await loadCatalogue(); } catch (e) { GH.setToken(''); return start(e.message); }
     } else {
-      const p = GH.signIn(app, { title: '登录网格地图', check: loadCatalogue });
-      if (message) { const err = $('#signin-error'); err.textContent = message; err.hidden = false; }
-      await p;
+      await GH.signIn(app, { title: '登录网格地图', check: loadCatalogue, message });
     }
     signedIn = true;
     GH.account($('#account'), GH.token());
@@ -533,6 +531,7 @@
     const btn = $('#csv');
     btn.disabled = true;
     try {
+      await GH.fresh();
       const r = await fetch('/export/indicators.csv?' + q, { headers: { Authorization: 'Bearer ' + GH.token() } });
       if (!r.ok) {
         let msg = 'HTTP ' + r.status;

@@ -73,7 +73,7 @@
     signedIn = false;
     GH.setToken('');
     clearTimeout(pollTimer);
-    start('登录已失效，请重新粘贴令牌。');
+    start('登录已失效，请重新登录。');
   });
   start();
 
@@ -87,9 +87,7 @@
         return start(e.message);
       }
     } else {
-      const p = GH.signIn(app, { title: '登录一表通填报', check: loadTemplates });
-      if (message) { const err = $('#signin-error'); err.textContent = message; err.hidden = false; }
-      await p;
+      await GH.signIn(app, { title: '登录一表通填报', check: loadTemplates, message });
     }
     signedIn = true;
     GH.account($('#account'), GH.token());
