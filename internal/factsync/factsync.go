@@ -163,6 +163,11 @@ type Options struct {
 	// the feed failed, so a department that cannot be reached keeps its
 	// links.
 	Linker Linker
+	// AfterSync, when set, runs at the end of every SyncAll, whatever its
+	// departments' results: the hub refreshes what is derived from the
+	// published indicators there (the bi schema, internal/bi). It runs on
+	// the replica that synced, so on the leader for the periodic sync.
+	AfterSync func(ctx context.Context)
 }
 
 // Linker is record linkage as a sync runs it (*linkage.Linker).
@@ -303,6 +308,9 @@ func (s *Syncer) SyncAll(ctx context.Context, full bool) (map[string]Result, err
 		}()
 	}
 	wg.Wait()
+	if s.opts.AfterSync != nil && ctx.Err() == nil {
+		s.opts.AfterSync(ctx)
+	}
 	var errs []error
 	for _, d := range depts {
 		if err := out[d].Err; err != nil {
