@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the system packages that `gridhub dev` and the
 # tests need, when they are missing: PostgreSQL server binaries (initdb,
-# postgres) and redis-server; with --browser also chromium and
-# chromium-driver (for browser tests).
+# postgres) and redis-server; the client stack Superset connects with
+# (SQLAlchemy 1.4 and psycopg2 2.9 for the system python3, Debian's packages:
+# the BI test drives the bi schema through them); with --browser also
+# chromium and chromium-driver (for browser tests).
 #
 # It is idempotent and quick when everything is present: `apt-get update`
 # runs at most once, and only when something has to be installed.
@@ -45,8 +47,18 @@ have_redis() {
 	have redis-server || [ -x /usr/bin/redis-server ]
 }
 
+# The BI client stack, pinned to the release series Superset 4 requires
+# (sqlalchemy>=1.4,<2; psycopg2 2.9): internal/server's TestBISQLSurface
+# runs scripts/bi_client.py with /usr/bin/python3.
+have_bi_client() {
+	[ -x /usr/bin/python3 ] && /usr/bin/python3 -c '
+import sys, sqlalchemy, psycopg2
+sys.exit(0 if sqlalchemy.__version__.startswith("1.4.") and psycopg2.__version__.startswith("2.9.") else 1)' 2>/dev/null
+}
+
 missing=()
 have_postgres || missing+=(postgresql)
+have_bi_client || missing+=(python3 python3-sqlalchemy python3-psycopg2)
 have_redis || missing+=(redis-server)
 if [ "$browser" = 1 ]; then
 	have chromium || missing+=(chromium)
@@ -83,3 +95,4 @@ export DEBIAN_FRONTEND=noninteractive
 # what we look for.
 have_postgres || { echo "install-deps.sh: postgresql installed but initdb/postgres still not found" >&2; exit 1; }
 have_redis || { echo "install-deps.sh: redis-server installed but still not found" >&2; exit 1; }
+have_bi_client || { echo "install-deps.sh: python3-sqlalchemy (1.4) and python3-psycopg2 (2.9) installed but not importable by /usr/bin/python3" >&2; exit 1; }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -163,7 +164,7 @@ func (p *Publisher) writeCurrent(ctx context.Context, tx pgx.Tx, cat *indicators
 			return fmt.Errorf("bi: refresh %s: %w", table, err)
 		}
 		rows := tableRows(cat, t, nil)
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"bi", table}, columns[2:], pgx.CopyFromRows(rows)); err != nil {
+		if err := insertRows(ctx, tx, table, columns[2:], rows); err != nil {
 			return fmt.Errorf("bi: refresh %s: %w", table, err)
 		}
 	}
@@ -202,11 +203,43 @@ func (p *Publisher) writeSeries(ctx context.Context, tx pgx.Tx, periods, add []i
 				return err
 			}
 			for _, t := range series {
-				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"bi", table}, columns, pgx.CopyFromRows(tableRows(cat, t, t.Period))); err != nil {
+				if err := insertRows(ctx, tx, table, columns, tableRows(cat, t, t.Period)); err != nil {
 					return fmt.Errorf("bi: refresh %s: %w", table, err)
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// insertRows inserts rows into the bi table, in statements of up to
+// Postgres's 65535 parameters. (COPY would be quicker, but Postgres refuses
+// it on a table with row-level security, which the indicator tables have.)
+func insertRows(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any) error {
+	per := 65535 / len(cols)
+	for len(rows) > 0 {
+		n := min(per, len(rows))
+		var q strings.Builder
+		q.WriteString("INSERT INTO " + pgx.Identifier{"bi", table}.Sanitize() + " (" + strings.Join(cols, ", ") + ") VALUES ")
+		args := make([]any, 0, n*len(cols))
+		for i, r := range rows[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(")
+			for j, v := range r {
+				if j > 0 {
+					q.WriteString(", ")
+				}
+				args = append(args, v)
+				fmt.Fprintf(&q, "$%d", len(args))
+			}
+			q.WriteString(")")
+		}
+		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
 	}
 	return nil
 }
