@@ -3,21 +3,25 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/auth"
@@ -523,4 +527,153 @@ func fnv32(s string) uint32 {
 func isBadInput(err error) bool {
 	e, ok := apperr.As(err)
 	return ok && e.Code == apperr.BadUserInput
+}
+
+// TestIndicatorWorkbooks opens the workbooks /export/indicators.xlsx and
+// /export/indicators-series.xlsx serve, current, of a period and as a
+// series, with excelize: a sheet per level named in Chinese, headers with
+// the Chinese labels, the definitions sheet, and every row the CSV export of
+// the same level holds, numbers as number cells of the same value and
+// withheld cells marked as text where the CSV has an empty value flagged
+// suppressed.
+func TestIndicatorWorkbooks(t *testing.T) {
+	h := newBIHub(t)
+	ctx := context.Background()
+	if _, err := h.syncer.SyncAll(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"2025-05", "2025-06"} {
+		h.mustQuery(`mutation($p: String) { takeIndicatorSnapshot(period: $p) { period } }`, map[string]any{"p": p}, nil)
+	}
+	cat := h.figures.Catalogue()
+	for _, tc := range []struct {
+		name, xlsx, csv string
+		series          bool
+	}{
+		{"current", "/export/indicators.xlsx", "/export/indicators.csv?level=%s", false},
+		{"period", "/export/indicators.xlsx?period=2025-05", "/export/indicators.csv?period=2025-05&level=%s", false},
+		{"series", "/export/indicators-series.xlsx", "/export/indicators-series.csv?level=%s", true},
+	} {
+		f, err := excelize.OpenReader(bytes.NewReader(h.get(tc.xlsx)))
+		if err != nil {
+			t.Fatalf("%s: open workbook: %v", tc.name, err)
+		}
+		wantSheets := []string{"区县", "街道", "社区", "网格", indicators.DefinitionsSheet}
+		if got := f.GetSheetList(); !slices.Equal(got, wantSheets) {
+			t.Errorf("%s: sheets %v, want %v", tc.name, got, wantSheets)
+		}
+		for i, l := range biLevels {
+			recs, err := csv.NewReader(bytes.NewReader(h.get(fmt.Sprintf(tc.csv, l.gql)))).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameSheet(t, f, wantSheets[i], recs, tc.series, cat)
+		}
+		defs, err := f.GetRows(indicators.DefinitionsSheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range cat.Names() {
+			if !slices.ContainsFunc(defs, func(r []string) bool { return len(r) > 4 && r[0] == n && r[4] != "" }) {
+				t.Errorf("%s: the definitions sheet has no definition of %s", tc.name, n)
+			}
+		}
+		f.Close()
+	}
+}
+
+// sameSheet checks a level's sheet against the CSV of that level: the same
+// units in the same order, each value a number cell equal to the CSV's, or
+// the suppressed mark where the CSV withholds it.
+func sameSheet(t *testing.T, f *excelize.File, sheet string, recs [][]string, series bool, cat *indicators.Catalogue) {
+	t.Helper()
+	rows, err := f.GetRows(sheet)
+	if err != nil {
+		t.Fatalf("%s: %v", sheet, err)
+	}
+	if len(rows) != len(recs) {
+		t.Fatalf("%s: %d rows, the CSV %d", sheet, len(rows), len(recs))
+	}
+	// CSV: [period,] code, name, level, then value and flag per indicator;
+	// sheet: [期间,] 代码, 名称, then a value per indicator.
+	lead := 0
+	if series {
+		lead = 1
+	}
+	head := recs[0]
+	names := []string{}
+	for j := lead + 3; j < len(head); j += 2 {
+		names = append(names, head[j])
+	}
+	for j, n := range names {
+		in, _ := cat.Lookup(n)
+		if got := rows[0][lead+2+j]; !strings.HasPrefix(got, in.Label+"（") {
+			t.Errorf("%s: header of %s is %q, want its label %s", sheet, n, got, in.Label)
+		}
+	}
+	withheld, numbers := 0, 0
+	for i := 1; i < len(recs); i++ {
+		rec := recs[i]
+		if series && rows[i][0] != rec[0] {
+			t.Errorf("%s row %d: period %q, CSV %q", sheet, i+1, rows[i][0], rec[0])
+		}
+		if rows[i][lead] != rec[lead] {
+			t.Errorf("%s row %d: code %q, CSV %q", sheet, i+1, rows[i][lead], rec[lead])
+		}
+		if rec[lead+2] != indicators.TotalLevel && rows[i][lead+1] != rec[lead+1] {
+			t.Errorf("%s row %d: name %q, CSV %q", sheet, i+1, rows[i][lead+1], rec[lead+1])
+		}
+		for j, n := range names {
+			value, flag := rec[lead+3+2*j], rec[lead+4+2*j]
+			cell, _ := excelize.CoordinatesToCellName(lead+3+j, i+1)
+			typ, err := f.GetCellType(sheet, cell)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := f.GetCellValue(sheet, cell, excelize.Options{RawCellValue: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if flag == "true" {
+				withheld++
+				if value != "" || raw != indicators.SuppressedMark || typ == excelize.CellTypeUnset || typ == excelize.CellTypeNumber {
+					t.Errorf("%s %s (%s): %q of type %v, CSV %q withheld; want the mark as text", sheet, cell, n, raw, typ, value)
+				}
+				continue
+			}
+			numbers++
+			want, err1 := strconv.ParseFloat(value, 64)
+			got, err2 := strconv.ParseFloat(raw, 64)
+			if err1 != nil || err2 != nil || typ != excelize.CellTypeUnset && typ != excelize.CellTypeNumber || got != want {
+				t.Errorf("%s %s (%s): %q of type %v, CSV %q; want that number", sheet, cell, n, raw, typ, value)
+			}
+		}
+	}
+	if numbers == 0 {
+		t.Errorf("%s: no number compared", sheet)
+	}
+	if sheet == "网格" && withheld == 0 {
+		t.Errorf("%s: no withheld cell compared", sheet)
+	}
+}
+
+// get fetches path from the hub as its caller and returns the body; any
+// status but 200 fails the test.
+func (h *hub) get(path string) []byte {
+	h.t.Helper()
+	req, _ := http.NewRequest("GET", h.srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("GET %s: %s %s", path, resp.Status, b)
+	}
+	return b
 }
