@@ -152,6 +152,20 @@ func TestBISQLSurface(t *testing.T) {
 			}
 		}
 		want[l.table+"_indicator_series"] = cells
+		// indicators(period:) is the series' table of that period.
+		var may struct {
+			Indicators gqlTable `json:"indicators"`
+		}
+		admin.mustQuery(`query($l: GridLevel!) { indicators(level: $l, period: "2025-05") { `+gqlTableFields+` } }`, map[string]any{"l": l.gql}, &may)
+		inMay := map[string]biCell{}
+		for k, c := range cells {
+			if strings.HasPrefix(k, "2025-05|") {
+				inMay[k] = c
+			}
+		}
+		if g := may.Indicators.cells("2025-05|"); len(g) == 0 || !sameCells(g, inMay) {
+			t.Errorf("indicators(%s, period: 2025-05): %d cells, not the series' %d", l.gql, len(g), len(inMay))
+		}
 		for _, m := range []map[string]biCell{want[l.table+"_indicators"], cells} {
 			for _, c := range m {
 				if c.Suppressed {

@@ -133,16 +133,16 @@ func New(opts Options) *Handler {
 	}
 
 	resolver := &graph.Resolver{
-		Registry:   grid.NewRegistry(opts.Store, 5*time.Second),
-		Master:     opts.People,
-		Federation: opts.Federation,
-		Ledger:     opts.Ledger,
-		Reports:    opts.Reports,
-		Config:     opts.Config,
-		Figures:    opts.Figures,
-		Freshness:  opts.Freshness,
-		Version:    opts.Version,
-		Linker:     opts.Linker,
+		Registry:      grid.NewRegistry(opts.Store, 5*time.Second),
+		Master:        opts.People,
+		Federation:    opts.Federation,
+		Ledger:        opts.Ledger,
+		Reports:       opts.Reports,
+		Config:        opts.Config,
+		Figures:       opts.Figures,
+		Freshness:     opts.Freshness,
+		Version:       opts.Version,
+		Linker:        opts.Linker,
 		AfterSnapshot: opts.AfterSnapshot,
 	}
 	gql := newGraphQL(resolver, opts)
