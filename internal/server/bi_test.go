@@ -691,3 +691,58 @@ func (h *hub) get(path string) []byte {
 	}
 	return b
 }
+
+// TestTrendsScope: the series and the workbooks follow the scope rule of
+// indicators (a street admin has its street's figures, not another's nor
+// the city's), and only an admin takes a snapshot.
+func TestTrendsScope(t *testing.T) {
+	h := newBIHub(t)
+	h.mustQuery(`mutation { takeIndicatorSnapshot(period: "2025-05") { period } }`, nil, nil)
+	own := h.fx.City.Persons[0].GridCode[:grid.Township.CodeLen()]
+	other := ""
+	for _, p := range h.fx.City.Persons {
+		if c := p.GridCode[:grid.Township.CodeLen()]; c != own {
+			other = c
+			break
+		}
+	}
+	street := h.as(auth.Principal{Subject: "street", Roles: []auth.Role{auth.StreetAdmin}, Scope: []string{own}}).with("")
+	const q = `query($w: ID) { indicatorSeries(level: GRID, within: $w) { periods { period } tables { rows { unit { code } } } } }`
+	var got struct {
+		IndicatorSeries struct {
+			Periods []struct{ Period string }
+			Tables  []struct{ Rows []struct{ Unit struct{ Code string } } }
+		}
+	}
+	street.mustQuery(q, map[string]any{"w": own}, &got)
+	if len(got.IndicatorSeries.Tables) != 1 || len(got.IndicatorSeries.Tables[0].Rows) == 0 {
+		t.Fatalf("own street's series: %+v", got)
+	}
+	for _, r := range got.IndicatorSeries.Tables[0].Rows {
+		if !strings.HasPrefix(r.Unit.Code, own) {
+			t.Errorf("own street's series holds grid %s", r.Unit.Code)
+		}
+	}
+	for _, w := range []any{nil, other} {
+		if errs := street.query(q, map[string]any{"w": w}, nil); len(errs) != 1 || errs[0].Extensions["code"] != "FORBIDDEN" {
+			t.Errorf("street admin, series within %v: %+v, want FORBIDDEN", w, errs)
+		}
+	}
+	for _, path := range []string{"/export/indicators.xlsx", "/export/indicators-series.xlsx?within=" + other,
+		"/export/indicators-series.csv?level=GRID&within=" + other} {
+		req, _ := http.NewRequest("GET", h.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+street.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("street admin GET %s: %s, want 403", path, resp.Status)
+		}
+	}
+	bi := h.as(auth.Principal{Subject: "city-bi", Roles: []auth.Role{auth.BIReader}}).with("")
+	if errs := bi.query(`mutation { takeIndicatorSnapshot { period } }`, nil, nil); len(errs) != 1 || errs[0].Extensions["code"] != "FORBIDDEN" {
+		t.Errorf("bi_reader takes a snapshot: %+v, want FORBIDDEN", errs)
+	}
+}
