@@ -13,12 +13,35 @@ import (
 	"github.com/gridhub/gridhub/internal/bi"
 	"github.com/gridhub/gridhub/internal/devenv"
 	"github.com/gridhub/gridhub/internal/factsync"
+	"github.com/gridhub/gridhub/internal/factsync/factsynctest"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/testcity"
 )
 
 func TestMain(m *testing.M) { os.Exit(devenv.RunTests(m)) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// syncedCity is the test city with every department synced from in-memory
+// feeds, and the indicator service over it, both as the hub's own role.
+func syncedCity(tb testing.TB) (*testcity.Fixture, *indicators.Service) {
+	tb.Helper()
+	fx := testcity.Load(tb)
+	feeds, _ := factsynctest.Feeds(factsynctest.Dataset(tb))
+	fm := factsync.FeedMap{}
+	for d, f := range feeds {
+		fm[d] = f
+	}
+	registry := grid.NewRegistry(fx.App, time.Hour)
+	figures := indicators.NewService(fx.App.Pool, indicators.Default(), registry, indicators.Options{Logger: quiet})
+	syncer := factsync.New(fx.App.Pool, fx.Keys, fm, registry, indicators.NewAggregator(indicators.Default()),
+		factsync.Options{Now: func() time.Time { return factsynctest.Day }, Logger: quiet})
+	if _, err := syncer.SyncAll(context.Background(), false); err != nil {
+		tb.Fatal(err)
+	}
+	return fx, figures
+}
 
 // chinaTime is the zone periods are cut in.
 var chinaTime = time.FixedZone("CST", 8*60*60)
@@ -30,14 +53,7 @@ var chinaTime = time.FixedZone("CST", 8*60*60)
 // new writes nothing.
 func TestScheduledSnapshots(t *testing.T) {
 	ctx := context.Background()
-	fx := testcity.Load(t)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	registry := grid.NewRegistry(fx.App, time.Hour)
-	figures := indicators.NewService(fx.App.Pool, indicators.Default(), registry, indicators.Options{Logger: quiet})
-	syncer := factsync.New(fx.App.Pool, fx.Keys, factsync.FeedMap{}, registry, indicators.NewAggregator(indicators.Default()), factsync.Options{Logger: quiet})
-	if err := syncer.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
+	fx, figures := syncedCity(t)
 	pub := bi.NewPublisher(fx.App.Pool, figures, quiet)
 
 	june1 := time.Date(2025, 6, 1, 0, 30, 0, 0, chinaTime)
