@@ -3,7 +3,8 @@
 # tests need, when they are missing: PostgreSQL server binaries (initdb,
 # postgres) and redis-server; the client stack Superset connects with
 # (SQLAlchemy 1.4 and psycopg2 2.9 for the system python3, Debian's packages:
-# the BI test drives the bi schema through them); with --browser also
+# the BI tests drive the bi schema through them) and matplotlib (the trend
+# chart a BI test draws from it); with --browser also
 # chromium and chromium-driver (for browser tests).
 #
 # It is idempotent and quick when everything is present: `apt-get update`
@@ -59,6 +60,7 @@ sys.exit(0 if sqlalchemy.__version__.startswith("1.4.") and psycopg2.__version__
 missing=()
 have_postgres || missing+=(postgresql)
 have_bi_client || missing+=(python3 python3-sqlalchemy python3-psycopg2)
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || missing+=(python3-matplotlib)
 have_redis || missing+=(redis-server)
 if [ "$browser" = 1 ]; then
 	have chromium || missing+=(chromium)
@@ -96,3 +98,4 @@ export DEBIAN_FRONTEND=noninteractive
 have_postgres || { echo "install-deps.sh: postgresql installed but initdb/postgres still not found" >&2; exit 1; }
 have_redis || { echo "install-deps.sh: redis-server installed but still not found" >&2; exit 1; }
 have_bi_client || { echo "install-deps.sh: python3-sqlalchemy (1.4) and python3-psycopg2 (2.9) installed but not importable by /usr/bin/python3" >&2; exit 1; }
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || { echo "install-deps.sh: python3-matplotlib installed but not importable by /usr/bin/python3" >&2; exit 1; }

@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,9 +25,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/gridhub/gridhub/connectors"
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/auth"
 	"github.com/gridhub/gridhub/internal/bi"
+	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/factsync/factsynctest"
 	"github.com/gridhub/gridhub/internal/grid"
@@ -40,6 +44,7 @@ type biHub struct {
 	*hub
 	syncer  *factsync.Syncer
 	figures *indicators.Service
+	feeds   map[string]*factsynctest.Feed
 }
 
 func newBIHub(t *testing.T) *biHub {
@@ -72,7 +77,7 @@ func newBIHub(t *testing.T) *biHub {
 			t.Errorf("refresh after a snapshot: %v", err)
 		}
 	}
-	return &biHub{hub: startHub(t, fx, opts, ledger), syncer: syncer, figures: figures}
+	return &biHub{hub: startHub(t, fx, opts, ledger), syncer: syncer, figures: figures, feeds: feeds}
 }
 
 // biLevels are the bi tables' levels and the GraphQL name of each.
@@ -711,7 +716,9 @@ func TestTrendsScope(t *testing.T) {
 	var got struct {
 		IndicatorSeries struct {
 			Periods []struct{ Period string }
-			Tables  []struct{ Rows []struct{ Unit struct{ Code string } } }
+			Tables  []struct {
+				Rows []struct{ Unit struct{ Code string } }
+			}
 		}
 	}
 	street.mustQuery(q, map[string]any{"w": own}, &got)
@@ -744,5 +751,89 @@ func TestTrendsScope(t *testing.T) {
 	bi := h.as(auth.Principal{Subject: "city-bi", Roles: []auth.Role{auth.BIReader}}).with("")
 	if errs := bi.query(`mutation { takeIndicatorSnapshot { period } }`, nil, nil); len(errs) != 1 || errs[0].Extensions["code"] != "FORBIDDEN" {
 		t.Errorf("bi_reader takes a snapshot: %+v, want FORBIDDEN", errs)
+	}
+}
+
+// TestTrendChart draws the README's trend chart the way a BI tool does:
+// six monthly periods, with new 特困 persons synced before each, read from
+// bi.street_indicator_series by scripts/bi_trend_chart.py (SQLAlchemy,
+// matplotlib) as a BI login. What it drew is indicatorSeries' answer for the
+// streets, withheld values as gaps. GRIDHUB_UPDATE_SCREENSHOTS=1 writes the
+// chart to docs/bi-trend.png.
+func TestTrendChart(t *testing.T) {
+	h := newBIHub(t)
+	ctx := context.Background()
+	persons := h.fx.City.Persons
+	for m := 1; m <= 6; m++ {
+		for k := range 4 * m {
+			p := persons[(m*37+k*211)%len(persons)]
+			h.feeds[deptsim.CivilAffairs].Append(connectors.Fact{Entity: connectors.Person, Key: p.IDNumber, Set: "tekun", ID: p.IDNumber,
+				Record: connectors.Record{"status": "ACTIVE", "category": "URBAN"}})
+		}
+		if _, err := h.syncer.SyncAll(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		h.mustQuery(`mutation($p: String) { takeIndicatorSnapshot(period: $p) { period } }`, map[string]any{"p": fmt.Sprintf("2025-%02d", m)}, nil)
+	}
+	login := grantBI(t, h, fmt.Sprintf("bi_chart_%08x", fnv32(h.fx.Store.Pool.Config().ConnConfig.Database)), "")
+	u, err := url.Parse(login.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Scheme = "postgresql+psycopg2"
+	out := filepath.Join(t.TempDir(), "bi-trend.png")
+	cmd := exec.Command("/usr/bin/python3", "../../scripts/bi_trend_chart.py", u.String(), "tekunPersons", out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("scripts/bi_trend_chart.py: %v\n%s\n(scripts/install-deps.sh installs python3-matplotlib)", err, stderr.String())
+	}
+	var drawn struct {
+		Label   string
+		Periods []string
+		Streets map[string][]*float64
+	}
+	if err := json.Unmarshal(b, &drawn); err != nil {
+		t.Fatalf("scripts/bi_trend_chart.py printed %.300s: %v", b, err)
+	}
+
+	var ser struct {
+		IndicatorSeries struct {
+			Periods []struct{ Period string }
+			Tables  []gqlTable
+		}
+	}
+	h.mustQuery(`{ indicatorSeries(level: TOWNSHIP, names: ["tekunPersons"]) { periods { period } tables { `+gqlTableFields+` } } }`, nil, &ser)
+	want := map[string][]*float64{}
+	var periods []string
+	for i, tab := range ser.IndicatorSeries.Tables {
+		periods = append(periods, ser.IndicatorSeries.Periods[i].Period)
+		for _, r := range tab.Rows {
+			if want[r.Unit.Code] == nil {
+				want[r.Unit.Code] = make([]*float64, len(ser.IndicatorSeries.Tables))
+			}
+			want[r.Unit.Code][i] = r.Values[0].Value
+		}
+	}
+	if !slices.Equal(drawn.Periods, periods) || len(periods) != 6 {
+		t.Errorf("the chart's periods %v, the series' %v", drawn.Periods, periods)
+	}
+	a, _ := json.Marshal(drawn.Streets)
+	w, _ := json.Marshal(want)
+	if string(a) != string(w) {
+		t.Errorf("the chart drew %s\nindicatorSeries answers %s", a, w)
+	}
+	if !strings.Contains(string(w), "null") || strings.Count(string(w), ",") < 10 {
+		t.Errorf("the series should hold both withheld and published values: %s", w)
+	}
+	png, err := os.ReadFile(out)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("the chart %s is not a PNG (%v)", out, err)
+	}
+	if os.Getenv("GRIDHUB_UPDATE_SCREENSHOTS") == "1" {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "bi-trend.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
