@@ -123,11 +123,10 @@ BEGIN
         WHERE n.nspname = 'bi' AND c.relkind = 'r' AND c.relname LIKE '%\_indicator%' LOOP
         EXECUTE format('ALTER TABLE bi.%I ENABLE ROW LEVEL SECURITY', t);
     END LOOP;
+    -- The grants of both roles are in internal/store/grants.sql, applied
+    -- after every migration. A BI login sees the units under its within,
+    -- and its own row of bi.access.
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridhub_bi') THEN
-        GRANT USAGE ON SCHEMA bi TO gridhub_bi;
-        GRANT SELECT ON ALL TABLES IN SCHEMA bi TO gridhub_bi;
-        -- A BI login sees the units under its within, and its own row of
-        -- bi.access. Every other role sees no row (it has no grant either).
         FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'bi' AND c.relkind = 'r' AND c.relname LIKE '%\_indicator%' LOOP
             EXECUTE format($p$CREATE POLICY bi_scope ON bi.%I FOR SELECT TO gridhub_bi USING (EXISTS (
@@ -138,13 +137,9 @@ BEGIN
     -- The hub writes the tables (refresh, snapshots), as gridhub_app,
     -- which reads and rewrites every row.
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridhub_app') THEN
-        GRANT USAGE ON SCHEMA bi TO gridhub_app;
         FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'bi' AND c.relkind = 'r' AND c.relname <> 'access' LOOP
-            EXECUTE format('GRANT SELECT, INSERT, DELETE ON bi.%I TO gridhub_app', t);
-            IF t LIKE '%\_indicator%' THEN
-                EXECUTE format('CREATE POLICY hub_writes ON bi.%I TO gridhub_app USING (true) WITH CHECK (true)', t);
-            END IF;
+            WHERE n.nspname = 'bi' AND c.relkind = 'r' AND c.relname LIKE '%\_indicator%' LOOP
+            EXECUTE format('CREATE POLICY hub_writes ON bi.%I TO gridhub_app USING (true) WITH CHECK (true)', t);
         END LOOP;
     END IF;
 END;
