@@ -135,3 +135,49 @@ func TestGrantChecksItsArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshIsOneTransaction: a refresh that fails on its last table
+// leaves every table as the previous refresh wrote it (the tables it had
+// already rewritten included), and the next refresh writes them all.
+func TestRefreshIsOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	fx, figures := syncedCity(t)
+	pub := bi.NewPublisher(fx.App.Pool, figures, quiet)
+	if _, err := pub.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	owner := fx.Store.Pool
+	// Marks on what the first refresh wrote; then, as after a sync that
+	// changed the data, a refresh that fails writing the grid table.
+	for _, q := range []string{
+		`UPDATE bi.district_indicators SET name = 'before'`,
+		`UPDATE bi.refresh SET data_version = -1`,
+		`CREATE FUNCTION bi_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'grid table refused'; END $$`,
+		`CREATE TRIGGER bi_test_fail BEFORE INSERT ON bi.grid_indicators FOR EACH STATEMENT EXECUTE FUNCTION bi_test_fail()`,
+	} {
+		if _, err := owner.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pub.Refresh(ctx); err == nil {
+		t.Fatal("refresh with the grid table refusing rows: no error")
+	}
+	var marked, grids int
+	var version int64
+	if err := owner.QueryRow(ctx, `SELECT (SELECT count(*) FROM bi.district_indicators WHERE name = 'before'),
+		(SELECT count(*) FROM bi.grid_indicators), (SELECT data_version FROM bi.refresh)`).Scan(&marked, &grids, &version); err != nil {
+		t.Fatal(err)
+	}
+	if marked == 0 || grids == 0 || version != -1 {
+		t.Errorf("after a failed refresh: %d district rows as they were, %d grid rows, version %d; want the tables untouched", marked, grids, version)
+	}
+	if _, err := owner.Exec(ctx, `DROP TRIGGER bi_test_fail ON bi.grid_indicators`); err != nil {
+		t.Fatal(err)
+	}
+	if wrote, err := pub.Refresh(ctx); err != nil || !wrote {
+		t.Fatalf("refresh: wrote %t, %v", wrote, err)
+	}
+	if err := owner.QueryRow(ctx, `SELECT count(*) FROM bi.district_indicators WHERE name = 'before'`).Scan(&marked); err != nil || marked != 0 {
+		t.Errorf("after the refresh: %d district rows still marked (%v)", marked, err)
+	}
+}
