@@ -18,16 +18,38 @@ import (
 // (an admin, a bi_reader or dept_officer without scope codes). A scoped
 // caller must name a within inside its scope. The CSV export goes through
 // here too, so both publish the same cells.
-func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error) {
+//
+// With period, the table is the one published in that period.
+func (r *Resolver) IndicatorsFor(ctx context.Context, level grid.Level, within *string, names []string, period *string) (*indicators.Table, error) {
 	code, err := r.aggregateWithin(ctx, within)
 	if err != nil {
 		return nil, err
 	}
+	if period != nil {
+		return r.Figures.TableAt(ctx, *period, level, code, names)
+	}
 	return r.Figures.Table(ctx, level, code, names)
 }
 
-// aggregateWithin checks that the caller may have the figures of within and
-// returns the code the indicator service takes for it ("" for the city).
+// SeriesFor serves the tables of a range of periods (from and to are period
+// labels, nil for the first and the last) to the callers IndicatorsFor
+// serves, under the same scope rules.
+func (r *Resolver) SeriesFor(ctx context.Context, level grid.Level, within *string, names []string, from, to *string) ([]*indicators.Table, error) {
+	code, err := r.aggregateWithin(ctx, within)
+	if err != nil {
+		return nil, err
+	}
+	deref := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	return r.Figures.Series(ctx, level, code, names, deref(from), deref(to))
+}
+
+// aggregateWithin checks within against the caller's aggregate scope and
+// returns the unit code tables are cut under ("" for the whole city).
 func (r *Resolver) aggregateWithin(ctx context.Context, within *string) (string, error) {
 	pr, err := principal(ctx)
 	if err != nil {
@@ -75,6 +97,9 @@ func (r *Resolver) AssessmentFor(ctx context.Context, level grid.Level, within *
 	return w.Assess(ctx, ix, level, code, gridwork.Period{From: from, To: to}, names)
 
 }
+
+// chinaTime is China Standard Time, in which snapshot labels are written.
+var chinaTime = time.FixedZone("CST", 8*60*60)
 
 // cityCodeLen is the length of a prefecture-level city's code (铜陵市 3407).
 const cityCodeLen = 4

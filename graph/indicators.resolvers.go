@@ -30,8 +30,8 @@ func (r *queryResolver) IndicatorCatalogue(ctx context.Context) ([]*indicators.I
 }
 
 // Indicators is the resolver for the indicators field.
-func (r *queryResolver) Indicators(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error) {
-	return r.IndicatorsFor(ctx, level, within, names)
+func (r *queryResolver) Indicators(ctx context.Context, level grid.Level, within *string, names []string, period *string) (*indicators.Table, error) {
+	return r.IndicatorsFor(ctx, level, within, names, period)
 }
 
 func (r *Resolver) IndicatorTable() generated.IndicatorTableResolver {

@@ -51,4 +51,7 @@ type Resolver struct {
 	// Live tells the subscriptions what changed on any replica; nil serves
 	// none.
 	Live *live.Hub
+	// AfterSnapshot, when set, runs after an admin took a snapshot of the
+	// indicators (the hub refreshes the bi schema's series).
+	AfterSnapshot func(ctx context.Context)
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the system packages that `gridhub dev` and the
 # tests need, when they are missing: PostgreSQL server binaries (initdb,
-# postgres) and redis-server; with --browser also chromium and
+# postgres) and redis-server; the client stack Superset connects with
+# (SQLAlchemy 1.4 and psycopg2 2.9 for the system python3, Debian's packages:
+# the BI tests drive the bi schema through them) and matplotlib (the trend
+# chart a BI test draws from it); with --browser also chromium and
 # chromium-driver (for browser tests) and Node.js with npm (the GraphQL
 # subscription client of the live updates' tests, scripts/live-client.sh).
 #
@@ -46,8 +49,19 @@ have_redis() {
 	have redis-server || [ -x /usr/bin/redis-server ]
 }
 
+# The BI client stack, pinned to the release series Superset 4 requires
+# (sqlalchemy>=1.4,<2; psycopg2 2.9): internal/server's TestBISQLSurface
+# runs scripts/bi_client.py with /usr/bin/python3.
+have_bi_client() {
+	[ -x /usr/bin/python3 ] && /usr/bin/python3 -c '
+import sys, sqlalchemy, psycopg2
+sys.exit(0 if sqlalchemy.__version__.startswith("1.4.") and psycopg2.__version__.startswith("2.9.") else 1)' 2>/dev/null
+}
+
 missing=()
 have_postgres || missing+=(postgresql)
+have_bi_client || missing+=(python3 python3-sqlalchemy python3-psycopg2)
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || missing+=(python3-matplotlib)
 have_redis || missing+=(redis-server)
 if [ "$browser" = 1 ]; then
 	have chromium || missing+=(chromium)
@@ -86,3 +100,5 @@ export DEBIAN_FRONTEND=noninteractive
 # what we look for.
 have_postgres || { echo "install-deps.sh: postgresql installed but initdb/postgres still not found" >&2; exit 1; }
 have_redis || { echo "install-deps.sh: redis-server installed but still not found" >&2; exit 1; }
+have_bi_client || { echo "install-deps.sh: python3-sqlalchemy (1.4) and python3-psycopg2 (2.9) installed but not importable by /usr/bin/python3" >&2; exit 1; }
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || { echo "install-deps.sh: python3-matplotlib installed but not importable by /usr/bin/python3" >&2; exit 1; }

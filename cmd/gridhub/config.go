@@ -60,6 +60,9 @@ type Config struct {
 	// AuditCheckpointInterval when the head moved, and on shutdown.
 	AuditCheckpoints        string        // GRIDHUB_AUDIT_CHECKPOINTS; under dev, DIR/audit-checkpoints
 	AuditCheckpointInterval time.Duration // GRIDHUB_AUDIT_CHECKPOINT_INTERVAL, default 1m
+	// SnapshotPeriod is the period of the indicator snapshots the sync
+	// leader takes by itself: month (also empty), week, day or off.
+	SnapshotPeriod string // GRIDHUB_SNAPSHOT_PERIOD, default month
 }
 
 // OIDCConfig is the staff sign-in's provider (package signin); the claims
@@ -119,6 +122,7 @@ func configFromEnv() Config {
 		// The audit ledger's checkpoints: none unless a directory is given.
 		AuditCheckpoints:        os.Getenv("GRIDHUB_AUDIT_CHECKPOINTS"),
 		AuditCheckpointInterval: envDuration("GRIDHUB_AUDIT_CHECKPOINT_INTERVAL", time.Minute),
+		SnapshotPeriod:          os.Getenv("GRIDHUB_SNAPSHOT_PERIOD"),
 	}
 }
 

@@ -30,6 +30,7 @@ Usage:
   gridhub deptsim --department D [--data-dir DIR] [--port N]   (one simulated department system)
   gridhub token   --role R [--department D] [--scope CODE,...] [--data-dir DIR]
   gridhub verify-audit [--data-dir DIR] [--checkpoints DIR]
+  gridhub bi grant --login NAME [--within CODE] | revoke --login NAME | list [--data-dir DIR]
   gridhub config  check [DIR] | dump DIR      (the configuration directory: departments, policy, catalogues)
 
 Commands that work on a database take --data-dir to act on a "gridhub dev" data
@@ -82,6 +83,8 @@ func run(args []string) error {
 		return runToken(ctx, rest)
 	case "verify-audit":
 		return runVerifyAudit(ctx, rest)
+	case "bi":
+		return runBI(ctx, rest)
 	case "config":
 		err := runConfig(rest, os.Stdout, os.Stderr)
 		if errors.Is(err, errProblems) {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gridhub/gridhub/graph"
+	"github.com/gridhub/gridhub/internal/bi"
 	"github.com/gridhub/gridhub/internal/config"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/federation"
@@ -166,6 +167,13 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	agg := indicators.NewAggregator(conf.Indicators)
 	figures := indicators.NewService(st.Pool, conf.Indicators, registry, indicators.Options{Cache: sh.cache})
 	linker := linkage.New(st.Pool, linkage.Options{})
+	// The bi schema: refreshed after each round of fact syncs, when the
+	// round's leader also takes the period snapshot that is due.
+	snapshots, err := bi.ParseSchedule(cfg.SnapshotPeriod)
+	if err != nil {
+		return fmt.Errorf("GRIDHUB_SNAPSHOT_PERIOD: %w", err)
+	}
+	publisher := bi.NewPublisher(st.Pool, figures, nil)
 	checks := findings.NewEngine(conf.Findings, agg)
 	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{
 		Linker:   linker,
@@ -176,6 +184,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 				slog.Warn("follow event cases", "department", dept, "err", err)
 			}
 		},
+		AfterRound: func(ctx context.Context) { publisher.AfterSync(ctx, snapshots, time.Now()) },
 	})
 	if err := syncer.Prepare(ctx); err != nil {
 		return fmt.Errorf("prepare indicators: %w", err)
@@ -224,13 +233,19 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 		Freshness:  syncer.Freshness,
 		Linker:     linker,
 		Live:       liveHub,
-		Cache:      sh.cache,
-		Limiter:    sh.limiter,
-		SignIn:     signInHandler(signIn),
-		Trusted:    trusted,
-		Metrics:    reg,
-		Version:    version,
-		Dev:        cfg.Dev,
+		// An admin's snapshot shows in the bi schema's series at once.
+		AfterSnapshot: func(ctx context.Context) {
+			if _, err := publisher.Refresh(ctx); err != nil {
+				slog.Error("bi: refresh after a snapshot", "err", err)
+			}
+		},
+		Cache:   sh.cache,
+		Limiter: sh.limiter,
+		SignIn:  signInHandler(signIn),
+		Trusted: trusted,
+		Metrics: reg,
+		Version: version,
+		Dev:     cfg.Dev,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gridhub/gridhub/connectors"
+	"github.com/gridhub/gridhub/internal/bi"
 	"github.com/gridhub/gridhub/internal/factsync"
 	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/grid"
@@ -108,7 +109,8 @@ func runSync(ctx context.Context, args []string) error {
 	}
 
 	agg := indicators.NewAggregator(cat)
-	syncer := factsync.New(st.Pool, t.keys, feeds, grid.NewRegistry(st, time.Minute), agg,
+	registry := grid.NewRegistry(st, time.Minute)
+	syncer := factsync.New(st.Pool, t.keys, feeds, registry, agg,
 		factsync.Options{Linker: linkage.New(st.Pool, linkage.Options{}), Findings: findings.NewEngine(conf.Findings, agg)})
 
 	results := map[string]factsync.Result{}
@@ -117,6 +119,10 @@ func runSync(ctx context.Context, args []string) error {
 		results[*only] = factsync.Result{Stats: s, Err: err}
 	} else {
 		results, _ = syncer.SyncAll(ctx, *full)
+	}
+	// The bi schema shows what the sync wrote, as after serve's syncs.
+	if _, err := bi.NewPublisher(st.Pool, indicators.NewService(st.Pool, cat, registry, indicators.Options{}), nil).Refresh(ctx); err != nil {
+		problems = append(problems, err)
 	}
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)

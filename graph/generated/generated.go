@@ -405,15 +405,30 @@ type ComplexityRoot struct {
 		Unit       func(childComplexity int) int
 	}
 
+	IndicatorPeriod struct {
+		Kind    func(childComplexity int) int
+		Label   func(childComplexity int) int
+		TakenAt func(childComplexity int) int
+	}
+
 	IndicatorRow struct {
 		Unit   func(childComplexity int) int
 		Values func(childComplexity int) int
+	}
+
+	IndicatorSeries struct {
+		Level   func(childComplexity int) int
+		Names   func(childComplexity int) int
+		Periods func(childComplexity int) int
+		Tables  func(childComplexity int) int
+		Within  func(childComplexity int) int
 	}
 
 	IndicatorTable struct {
 		AsOf   func(childComplexity int) int
 		Level  func(childComplexity int) int
 		Names  func(childComplexity int) int
+		Period func(childComplexity int) int
 		Rows   func(childComplexity int) int
 		Totals func(childComplexity int) int
 		Within func(childComplexity int) int
@@ -495,6 +510,7 @@ type ComplexityRoot struct {
 		ReportEvent           func(childComplexity int, input model.ReportEventInput) int
 		SubmitReport          func(childComplexity int, input model.SubmitReportInput) int
 		SubmitReportTemplate  func(childComplexity int, template string, version int) int
+		TakeIndicatorSnapshot func(childComplexity int, period *string) int
 	}
 
 	Organization struct {
@@ -610,7 +626,9 @@ type ComplexityRoot struct {
 		Grids                func(childComplexity int, level grid.Level, within *string, first *int, after *string) int
 		Household            func(childComplexity int, id string) int
 		IndicatorCatalogue   func(childComplexity int) int
-		Indicators           func(childComplexity int, level grid.Level, within *string, names []string) int
+		IndicatorPeriods     func(childComplexity int) int
+		IndicatorSeries      func(childComplexity int, level grid.Level, within *string, names []string, from *string, to *string) int
+		Indicators           func(childComplexity int, level grid.Level, within *string, names []string, period *string) int
 		LinkCandidates       func(childComplexity int, within *string, department *string, first *int, after *string) int
 		Locate               func(childComplexity int, lon float64, lat float64) int
 		Organization         func(childComplexity int, creditCode string) int
@@ -824,6 +842,7 @@ type MutationResolver interface {
 	ReportEvent(ctx context.Context, input model.ReportEventInput) (*gridwork.Event, error)
 	ConfirmLink(ctx context.Context, id string) (*model.LinkCandidate, error)
 	RejectLink(ctx context.Context, id string) (*model.LinkCandidate, error)
+	TakeIndicatorSnapshot(ctx context.Context, period *string) (*indicators.Period, error)
 }
 type OrganizationResolver interface {
 	Grid(ctx context.Context, obj *people.Organization) (*grid.Unit, error)
@@ -863,7 +882,7 @@ type QueryResolver interface {
 	AssessmentCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
 	Assessment(ctx context.Context, level grid.Level, within *string, from time.Time, to time.Time, names []string) (*indicators.Table, error)
 	IndicatorCatalogue(ctx context.Context) ([]*indicators.Indicator, error)
-	Indicators(ctx context.Context, level grid.Level, within *string, names []string) (*indicators.Table, error)
+	Indicators(ctx context.Context, level grid.Level, within *string, names []string, period *string) (*indicators.Table, error)
 	LinkCandidates(ctx context.Context, within *string, department *string, first *int, after *string) (*model.LinkCandidateConnection, error)
 	Person(ctx context.Context, idNumber string) (*people.Person, error)
 	People(ctx context.Context, within string, first *int, after *string) (*model.PersonConnection, error)
@@ -872,6 +891,8 @@ type QueryResolver interface {
 	ReportTemplates(ctx context.Context) ([]*model.ReportTemplate, error)
 	ReportDraft(ctx context.Context, template string, subject string) (*model.ReportDraft, error)
 	Submission(ctx context.Context, id string) (*model.Submission, error)
+	IndicatorPeriods(ctx context.Context) ([]*indicators.Period, error)
+	IndicatorSeries(ctx context.Context, level grid.Level, within *string, names []string, from *string, to *string) (*model.IndicatorSeries, error)
 }
 type ReportTemplateDraftResolver interface {
 	Status(ctx context.Context, obj *report.TemplateDraft) (model.TemplateStep, error)
@@ -2283,6 +2304,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Indicator.Unit(childComplexity), true
 
+	case "IndicatorPeriod.kind":
+		if e.ComplexityRoot.IndicatorPeriod.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPeriod.Kind(childComplexity), true
+	case "IndicatorPeriod.period":
+		if e.ComplexityRoot.IndicatorPeriod.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPeriod.Label(childComplexity), true
+	case "IndicatorPeriod.takenAt":
+		if e.ComplexityRoot.IndicatorPeriod.TakenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorPeriod.TakenAt(childComplexity), true
+
 	case "IndicatorRow.unit":
 		if e.ComplexityRoot.IndicatorRow.Unit == nil {
 			break
@@ -2295,6 +2335,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IndicatorRow.Values(childComplexity), true
+
+	case "IndicatorSeries.level":
+		if e.ComplexityRoot.IndicatorSeries.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorSeries.Level(childComplexity), true
+	case "IndicatorSeries.names":
+		if e.ComplexityRoot.IndicatorSeries.Names == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorSeries.Names(childComplexity), true
+	case "IndicatorSeries.periods":
+		if e.ComplexityRoot.IndicatorSeries.Periods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorSeries.Periods(childComplexity), true
+	case "IndicatorSeries.tables":
+		if e.ComplexityRoot.IndicatorSeries.Tables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorSeries.Tables(childComplexity), true
+	case "IndicatorSeries.within":
+		if e.ComplexityRoot.IndicatorSeries.Within == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorSeries.Within(childComplexity), true
 
 	case "IndicatorTable.asOf":
 		if e.ComplexityRoot.IndicatorTable.AsOf == nil {
@@ -2314,6 +2385,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IndicatorTable.Names(childComplexity), true
+	case "IndicatorTable.period":
+		if e.ComplexityRoot.IndicatorTable.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IndicatorTable.Period(childComplexity), true
 	case "IndicatorTable.rows":
 		if e.ComplexityRoot.IndicatorTable.Rows == nil {
 			break
@@ -2685,6 +2762,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitReportTemplate(childComplexity, args["template"].(string), args["version"].(int)), true
+	case "Mutation.takeIndicatorSnapshot":
+		if e.ComplexityRoot.Mutation.TakeIndicatorSnapshot == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_takeIndicatorSnapshot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TakeIndicatorSnapshot(childComplexity, args["period"].(*string)), true
 
 	case "Organization.address":
 		if e.ComplexityRoot.Organization.Address == nil {
@@ -3226,6 +3314,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.IndicatorCatalogue(childComplexity), true
+	case "Query.indicatorPeriods":
+		if e.ComplexityRoot.Query.IndicatorPeriods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.IndicatorPeriods(childComplexity), true
+	case "Query.indicatorSeries":
+		if e.ComplexityRoot.Query.IndicatorSeries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_indicatorSeries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IndicatorSeries(childComplexity, args["level"].(grid.Level), args["within"].(*string), args["names"].([]string), args["from"].(*string), args["to"].(*string)), true
 	case "Query.indicators":
 		if e.ComplexityRoot.Query.Indicators == nil {
 			break
@@ -3236,7 +3341,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Indicators(childComplexity, args["level"].(grid.Level), args["within"].(*string), args["names"].([]string)), true
+		return e.ComplexityRoot.Query.Indicators(childComplexity, args["level"].(grid.Level), args["within"].(*string), args["names"].([]string), args["period"].(*string)), true
 
 	case "Query.linkCandidates":
 		if e.ComplexityRoot.Query.LinkCandidates == nil {
@@ -5001,9 +5106,10 @@ extend type Query {
   One row per unit of level within an ancestor code, for the named indicators
   (all without names). within may be the city's 4-digit code (3407), or left
   out, for the whole city: open to an admin and to a bi_reader or dept_officer
-  without scope codes.
+  without scope codes. With period, the table as published in that period
+  (indicatorPeriods lists them); without, the current figures.
   """
-  indicators(level: GridLevel!, within: ID, names: [String!]): IndicatorTable!
+  indicators(level: GridLevel!, within: ID, names: [String!], period: String): IndicatorTable!
 }
 
 extend type Department {
@@ -5329,6 +5435,56 @@ type Mutation {
   submitReport(input: SubmitReportInput!): Submission!
   "Send a failed delivery again (admin)."
   redeliver(submission: ID!, department: String!): Delivery!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/trends.graphqls", Input: `# Trends: snapshots of the published indicator tables, one per period
+# (monthly by default, or taken on demand by an admin), kept with their
+# period and read back cell for cell as they were published. Each period is
+# suppressed against the earlier ones, so that no withheld cell can be
+# recovered by differencing periods.
+
+"A period of the indicator series: the tables as published when its snapshot was taken."
+type IndicatorPeriod {
+  "2025-05 (monthly), 2025-W21 (weekly), 2025-05-14 (daily), or the label given on demand."
+  period: String!
+  "month, week, day or on_demand"
+  kind: String!
+  takenAt: Time!
+}
+
+"An indicator table in every period of a range, oldest first: tables[i] is periods[i]."
+type IndicatorSeries {
+  level: GridLevel!
+  within: ID
+  names: [String!]!
+  periods: [IndicatorPeriod!]!
+  tables: [IndicatorTable!]!
+}
+
+extend type IndicatorTable {
+  "The period the table is a snapshot of; null for the current figures."
+  period: IndicatorPeriod
+}
+
+extend type Query {
+  "The periods of the indicator series, oldest first."
+  indicatorPeriods: [IndicatorPeriod!]!
+  """
+  The indicators table of level within an ancestor in every period from from
+  to to (period labels, both included; all periods without them), under the
+  scope rules of indicators.
+  """
+  indicatorSeries(level: GridLevel!, within: ID, names: [String!], from: String, to: String): IndicatorSeries!
+}
+
+extend type Mutation {
+  """
+  Take a snapshot of the current indicator tables as a period (admin only).
+  Without period, the label is the current time in China Standard Time
+  (2025-06-14T10:03). A period is taken once: a label already taken is
+  BAD_USER_INPUT.
+  """
+  takeIndicatorSnapshot(period: String): IndicatorPeriod!
 }
 `, BuiltIn: false},
 }
@@ -6034,6 +6190,18 @@ func (ec *executionContext) childFields_Indicator(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type Indicator", field.Name)
 }
 
+func (ec *executionContext) childFields_IndicatorPeriod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "period":
+		return ec.fieldContext_IndicatorPeriod_period(ctx, field)
+	case "kind":
+		return ec.fieldContext_IndicatorPeriod_kind(ctx, field)
+	case "takenAt":
+		return ec.fieldContext_IndicatorPeriod_takenAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IndicatorPeriod", field.Name)
+}
+
 func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "unit":
@@ -6042,6 +6210,22 @@ func (ec *executionContext) childFields_IndicatorRow(ctx context.Context, field 
 		return ec.fieldContext_IndicatorRow_values(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IndicatorRow", field.Name)
+}
+
+func (ec *executionContext) childFields_IndicatorSeries(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "level":
+		return ec.fieldContext_IndicatorSeries_level(ctx, field)
+	case "within":
+		return ec.fieldContext_IndicatorSeries_within(ctx, field)
+	case "names":
+		return ec.fieldContext_IndicatorSeries_names(ctx, field)
+	case "periods":
+		return ec.fieldContext_IndicatorSeries_periods(ctx, field)
+	case "tables":
+		return ec.fieldContext_IndicatorSeries_tables(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IndicatorSeries", field.Name)
 }
 
 func (ec *executionContext) childFields_IndicatorTable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6058,6 +6242,8 @@ func (ec *executionContext) childFields_IndicatorTable(ctx context.Context, fiel
 		return ec.fieldContext_IndicatorTable_totals(ctx, field)
 	case "asOf":
 		return ec.fieldContext_IndicatorTable_asOf(ctx, field)
+	case "period":
+		return ec.fieldContext_IndicatorTable_period(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IndicatorTable", field.Name)
 }
@@ -7006,6 +7192,20 @@ func (ec *executionContext) field_Mutation_submitReport_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_takeIndicatorSnapshot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Organization_records_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7390,6 +7590,52 @@ func (ec *executionContext) field_Query_household_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_indicatorSeries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "level",
+		func(ctx context.Context, v any) (grid.Level, error) {
+			return ec.unmarshalNGridLevel2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐLevel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["level"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "names",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["names"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_indicators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7417,6 +7663,14 @@ func (ec *executionContext) field_Query_indicators_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["names"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg3
 	return args, nil
 }
 
@@ -13312,6 +13566,75 @@ func (ec *executionContext) fieldContext_Indicator_definition(_ context.Context,
 	return graphql.NewScalarFieldContext("Indicator", field, false, false, "String")
 }
 
+func (ec *executionContext) _IndicatorPeriod_period(ctx context.Context, field graphql.CollectedField, obj *indicators.Period) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPeriod_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPeriod_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPeriod", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPeriod_kind(ctx context.Context, field graphql.CollectedField, obj *indicators.Period) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPeriod_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPeriod_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPeriod", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorPeriod_takenAt(ctx context.Context, field graphql.CollectedField, obj *indicators.Period) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorPeriod_takenAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TakenAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorPeriod_takenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorPeriod", field, false, false, "Time")
+}
+
 func (ec *executionContext) _IndicatorRow_unit(ctx context.Context, field graphql.CollectedField, obj *indicators.Row) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13371,6 +13694,139 @@ func (ec *executionContext) fieldContext_IndicatorRow_values(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_IndicatorValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IndicatorSeries_level(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorSeries_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v grid.Level) graphql.Marshaler {
+			return ec.marshalNGridLevel2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋgridᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorSeries_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorSeries", field, false, false, "GridLevel")
+}
+
+func (ec *executionContext) _IndicatorSeries_within(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorSeries_within(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Within, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorSeries_within(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorSeries", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IndicatorSeries_names(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorSeries_names(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Names, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorSeries_names(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IndicatorSeries", field, false, false, "String")
+}
+
+func (ec *executionContext) _IndicatorSeries_periods(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorSeries_periods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Periods, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*indicators.Period) graphql.Marshaler {
+			return ec.marshalNIndicatorPeriod2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐPeriodᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorSeries_periods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorSeries",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IndicatorSeries_tables(ctx context.Context, field graphql.CollectedField, obj *model.IndicatorSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorSeries_tables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tables, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*indicators.Table) graphql.Marshaler {
+			return ec.marshalNIndicatorTable2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐTableᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorSeries_tables(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorSeries",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorTable(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13536,6 +13992,38 @@ func (ec *executionContext) fieldContext_IndicatorTable_asOf(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DepartmentAsOf(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IndicatorTable_period(ctx context.Context, field graphql.CollectedField, obj *indicators.Table) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IndicatorTable_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *indicators.Period) graphql.Marshaler {
+			return ec.marshalOIndicatorPeriod2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐPeriod(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IndicatorTable_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IndicatorTable",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPeriod(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14933,6 +15421,50 @@ func (ec *executionContext) fieldContext_Mutation_rejectLink(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_rejectLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_takeIndicatorSnapshot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_takeIndicatorSnapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TakeIndicatorSnapshot(ctx, fc.Args["period"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *indicators.Period) graphql.Marshaler {
+			return ec.marshalNIndicatorPeriod2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_takeIndicatorSnapshot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPeriod(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_takeIndicatorSnapshot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17351,7 +17883,7 @@ func (ec *executionContext) _Query_indicators(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Indicators(ctx, fc.Args["level"].(grid.Level), fc.Args["within"].(*string), fc.Args["names"].([]string))
+			return ec.Resolvers.Query().Indicators(ctx, fc.Args["level"].(grid.Level), fc.Args["within"].(*string), fc.Args["names"].([]string), fc.Args["period"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *indicators.Table) graphql.Marshaler {
@@ -17719,6 +18251,82 @@ func (ec *executionContext) fieldContext_Query_submission(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_submission_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_indicatorPeriods(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_indicatorPeriods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().IndicatorPeriods(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*indicators.Period) graphql.Marshaler {
+			return ec.marshalNIndicatorPeriod2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐPeriodᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_indicatorPeriods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_indicatorSeries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_indicatorSeries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().IndicatorSeries(ctx, fc.Args["level"].(grid.Level), fc.Args["within"].(*string), fc.Args["names"].([]string), fc.Args["from"].(*string), fc.Args["to"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IndicatorSeries) graphql.Marshaler {
+			return ec.marshalNIndicatorSeries2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐIndicatorSeries(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_indicatorSeries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IndicatorSeries(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_indicatorSeries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23972,6 +24580,49 @@ func (ec *executionContext) _Indicator(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var indicatorPeriodImplementors = []string{"IndicatorPeriod"}
+
+func (ec *executionContext) _IndicatorPeriod(ctx context.Context, sel ast.SelectionSet, obj *indicators.Period) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorPeriodImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IndicatorPeriod")
+		case "period":
+			out.Values[i] = ec._IndicatorPeriod_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._IndicatorPeriod_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "takenAt":
+			out.Values[i] = ec._IndicatorPeriod_takenAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var indicatorRowImplementors = []string{"IndicatorRow"}
 
 func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.SelectionSet, obj *indicators.Row) graphql.Marshaler {
@@ -23990,6 +24641,59 @@ func (ec *executionContext) _IndicatorRow(ctx context.Context, sel ast.Selection
 			}
 		case "values":
 			out.Values[i] = ec._IndicatorRow_values(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var indicatorSeriesImplementors = []string{"IndicatorSeries"}
+
+func (ec *executionContext) _IndicatorSeries(ctx context.Context, sel ast.SelectionSet, obj *model.IndicatorSeries) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, indicatorSeriesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IndicatorSeries")
+		case "level":
+			out.Values[i] = ec._IndicatorSeries_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "within":
+			out.Values[i] = ec._IndicatorSeries_within(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "names":
+			out.Values[i] = ec._IndicatorSeries_names(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "periods":
+			out.Values[i] = ec._IndicatorSeries_periods(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tables":
+			out.Values[i] = ec._IndicatorSeries_tables(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24050,6 +24754,11 @@ func (ec *executionContext) _IndicatorTable(ctx context.Context, sel ast.Selecti
 		case "asOf":
 			out.Values[i] = ec._IndicatorTable_asOf(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "period":
+			out.Values[i] = ec._IndicatorTable_period(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
@@ -24598,6 +25307,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "rejectLink":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_rejectLink(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "takeIndicatorSnapshot":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_takeIndicatorSnapshot(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -25429,6 +26145,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_submission(ctx, field)
+				})
+		case "indicatorPeriods":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_indicatorPeriods(ctx, field)
+				})
+		case "indicatorSeries":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_indicatorSeries(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -27588,6 +28316,30 @@ func (ec *executionContext) marshalNIndicator2ᚖgithubᚗcomᚋgridhubᚋgridhu
 	return ec._Indicator(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNIndicatorPeriod2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐPeriodᚄ(ctx context.Context, sel ast.SelectionSet, v []*indicators.Period) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIndicatorPeriod2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐPeriod(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIndicatorPeriod2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐPeriod(ctx context.Context, sel ast.SelectionSet, v *indicators.Period) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IndicatorPeriod!")
+		return graphql.Null
+	}
+	return ec._IndicatorPeriod(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNIndicatorRow2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐRow(ctx context.Context, sel ast.SelectionSet, v indicators.Row) graphql.Marshaler {
 	return ec._IndicatorRow(ctx, sel, &v)
 }
@@ -27597,6 +28349,30 @@ func (ec *executionContext) marshalNIndicatorRow2ᚕgithubᚗcomᚋgridhubᚋgri
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIndicatorRow2githubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIndicatorSeries2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋgraphᚋmodelᚐIndicatorSeries(ctx context.Context, sel ast.SelectionSet, v *model.IndicatorSeries) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IndicatorSeries!")
+		return graphql.Null
+	}
+	return ec._IndicatorSeries(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIndicatorTable2ᚕᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐTableᚄ(ctx context.Context, sel ast.SelectionSet, v []*indicators.Table) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIndicatorTable2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐTable(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -28651,6 +29427,13 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOIndicatorPeriod2ᚖgithubᚗcomᚋgridhubᚋgridhubᚋinternalᚋindicatorsᚐPeriod(ctx context.Context, sel ast.SelectionSet, v *indicators.Period) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IndicatorPeriod(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/gridhub/gridhub/internal/grid"
 	"github.com/gridhub/gridhub/internal/gridwork"
+	"github.com/gridhub/gridhub/internal/indicators"
 	"github.com/gridhub/gridhub/internal/people"
 	"github.com/gridhub/gridhub/internal/report"
 )
@@ -323,6 +324,15 @@ type Health struct {
 	// 出生登记: births to this resident (as mother).
 	Births []*Birth       `json:"births"`
 	Source *SectionSource `json:"source"`
+}
+
+// An indicator table in every period of a range, oldest first: tables[i] is periods[i].
+type IndicatorSeries struct {
+	Level   grid.Level           `json:"level"`
+	Within  *string              `json:"within,omitempty"`
+	Names   []string             `json:"names"`
+	Periods []*indicators.Period `json:"periods"`
+	Tables  []*indicators.Table  `json:"tables"`
 }
 
 // A department row and the person record linkage proposes for it, side by side.

@@ -1,6 +1,7 @@
 package disclosure
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -85,5 +86,76 @@ func TestCityLoss(t *testing.T) {
 			t.Logf("%s (family of %d): total %7d, %4d of %d cells suppressed: %4d primary, %4d complements, %3d of them for relations",
 				c.Name, len(fam.counts), total, len(sup), len(c.Nodes)+1, prim, len(sup)-prim, len(sup)-len(alone))
 		}
+	}
+}
+
+// evolveFamily is the next month of a city family: in a few grids in a
+// hundred the family's counts change, each such grid taking another grid's
+// counts of every member (so the relations still hold grid by grid).
+func evolveFamily(r *rand.Rand, fam cityFamily) cityFamily {
+	next := cityFamily{relations: fam.relations}
+	hasKids := map[string]bool{}
+	for _, nd := range fam.counts[0].Nodes {
+		hasKids[nd.Parent] = true
+	}
+	var leaves []int
+	for i, nd := range fam.counts[0].Nodes {
+		if !hasKids[nd.Code] {
+			leaves = append(leaves, i)
+		}
+	}
+	type move struct{ to, from int }
+	var moves []move
+	for range len(leaves) / 50 {
+		moves = append(moves, move{leaves[r.IntN(len(leaves))], leaves[r.IntN(len(leaves))]})
+	}
+	for _, c := range fam.counts {
+		nodes := make([]Node, len(c.Nodes))
+		copy(nodes, c.Nodes)
+		for _, m := range moves {
+			nodes[m.to].Value = c.Nodes[m.from].Value
+		}
+		sumUp(nodes)
+		next.counts = append(next.counts, Count{Name: c.Name, Nodes: nodes, Rule: c.Rule})
+	}
+	return next
+}
+
+// BenchmarkSuppressCitySeries is BenchmarkSuppressCity for a month that
+// follows earlier months of the series (SuppressSeries): the twenty counts of
+// the city, a few grids in a hundred changed since the month before, after 1,
+// 3 and 12 earlier months. One operation is all twenty counts.
+func BenchmarkSuppressCitySeries(b *testing.B) {
+	for _, months := range []int{1, 3, 12} {
+		b.Run(fmt.Sprintf("history=%d", months), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(11, 12))
+			fams := cityFamilies(r, cityTree(r))
+			earlier := make([][]Earlier, len(fams))
+			for range months {
+				for i, fam := range fams {
+					sup, err := SuppressSeries(fam.counts, fam.relations, earlier[i])
+					if err != nil {
+						b.Fatal(err)
+					}
+					earlier[i] = append(earlier[i], Earlier{Counts: fam.counts, Suppressed: sup})
+					fams[i] = evolveFamily(r, fam)
+				}
+			}
+			cells, total := 0, 0
+			for b.Loop() {
+				cells, total = 0, 0
+				for i, fam := range fams {
+					sup, err := SuppressSeries(fam.counts, fam.relations, earlier[i])
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, c := range fam.counts {
+						cells += len(sup[c.Name])
+						total += len(c.Nodes) + 1
+					}
+				}
+			}
+			b.ReportMetric(float64(cells)/float64(total), "suppressed/cell")
+		})
 	}
 }

@@ -103,6 +103,15 @@
 //   - [Protection] returns the two tables of every primary cell of a
 //     suppression, for an audit that need not trust this package.
 //
+// # Periods
+//
+// A series publishes the same counts period after period (monthly
+// snapshots). A cell withheld in one period and published in the next at
+// the same value is disclosed, and so is one pinned by complements that
+// moved between periods: [SuppressSeries] keeps each unchanged cell in the
+// state it had, and checks the periods together, the earlier ones frozen,
+// adding complements to the new one only.
+//
 // # Limitations
 //
 //   - Only declared relations are protected against. The catalogue must
@@ -118,8 +127,14 @@
 //     "Inference-safe suppression"). It runs once per version of the counts.
 //   - Only additive counts are accepted: a count of distinct persons that
 //     can belong to several units (so parent < sum of children) is rejected.
-//   - Successive publications (last month and this month, or an old and a new
-//     grid layout) can be differenced; the package sees one snapshot.
+//   - Successive publications are protected as a series ([SuppressSeries]):
+//     each period is decided against the earlier ones, an attacker being
+//     taken to know which cells did not change from one period to the next.
+//     Periods of another grid layout are not linked (a re-planned layout
+//     starts a new series), and what changes between periods is not
+//     modelled beyond that (an attacker who knows a change's exact size
+//     from elsewhere knows more). The check of a series costs far more than
+//     one family's (BENCHMARKS.md, "Indicator series").
 //   - The complements are a greedy choice, not a minimum-loss one (optimal
 //     cell suppression is NP-hard in general).
 //   - Complementary cells themselves are not protected beyond exact recovery

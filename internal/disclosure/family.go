@@ -77,7 +77,7 @@ func SuppressFamily(counts []Count, relations []Relation) (map[string]map[string
 		}
 		return out, nil
 	}
-	f, err := newFamily(counts, relations, nil)
+	f, err := newFamily(counts, relations, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ type Proof struct {
 // SuppressFamily, and when suppressed names a count or code that is not in
 // the family.
 func Protection(counts []Count, relations []Relation, suppressed map[string]map[string]bool) ([]Proof, error) {
-	f, err := newFamily(counts, relations, suppressed)
+	f, err := newFamily(counts, relations, suppressed, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +205,15 @@ type family struct {
 	cellMark []bool    // by cell
 	rowMark  []bool    // by row
 	col      []int32   // by cell: its variable in the current program
+
+	// frozen marks, by count, the counts whose suppression was given and
+	// is published already: they never get a complement (SuppressSeries).
+	frozen []bool
+	// series places the counts in time, for SuppressSeries; nil otherwise.
+	series *seriesInfo
+	// ignoreSame sets the rows between periods aside while one period is
+	// solved alone (seriesWitness).
+	ignoreSame bool
 }
 
 // lin is the linear constraint sum(coef * cell) = 0, or <= 0 when !eq.
@@ -213,6 +222,9 @@ type lin struct {
 	coef  []int8
 	eq    bool
 	rel   int32 // the relation's canonical rank; -1 for an equation
+	// same marks a row between two periods of a series: the cell did not
+	// change from one to the next (SuppressSeries).
+	same bool
 }
 
 const (
@@ -222,12 +234,16 @@ const (
 
 // newFamily validates the counts and relations and builds the family. With
 // suppressed nil, each count's suppression is decided by its own tree's rules
-// (Suppress); otherwise it is suppressed, for an audit.
-func newFamily(counts []Count, relations []Relation, suppressed map[string]map[string]bool) (*family, error) {
+// (Suppress); otherwise it is suppressed, for an audit. With series (from
+// SuppressSeries), the counts of the earlier periods have their suppression
+// given by suppressed and are frozen, those of the last period are decided
+// by their tree's rules started from the earlier period's cells that did not
+// change, and rows tie every unchanged cell to its predecessor.
+func newFamily(counts []Count, relations []Relation, suppressed map[string]map[string]bool, series *seriesInfo) (*family, error) {
 	if len(counts) == 0 {
 		return nil, errors.New("disclosure: a family without counts")
 	}
-	f := &family{}
+	f := &family{series: series, frozen: make([]bool, len(counts))}
 	byName := map[string]int{}
 	for k, c := range counts {
 		if c.Name == "" {
@@ -283,8 +299,17 @@ func newFamily(counts []Count, relations []Relation, suppressed map[string]map[s
 			return nil, err
 		}
 		var s *suppressor
-		if suppressed == nil {
-			s = newSuppressor(t, th, c.Rule.SuppressZero)
+		given := suppressed != nil
+		if series != nil {
+			given = series.period(k) < series.periods-1
+			f.frozen[k] = given
+		}
+		if !given {
+			var held, avoid []bool
+			if series != nil && series.period(k) > 0 {
+				held, avoid = series.sticky(f.trees[k-series.width], f.s[k-series.width], t)
+			}
+			s = newStickySuppressor(t, th, c.Rule.SuppressZero, held, avoid)
 		} else {
 			sup, err := t.suppressedSet(suppressed[c.Name])
 			if err != nil {
@@ -386,6 +411,10 @@ func newFamily(counts []Count, relations []Relation, suppressed map[string]map[s
 		}
 	}
 
+	if series != nil {
+		f.rows = append(f.rows, series.rows(f, int32(len(relations)))...)
+	}
+
 	f.cellRows = make([][]int32, len(counts)*f.n)
 	for r, row := range f.rows {
 		for _, c := range row.cells {
@@ -459,6 +488,9 @@ func (f *family) order() {
 // better orders complement candidates like suppressor.better: positive before
 // zero, then smaller, then canonically.
 func (f *family) better(a, b int32) bool {
+	if aa, ab := f.avoided(a), f.avoided(b); aa != ab {
+		return !aa
+	}
 	va, vb := f.value(a), f.value(b)
 	if (va > 0) != (vb > 0) {
 		return va > 0
@@ -606,7 +638,7 @@ func (f *family) components(all bool) [][]int32 {
 	open := func(c int32) bool { return f.primary(c) && (all || !f.zeroOK[c] || !f.highOK[c]) }
 	out := comps[:0]
 	for _, comp := range comps {
-		if slices.ContainsFunc(comp, open) {
+		if slices.ContainsFunc(comp, open) && (all || f.series == nil || slices.ContainsFunc(comp, f.fresh)) {
 			slices.SortFunc(comp, f.cmp)
 			out = append(out, comp)
 		}
@@ -807,6 +839,11 @@ func (f *family) audit(comp []int32, all bool) (failed, complement int32) {
 	for _, j := range open {
 		p := comp[j]
 		for _, side := range []int{sideZero, sideHigh} {
+			if !f.shown(p, side) && f.series != nil {
+				if x := f.seriesWitness(comp, p, side); x != nil {
+					f.certify(comp, x)
+				}
+			}
 			if !f.shown(p, side) {
 				if x := f.treeWitness(comp, p, side); x != nil {
 					f.certify(comp, x)
@@ -999,7 +1036,7 @@ func (f *family) choose(rows []int32, s *simplex) int32 {
 	for i, r := range rows {
 		row := f.rows[r]
 		for j, c := range row.cells {
-			if f.sup(c) {
+			if f.sup(c) || f.frozen[f.count(c)] {
 				continue
 			}
 			if _, ok := price[c]; !ok {
@@ -1069,7 +1106,7 @@ func (f *family) protect() {
 func (f *family) anyPublished() int32 {
 	best := int32(-1)
 	for c := range int32(len(f.uf)) {
-		if !f.sup(c) && (best < 0 || f.better(c, best)) {
+		if !f.sup(c) && !f.frozen[f.count(c)] && (best < 0 || f.better(c, best)) {
 			best = c
 		}
 	}
@@ -1125,8 +1162,11 @@ func (f *family) plan(q int32, target span, depth int, moved *[]int32) bool {
 			continue
 		}
 		row := f.rows[r]
+		if row.same && f.ignoreSame {
+			continue
+		}
 		if row.eq {
-			return false // a sum: its counts cannot move one at a time
+			return false // a sum, or a cell tied to another period: its counts cannot move one at a time
 		}
 		sub, super := row.cells[0], row.cells[1] // sub <= super
 		var other int32
@@ -1162,6 +1202,14 @@ func (f *family) treeMove(q int32, target span, moved *[]int32) bool {
 		if i == f.node(q) {
 			b = target
 		}
+		if f.ignoreSame && i != f.node(q) {
+			// Solving one period of a series alone, to repeat the
+			// change in the periods beside it: a cell published in one
+			// of them stays as it is.
+			if v, pinned := f.pinned(base + i); pinned {
+				b = b.intersect(point(v))
+			}
+		}
 		if len(t.children(i)) > 0 {
 			return b
 		}
@@ -1171,6 +1219,9 @@ func (f *family) treeMove(q int32, target span, moved *[]int32) bool {
 				continue
 			}
 			row := f.rows[r]
+			if row.same && f.ignoreSame {
+				continue
+			}
 			var rest, coef int64
 			for j, o := range row.cells {
 				if o == c {

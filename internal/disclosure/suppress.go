@@ -73,6 +73,14 @@ func Suppress(nodes []Node, rule Rule) (map[string]bool, error) {
 // newSuppressor marks the primary cells of t and runs the rules to their
 // fixpoint.
 func newSuppressor(t *tree, th int64, zero bool) *suppressor {
+	return newStickySuppressor(t, th, zero, nil, nil)
+}
+
+// newStickySuppressor is newSuppressor for a publication that follows an
+// earlier one (SuppressSeries): the cells of held are withheld from the
+// start, and those of avoid are chosen as complements only when nothing
+// else will do. Either may be nil.
+func newStickySuppressor(t *tree, th int64, zero bool, held, avoid []bool) *suppressor {
 	s := &suppressor{
 		t:       t,
 		th:      th,
@@ -80,10 +88,14 @@ func newSuppressor(t *tree, th int64, zero bool) *suppressor {
 		primary: make([]bool, t.len()),
 		queued:  make([]bool, t.len()),
 		queue:   make([]int32, t.len()),
+		avoid:   avoid,
 	}
 	for i, v := range t.value {
 		if primary(v, th, zero) {
 			s.primary[i] = true
+			s.sup[i] = true
+		}
+		if held != nil && held[i] {
 			s.sup[i] = true
 		}
 	}
@@ -162,6 +174,10 @@ type suppressor struct {
 	stack      []int32 // scratch for widen
 	// trial, when not nil, records every cell suppress withholds (cost).
 	trial *[]int32
+	// avoid, when not nil, marks the cells an earlier publication showed
+	// at the same value: withholding one now hides nothing, so it is the
+	// last choice of complement.
+	avoid []bool
 }
 
 func (s *suppressor) push(p int32) {
@@ -207,10 +223,13 @@ func (s *suppressor) check(p int32) {
 		s.suppress(s.pick(kids))
 	case n == 1:
 		// The one suppressed child = p - sum of the published ones.
-		if c := s.pick(kids); c >= 0 {
+		if c := s.pick(kids); c >= 0 && !s.avoided(c) {
 			s.suppress(c)
 		} else {
-			s.suppress(p) // an only child: p equals it
+			// An only child: p equals it. Or every sibling was
+			// published at its value before: withholding one again
+			// hides nothing, p must go.
+			s.suppress(p)
 		}
 	case n >= 2 && !s.sup[p]:
 		s.widen(p)
@@ -233,9 +252,15 @@ func (s *suppressor) pick(cells []int32) int32 {
 	return best
 }
 
-// better orders complement candidates: positive before zero, then smaller,
-// then by code.
+// avoided says whether cell i is a last choice of complement.
+func (s *suppressor) avoided(i int32) bool { return s.avoid != nil && s.avoid[i] }
+
+// better orders complement candidates: not avoided before avoided, positive
+// before zero, then smaller, then by code.
 func (s *suppressor) better(a, b int32) bool {
+	if s.avoid != nil && s.avoid[a] != s.avoid[b] {
+		return !s.avoid[a]
+	}
 	va, vb := s.t.value[a], s.t.value[b]
 	if (va > 0) != (vb > 0) {
 		return va > 0

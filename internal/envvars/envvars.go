@@ -76,6 +76,7 @@ var All = []Var{
 	{Name: "GRIDHUB_PPROF_ADDR", Scope: Serve, Doc: "serve net/http/pprof on this loopback address"},
 	{Name: "GRIDHUB_AUDIT_CHECKPOINTS", Scope: Serve, Doc: "directory the access ledger's signed checkpoints are written to"},
 	{Name: "GRIDHUB_AUDIT_CHECKPOINT_INTERVAL", Scope: Serve, Doc: "how often a checkpoint is written when the ledger's head moved (default 1m)"},
+	{Name: "GRIDHUB_SNAPSHOT_PERIOD", Scope: Serve, Doc: "the period of the indicator snapshots the sync leader takes for the trends: month (default), week, day or off"},
 	{Name: "GRIDHUB_DELIVERY_JOB_TIMEOUT", Scope: Serve, Doc: "a report delivery's time limit (default 1m)"},
 	{Name: "GRIDHUB_DELIVERY_RESCUE_AFTER", Scope: Serve, Doc: "when another replica takes up a delivery a killed hub left running (default 2m)"},
 	{Name: "GRIDHUB_ENV", Scope: Serve, Doc: `"production": gridhub token refuses to mint dev tokens`},

@@ -171,6 +171,11 @@ type Options struct {
 	// (internal/findings) in the transaction that ends its sync, after its
 	// aggregates, also when the feed failed (over what is stored).
 	Findings Findings
+	// AfterRound, when set, runs at the end of every SyncAll, whatever its
+	// departments' results: the hub refreshes what is derived from the
+	// published indicators there (the bi schema, internal/bi). It runs on
+	// the replica that synced, so on the leader for the periodic sync.
+	AfterRound func(ctx context.Context)
 }
 
 // Findings are the cross-department checks as a sync runs them
@@ -321,6 +326,9 @@ func (s *Syncer) SyncAll(ctx context.Context, full bool) (map[string]Result, err
 		}()
 	}
 	wg.Wait()
+	if s.opts.AfterRound != nil && ctx.Err() == nil {
+		s.opts.AfterRound(ctx)
+	}
 	var errs []error
 	for _, d := range depts {
 		if err := out[d].Err; err != nil {

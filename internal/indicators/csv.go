@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // UTF8BOM is the byte order mark an export may write before the CSV so that
@@ -67,4 +68,45 @@ func safeText(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// WriteSeriesCSV writes the tables of a series (one per period, oldest
+// first, the same level and names) as one CSV: the columns of WriteCSV after
+// a first column, period, the period's label; each period's rows and its
+// totals row in turn, under one header.
+func WriteSeriesCSV(w io.Writer, tables []*Table) error {
+	cw := csv.NewWriter(w)
+	for i, t := range tables {
+		var buf strings.Builder
+		if err := WriteCSV(&buf, t); err != nil {
+			return err
+		}
+		recs, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
+		if err != nil {
+			return err
+		}
+		label := ""
+		if t.Period != nil {
+			label = t.Period.Label
+		}
+		for j, rec := range recs {
+			if j == 0 && i > 0 {
+				continue // one header
+			}
+			head := label
+			if j == 0 {
+				head = "period"
+			}
+			if err := cw.Write(append([]string{head}, rec...)); err != nil {
+				return err
+			}
+		}
+	}
+	if len(tables) == 0 {
+		if err := cw.Write([]string{"period", "code", "name", "level"}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

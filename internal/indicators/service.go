@@ -48,6 +48,9 @@ type Table struct {
 	DataVersion int64
 	// FromCache says whether the table came from a cache.
 	FromCache bool
+	// Period is the period the table is a snapshot of; nil for the
+	// current figures.
+	Period *Period
 }
 
 // Row is one unit's values, in Table.Names order.
@@ -97,7 +100,11 @@ type Options struct {
 	// of cells (default 1,000,000, some 40 MB; a city-wide table of every
 	// grid and indicator has about 35,000).
 	LocalCells int
-	Logger     *slog.Logger
+	// History is how many of the latest periods (snapshots) a publication
+	// is checked against, so that it cannot be differenced with them
+	// (disclosure.SuppressSeries; default 12, a year of months).
+	History int
+	Logger  *slog.Logger
 }
 
 // Service serves indicator tables. It is safe for concurrent use.
@@ -107,9 +114,12 @@ type Service struct {
 	units Units
 	opts  Options
 
-	local      *lru.Cache[string, *Table]
-	localCells atomic.Int64
-	flight     singleflight.Group
+	local *lru.Cache[string, *Table]
+	// periodCache keeps the cells of recently read periods (they never
+	// change).
+	periodCache *lru.Cache[string, *periodCells]
+	localCells  atomic.Int64
+	flight      singleflight.Group
 
 	mu   sync.Mutex // guards snap and computing it
 	snap *snapshot
@@ -128,8 +138,12 @@ func NewService(pool *pgxpool.Pool, cat *Catalogue, units Units, opts Options) *
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.History <= 0 {
+		opts.History = 12
+	}
 	s := &Service{pool: pool, units: units, opts: opts}
 	s.cat.Store(cat)
+	s.periodCache, _ = lru.New[string, *periodCells](16)
 	s.local, _ = lru.NewWithEvict(1<<16, func(_ string, t *Table) { s.localCells.Add(-cellsOf(t)) })
 	return s
 }
@@ -167,7 +181,12 @@ func (s *Service) CacheStats() (hits, misses int64) { return s.hits.Load(), s.mi
 // versions are what a table depends on.
 type versions struct {
 	data, cells, registry int64
+	periods               int64 // the latest period's seq: what publications are checked against
 }
+
+// versionsSQL reads the versions.
+const versionsSQL = `SELECT data_version, cells_version, (SELECT coalesce(max(version), 0) FROM seeds),
+	(SELECT coalesce(max(seq), 0) FROM indicator_periods) FROM fact_meta`
 
 // Table returns the indicators names (every indicator of the catalogue when
 // names is empty) for each unit of level whose code starts with within ("":
@@ -218,8 +237,9 @@ func (s *Service) Table(ctx context.Context, level grid.Level, within string, na
 }
 
 // Key is what the table Table would return for these arguments is cached
-// under: it changes with the data, the registry and the catalogue, so an
-// answer kept under it is as fresh as the table. Errors are Table's.
+// under: it changes with the data, the registry, the periods and the
+// catalogue, so an answer kept under it is as fresh as the table. Errors are
+// Table's.
 func (s *Service) Key(ctx context.Context, level grid.Level, within string, names []string) (string, error) {
 	_, _, key, err := s.prepare(ctx, level, within, names)
 	return key, err
@@ -228,27 +248,34 @@ func (s *Service) Key(ctx context.Context, level grid.Level, within string, name
 // prepare checks Table's arguments and reads the versions the table depends on.
 func (s *Service) prepare(ctx context.Context, level grid.Level, within string, names []string) ([]string, versions, string, error) {
 	var v versions
-	if level.CodeLen() == 0 {
-		return nil, v, "", apperr.BadInput("level", "grid_level", "unknown grid level %d", int(level))
-	}
-	if within != "" {
-		wl, ok := grid.LevelOf(within)
-		if !ok {
-			return nil, v, "", apperr.BadInput("within", "grid_code", "%q is not a grid unit code", within)
-		}
-		if wl > level {
-			return nil, v, "", apperr.BadInput("within", "within_level", "%s %s is below the level %s of the rows", wl, within, level)
-		}
+	if err := checkLevel(level, within); err != nil {
+		return nil, v, "", err
 	}
 	names, err := s.resolveNames(names)
 	if err != nil {
 		return nil, v, "", err
 	}
-	if err := s.pool.QueryRow(ctx, `SELECT data_version, cells_version, (SELECT coalesce(max(version), 0) FROM seeds) FROM fact_meta`).
-		Scan(&v.data, &v.cells, &v.registry); err != nil {
+	if err := s.pool.QueryRow(ctx, versionsSQL).Scan(&v.data, &v.cells, &v.registry, &v.periods); err != nil {
 		return nil, v, "", fmt.Errorf("indicators: read data version: %w", err)
 	}
 	return names, v, cacheKey(level, within, names, v, s.Catalogue().Fingerprint()), nil
+}
+
+// checkLevel checks the level and within arguments of a table.
+func checkLevel(level grid.Level, within string) error {
+	if level.CodeLen() == 0 {
+		return apperr.BadInput("level", "grid_level", "unknown grid level %d", int(level))
+	}
+	if within != "" {
+		wl, ok := grid.LevelOf(within)
+		if !ok {
+			return apperr.BadInput("within", "grid_code", "%q is not a grid unit code", within)
+		}
+		if wl > level {
+			return apperr.BadInput("within", "within_level", "%s %s is below the level %s of the rows", wl, within, level)
+		}
+	}
+	return nil
 }
 
 func cached(t *Table) *Table {
@@ -276,7 +303,7 @@ func (s *Service) resolveNames(names []string) ([]string, error) {
 
 func cacheKey(level grid.Level, within string, names []string, v versions, catalogue string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%d\x00%d\x00%d\x00%s", level, within, strings.Join(names, ","), v.data, v.cells, v.registry, catalogue)
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%d\x00%d\x00%d\x00%d\x00%s", level, within, strings.Join(names, ","), v.data, v.cells, v.registry, v.periods, catalogue)
 	return "indicators:v1:" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
@@ -284,12 +311,16 @@ func cacheKey(level grid.Level, within string, names []string, v versions, catal
 // registry, for one version of the counts: what every table is cut from.
 type snapshot struct {
 	cells, registry int64
+	periods         int64
 	ix              *grid.Index
 	units           []grid.Unit // every level, sorted by level then code
 	pos             map[string]int32
 	parent          []int32 // index into units, -1 for a district
 	levelStart      [grid.Grid + 2]int
 	counts          map[string]*published
+	// history is the earlier periods on the same units, oldest first
+	// (loaded with the first family that needs it).
+	history []*periodCells
 }
 
 // published is one count indicator at every unit.
@@ -301,10 +332,18 @@ type published struct {
 }
 
 func newSnapshot(ix *grid.Index, v versions) *snapshot {
-	sn := &snapshot{cells: v.cells, registry: v.registry, ix: ix, counts: map[string]*published{}}
+	sn := unitsSnapshot(func(l grid.Level) []grid.Unit { return ix.Units(l) })
+	sn.cells, sn.registry, sn.periods, sn.ix = v.cells, v.registry, v.periods, ix
+	return sn
+}
+
+// unitsSnapshot is a snapshot without counts over the units of each level
+// (each level's in code order).
+func unitsSnapshot(units func(grid.Level) []grid.Unit) *snapshot {
+	sn := &snapshot{counts: map[string]*published{}}
 	for l := grid.District; l <= grid.Grid; l++ {
 		sn.levelStart[l] = len(sn.units)
-		sn.units = append(sn.units, ix.Units(l)...)
+		sn.units = append(sn.units, units(l)...)
 	}
 	sn.levelStart[grid.Grid+1] = len(sn.units)
 	sn.pos = make(map[string]int32, len(sn.units))
@@ -332,7 +371,7 @@ func (s *Service) published(ctx context.Context, v versions, names []string) (*s
 		return nil, fmt.Errorf("indicators: grid index: %w", err)
 	}
 	sn := s.snap
-	if sn == nil || sn.cells != v.cells || sn.registry != v.registry || sn.ix != ix {
+	if sn == nil || sn.cells != v.cells || sn.registry != v.registry || sn.periods != v.periods || sn.ix != ix {
 		sn = newSnapshot(ix, v)
 	}
 	// Related counts are decided together: a count brings its whole family.
@@ -423,7 +462,11 @@ func (s *Service) load(ctx context.Context, cat *Catalogue, sn *snapshot, names 
 				relations = append(relations, disclosure.Relation{Count: m, Kind: disclosure.SumOf, Of: in.SumOf})
 			}
 		}
-		sup, err := disclosure.SuppressFamily(counts, relations)
+		earlier, err := s.earlier(ctx, sn, fam)
+		if err != nil {
+			return err
+		}
+		sup, err := disclosure.SuppressSeries(counts, relations, earlier)
 		if err != nil && len(relations) > 0 {
 			if _, err2 := disclosure.SuppressFamily(counts, nil); err2 == nil {
 				// The counts are sound and a declared relation does not
@@ -477,9 +520,27 @@ func (s *Service) rule(in *Indicator) disclosure.Rule {
 
 // compute builds a table from the published state.
 func (s *Service) compute(ctx context.Context, level grid.Level, within string, names []string, v versions) (*Table, error) {
+	sn, err := s.published(ctx, v, countsOf(s.Catalogue(), names))
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.cut(sn, level, within, names)
+	if err != nil {
+		return nil, err
+	}
+	t.DataVersion = v.data
+	if t.AsOf, err = s.asOf(ctx, names); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// countsOf is the count indicators names are made of: themselves, and a
+// rate's numerator and denominator; sorted.
+func countsOf(cat *Catalogue, names []string) []string {
 	var counts []string
 	for _, n := range names {
-		in, _ := s.Catalogue().Lookup(n)
+		in, _ := cat.Lookup(n)
 		if in.Rate != nil {
 			counts = append(counts, in.Rate.Numerator, in.Rate.Denominator)
 		} else {
@@ -487,11 +548,12 @@ func (s *Service) compute(ctx context.Context, level grid.Level, within string, 
 		}
 	}
 	slices.Sort(counts)
-	counts = slices.Compact(counts)
-	sn, err := s.published(ctx, v, counts)
-	if err != nil {
-		return nil, err
-	}
+	return slices.Compact(counts)
+}
+
+// cut builds the table of names at level under within from a published
+// state that holds every count they need.
+func (s *Service) cut(sn *snapshot, level grid.Level, within string, names []string) (*Table, error) {
 	w := int32(-1)
 	if within != "" {
 		i, ok := sn.pos[within]
@@ -509,7 +571,7 @@ func (s *Service) compute(ctx context.Context, level grid.Level, within string, 
 	}
 	first := int32(sn.levelStart[level] + lo)
 
-	t := &Table{Level: level, Within: within, Names: names, DataVersion: v.data, Rows: make([]Row, hi-lo)}
+	t := &Table{Level: level, Within: within, Names: names, Rows: make([]Row, hi-lo)}
 	if w >= 0 {
 		t.WithinName = sn.units[w].Name
 	}
@@ -559,25 +621,13 @@ func (s *Service) compute(ctx context.Context, level grid.Level, within string, 
 	k := len(t.Rows)
 	at(k, w)
 	t.Totals = cells[k*len(names):]
-
-	if t.AsOf, err = s.asOf(ctx, names); err != nil {
-		return nil, err
-	}
 	return t, nil
 }
 
 // asOf reads the as-of time of every department names depend on, in the
 // order they first appear.
 func (s *Service) asOf(ctx context.Context, names []string) ([]AsOf, error) {
-	var depts []string
-	for _, n := range names {
-		in, _ := s.Catalogue().Lookup(n)
-		for _, d := range s.Catalogue().Departments(in) {
-			if !slices.Contains(depts, d) {
-				depts = append(depts, d)
-			}
-		}
-	}
+	depts := s.departmentsOf(names)
 	rows, _ := s.pool.Query(ctx, `SELECT $1::text, (SELECT loaded_at FROM seeds ORDER BY version DESC LIMIT 1)
 		UNION ALL SELECT department, coalesce(last_change_at, last_sync_at) FROM sync_state WHERE department = ANY($2)`, Core, depts)
 	at := map[string]*time.Time{}
@@ -599,6 +649,21 @@ func (s *Service) asOf(ctx context.Context, names []string) ([]AsOf, error) {
 		out[i] = AsOf{Department: d, At: at[d]}
 	}
 	return out, nil
+}
+
+// departmentsOf lists the departments names depend on, in the order they
+// first appear.
+func (s *Service) departmentsOf(names []string) []string {
+	var depts []string
+	for _, n := range names {
+		in, _ := s.Catalogue().Lookup(n)
+		for _, d := range s.Catalogue().Departments(in) {
+			if !slices.Contains(depts, d) {
+				depts = append(depts, d)
+			}
+		}
+	}
+	return depts
 }
 
 // FormatValue writes a cell's value as the CSV export does: counts as integers,

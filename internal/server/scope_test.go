@@ -146,7 +146,9 @@ func TestScopeOnEveryPath(t *testing.T) {
 		"Query.linkCandidates", "Mutation.confirmLink", "Mutation.rejectLink",
 		// Findings need stored findings: TestFindingsQueryScopePurposeDraftAndCounts
 		// walks them in scope, within another community and city-wide.
-		"Query.findings"}
+		"Query.findings",
+		// The series shares the indicators' scope rule: TestTrendsScope.
+		"Query.indicatorSeries"}
 	for _, root := range []*ast.Definition{schema.Query, schema.Mutation} {
 		for _, f := range root.Fields {
 			name := root.Name + "." + f.Name

@@ -107,6 +107,9 @@ type Options struct {
 	// compiled plans of the hot queries (graph.Plans): the reference the
 	// plans are tested against.
 	ExecutorOnly bool
+	// AfterSnapshot runs after an admin took a snapshot of the indicators
+	// (the hub refreshes the bi schema); nil does nothing.
+	AfterSnapshot func(ctx context.Context)
 	// Linker is record linkage's review queue; nil serves none.
 	Linker *linkage.Linker
 	// Live tells the subscriptions what changed on any replica; nil serves
@@ -161,18 +164,19 @@ func New(opts Options) *Handler {
 	}
 
 	resolver := &graph.Resolver{
-		Registry:   grid.NewRegistry(opts.Store, 5*time.Second),
-		Master:     opts.People,
-		Federation: opts.Federation,
-		Ledger:     opts.Ledger,
-		Reports:    opts.Reports,
-		Config:     opts.Config,
-		Figures:    opts.Figures,
-		Freshness:  opts.Freshness,
-		Version:    opts.Version,
-		Work:       opts.Work,
-		Linker:     opts.Linker,
-		Live:       opts.Live,
+		Registry:      grid.NewRegistry(opts.Store, 5*time.Second),
+		Master:        opts.People,
+		Federation:    opts.Federation,
+		Ledger:        opts.Ledger,
+		Reports:       opts.Reports,
+		Config:        opts.Config,
+		Figures:       opts.Figures,
+		Freshness:     opts.Freshness,
+		Version:       opts.Version,
+		Work:          opts.Work,
+		Linker:        opts.Linker,
+		Live:          opts.Live,
+		AfterSnapshot: opts.AfterSnapshot,
 	}
 	if opts.Store != nil {
 		resolver.FindingStore = findings.NewReader(opts.Store.Pool)
@@ -196,8 +200,18 @@ func New(opts Options) *Handler {
 			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, eventPhoto(opts.Work)))), "photo"))
 	}
 	if opts.Figures != nil {
-		route("GET /export/indicators.csv", "export", otelhttp.NewHandler(
-			opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportIndicators(resolver)))), "export"))
+		for _, e := range []struct {
+			path, format string
+			series       bool
+		}{
+			{"/export/indicators.csv", "csv", false},
+			{"/export/indicators-series.csv", "csv", true},
+			{"/export/indicators.xlsx", "xlsx", false},
+			{"/export/indicators-series.xlsx", "xlsx", true},
+		} {
+			route("GET "+e.path, "export", otelhttp.NewHandler(
+				opts.Auth.Middleware(rateLimit(opts.Limiter, timeout(opts.RequestTimeout, exportIndicators(resolver, e.series, e.format)))), "export"))
+		}
 	}
 	route("GET /healthz", "healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))

@@ -74,3 +74,32 @@ GRANT SELECT, INSERT, UPDATE ON link_decisions TO gridhub_app;
 -- never removed (a closed finding is its history).
 GRANT SELECT, INSERT, UPDATE ON findings TO gridhub_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON finding_kinds TO gridhub_app;
+
+-- The periods of the indicator series (migration 00030): a snapshot is
+-- taken by the hub (monthly, or asked for by an admin) and never changed.
+-- The bi schema's grants are in migration 00031 (grants here are for public).
+GRANT SELECT, INSERT ON indicator_periods, indicator_period_units, indicator_period_cells TO gridhub_app;
+
+-- The bi schema (migration 00031), for BI tools. The hub rewrites the
+-- published indicator tables, the catalogue, the periods and the as-of
+-- times after each sync; bi.access, which logins see which units, is written
+-- by the operator (`gridhub bi grant`, as the owner), never by the hub.
+-- gridhub_bi, the role BI logins are members of, reads bi and nothing else:
+-- no grant anywhere in public, and row-level security (migration 00031)
+-- limits each login to the units under its scope.
+REVOKE ALL ON ALL TABLES IN SCHEMA bi FROM gridhub_app;
+GRANT USAGE ON SCHEMA bi TO gridhub_app;
+GRANT SELECT, INSERT, DELETE ON bi.indicators, bi.periods, bi.refresh, bi.as_of,
+    bi.district_indicators, bi.street_indicators, bi.community_indicators, bi.grid_indicators,
+    bi.district_indicator_series, bi.street_indicator_series, bi.community_indicator_series, bi.grid_indicator_series
+    TO gridhub_app;
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridhub_bi') THEN
+        REVOKE ALL ON ALL TABLES IN SCHEMA public FROM gridhub_bi;
+        REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM gridhub_bi;
+        REVOKE ALL ON ALL TABLES IN SCHEMA bi FROM gridhub_bi;
+        GRANT USAGE ON SCHEMA bi TO gridhub_bi;
+        GRANT SELECT ON ALL TABLES IN SCHEMA bi TO gridhub_bi;
+    END IF;
+END $$;
