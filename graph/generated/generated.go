@@ -5035,8 +5035,9 @@ extend type Mutation {
 }
 
 # 考核: the figures grids, communities and streets are assessed on, over a
-# period, from the hub's records of the daily work; staff figures, never
-# suppressed. Also GET /export/assessment.csv?level=&within=&from=&to=&names=.
+# period, from the hub's records of the daily work. Staff figures are never
+# suppressed; those that count residents (reports due and completed, findings
+# closed) keep the indicators' disclosure rule. Also GET /export/assessment.csv?level=&within=&from=&to=&names=.
 
 extend type Query {
   "The 考核 figures (department gridwork)."

@@ -19,7 +19,8 @@ import (
 // work and are never suppressed; the reports due and completed count
 // households (or residents), so they keep the indicators' disclosure rule
 // (internal/disclosure, over every unit of the city, completed a subset of
-// due) and their rate is withheld with them. They are served in the shape
+// due) and their rate is withheld with them; so do the findings closed,
+// which count residents' records (internal/findings). They are served in the shape
 // of indicator tables (and the same CSV).
 
 // Department is how the assessment figures name their source in the
@@ -44,6 +45,7 @@ var assessment = []*indicators.Indicator{
 	{Name: "eventsClosed", Label: "已结案事件", Unit: "件", Definition: "期间内上报、至今已结案的事件数。"},
 	{Name: "meanClosureDays", Label: "平均结案天数", Unit: "天", Definition: "期间内上报并已结案的事件,自上报到结案的平均天数。"},
 	{Name: "overdueEvents", Label: "超期事件", Unit: "件", Definition: "期间内上报的事件中超过处置时限的件数(未结案已过时限,或过时限后结案)。"},
+	{Name: "findingsClosed", Label: "已消除数据问题", Unit: "条", Definition: "期间内关闭的数据核查问题数(部门数据不再显示该问题),按问题所在网格计;不在任何网格的问题不计。按居民记录计数,小于5时抑制。"},
 }
 
 // AssessmentCatalogue lists the assessment figures.
@@ -78,7 +80,7 @@ func (p Period) bounds() (from, to time.Time, days int, err error) {
 type gridCounts struct {
 	patrolDays, patrolWeeks, entries            int64
 	reported, closed, closureDays, overdue, due int64
-	completed                                   int64
+	completed, findingsClosed                   int64
 }
 
 // Assess computes the assessment table: one row per unit of level under
@@ -145,6 +147,7 @@ func (s *Service) Assess(ctx context.Context, ix *grid.Index, level grid.Level, 
 				sum.overdue += c.overdue
 				sum.due += c.due
 				sum.completed += c.completed
+				sum.findingsClosed += c.findingsClosed
 			}
 		}
 		n := int64(len(codes))
@@ -153,11 +156,12 @@ func (s *Service) Assess(ctx context.Context, ix *grid.Index, level grid.Level, 
 			"weeklyPatrolCoverage": rate(sum.patrolWeeks, n*int64(weeks)), "diaryEntries": num(sum.entries),
 			"reportsDue": num(sum.due), "reportsCompleted": num(sum.completed), "reportCompletion": rate(sum.completed, sum.due),
 			"eventsReported": num(sum.reported), "eventsClosed": num(sum.closed), "overdueEvents": num(sum.overdue),
-			"meanClosureDays": mean(sum.closureDays, sum.closed),
+			"meanClosureDays": mean(sum.closureDays, sum.closed), "findingsClosed": num(sum.findingsClosed),
 		}
 		due, completed := withheld["reportsDue"][unit], withheld["reportsCompleted"][unit]
 		hidden := map[string]bool{"reportsDue": due, "reportsCompleted": completed,
-			"reportCompletion": disclosure.Rule{}.RateSuppressed(sum.due, completed, due)}
+			"reportCompletion": disclosure.Rule{}.RateSuppressed(sum.due, completed, due),
+			"findingsClosed":   withheld["findingsClosed"][unit]}
 		out := make([]indicators.Cell, len(names))
 		for i, name := range names {
 			out[i] = indicators.Cell{Name: name, Value: values[name]}
@@ -178,20 +182,22 @@ func (s *Service) Assess(ctx context.Context, ix *grid.Index, level grid.Level, 
 	return t, nil
 }
 
-// suppressReports decides which units' reports due and completed are
-// withheld, as the indicators' counts are: both counts at every unit of the
-// city (district, street, community, grid), completed a subset of due. A
-// relation that does not hold (a report filed for a household no longer in
-// the grid) withholds both everywhere rather than mislead the check.
+// suppressReports decides which units' counts of residents are withheld,
+// as the indicators' counts are: the reports due and completed and the
+// findings closed, at every unit of the city (district, street, community,
+// grid), completed a subset of due. A relation that does not hold (a report
+// filed for a household no longer in the grid) withholds all of them
+// everywhere rather than mislead the check.
 func suppressReports(ix *grid.Index, grids []grid.Unit, counts map[string]*gridCounts) (map[string]map[string]bool, error) {
-	names := []string{"reportsDue", "reportsCompleted"}
-	sums := map[string][2]int64{}
+	names := []string{"reportsDue", "reportsCompleted", "findingsClosed"}
+	sums := map[string][3]int64{}
 	for _, g := range grids {
 		c := counts[g.Code]
 		for code := g.Code; code != ""; {
 			v := sums[code]
 			v[0] += c.due
 			v[1] += c.completed
+			v[2] += c.findingsClosed
 			sums[code] = v
 			u, ok := ix.Get(code)
 			if !ok {
@@ -316,6 +322,11 @@ func (s *Service) gridCounts(ctx context.Context, within string, from, to time.T
 			func(c *gridCounts, n []int64) {
 				c.reported, c.closed, c.closureDays, c.overdue = n[0], n[1], n[2], n[3]
 			}},
+		// Findings closed: the departments' data stopped showing them.
+		{`SELECT grid_code, count(*) FROM findings
+			WHERE grid_code >= $1 AND grid_code < $2 AND closed_at >= $3 AND closed_at < $4 GROUP BY grid_code`,
+			[]any{lo, hi, from, to},
+			func(c *gridCounts, n []int64) { c.findingsClosed = n[0] }},
 	}
 	// Reports completed: distinct households (or persons) per due item.
 	for _, d := range s.conf().Assessment.Due {
