@@ -192,8 +192,10 @@ type Findings interface {
 type Linker interface {
 	// Link decides the rows of dept whose ID number is missing or invalid,
 	// moving their facts to their persons and marking the grids whose
-	// counts change (indicator_dirty).
-	Link(ctx context.Context, dept string) error
+	// counts change (indicator_dirty). changed says whether the sync
+	// changed the department's facts (a full sync always may): when not,
+	// the linker may keep the links it stored.
+	Link(ctx context.Context, dept string, changed bool) error
 }
 
 func (o Options) withDefaults() Options {
@@ -387,7 +389,7 @@ func (s *Syncer) syncOnce(ctx context.Context, dept string, full bool) (Stats, e
 	st.Full = run.full
 	err = s.pull(ctx, dept, feed, ix, run, &st)
 	if s.opts.Linker != nil && ctx.Err() == nil {
-		if lerr := s.opts.Linker.Link(ctx, dept); lerr != nil {
+		if lerr := s.opts.Linker.Link(ctx, dept, st.Changed > 0 || run.full); lerr != nil {
 			err = errors.Join(err, fmt.Errorf("factsync %s: %w", dept, lerr))
 		}
 	}

@@ -71,6 +71,12 @@ type Options struct {
 	ReviewAt float64
 	// Logger gets one line per department run (default slog.Default()).
 	Logger *slog.Logger
+	// KeepIndex is how long the master index stays in memory after it was
+	// last used (default 2 minutes: longer than a sync interval, so a
+	// department that changes every minute does not reload it each time).
+	// A hub whose departments are quiet does not hold it (on the demo city
+	// about 100 MB, which also makes every request's allocations dearer).
+	KeepIndex time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -83,6 +89,9 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.KeepIndex <= 0 {
+		o.KeepIndex = 2 * time.Minute
+	}
 	return o
 }
 
@@ -93,13 +102,18 @@ type Linker struct {
 	pool *pgxpool.Pool
 	opts Options
 
-	mu sync.Mutex
-	ix *index
+	mu      sync.Mutex
+	ix      *index
+	usedAt  time.Time   // when ix was last asked for
+	release *time.Timer // drops ix once it is KeepIndex old unused
+	// linked is the master index version of each department's last complete
+	// run: a sync that changed nothing need not link again at the same one.
+	linked map[string]int64
 }
 
 // New returns a Linker over the hub's database.
 func New(pool *pgxpool.Pool, opts Options) *Linker {
-	return &Linker{pool: pool, opts: opts.withDefaults()}
+	return &Linker{pool: pool, opts: opts.withDefaults(), linked: map[string]int64{}}
 }
 
 // Stats is what one department's run did.
@@ -122,6 +136,7 @@ func (l *Linker) index(ctx context.Context) (*index, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.usedAt = time.Now()
 	if l.ix != nil && l.ix.version == v {
 		return l.ix, nil
 	}
@@ -130,7 +145,32 @@ func (l *Linker) index(ctx context.Context) (*index, error) {
 		return nil, err
 	}
 	l.ix = ix
+	if l.release == nil {
+		l.release = time.AfterFunc(l.opts.KeepIndex, l.releaseIdle)
+	}
 	return ix, nil
+}
+
+// releaseIdle drops the master index when it has not been used for
+// KeepIndex, or looks again when it is due; a run holding it keeps its copy.
+func (l *Linker) releaseIdle() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if idle := time.Since(l.usedAt); idle < l.opts.KeepIndex {
+		l.release.Reset(l.opts.KeepIndex - idle)
+		return
+	}
+	l.ix, l.release = nil, nil
+}
+
+// indexVersion is the version of the master index held in memory, 0 for none.
+func (l *Linker) indexVersion() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ix == nil {
+		return 0
+	}
+	return l.ix.version
 }
 
 // result is one row's decision.
@@ -151,6 +191,10 @@ type result struct {
 func (l *Linker) LinkDepartment(ctx context.Context, dept string) (Stats, error) {
 	start := time.Now()
 	st := Stats{Department: dept}
+	version, err := registryVersion(ctx, l.pool)
+	if err != nil {
+		return st, fmt.Errorf("linkage: %w", err)
+	}
 	rows, err := l.rows(ctx, dept)
 	if err != nil {
 		return st, err
@@ -198,6 +242,9 @@ func (l *Linker) LinkDepartment(ctx context.Context, dept string) (Stats, error)
 	if err != nil {
 		return st, err
 	}
+	l.mu.Lock()
+	l.linked[dept] = version
+	l.mu.Unlock()
 	st.Elapsed = time.Since(start)
 	l.opts.Logger.Info("linkage", "department", dept, "rows", st.Rows, "corrected", st.Corrected, "matched", st.Matched,
 		"reviewed", st.Reviewed, "review", st.ToReview, "unlinked", st.Unlinked, "changed", st.Changed,
@@ -391,8 +438,25 @@ func (l *Linker) corrections(ctx context.Context, rows []*row) (map[string]int64
 	return out, nil
 }
 
-// Link implements factsync.Linker: LinkDepartment, its statistics logged.
-func (l *Linker) Link(ctx context.Context, dept string) error {
+// Link implements factsync.Linker: LinkDepartment, its statistics logged,
+// unless the sync changed nothing (changed false) and the department was
+// linked in full at the master index there is now: its stored links stand,
+// and an idle hub neither relinks every broken row each tick nor keeps the
+// master index in memory for it. A reviewer's decision links at once
+// (Decide).
+func (l *Linker) Link(ctx context.Context, dept string, changed bool) error {
+	if !changed {
+		v, err := registryVersion(ctx, l.pool)
+		if err != nil {
+			return fmt.Errorf("linkage: %w", err)
+		}
+		l.mu.Lock()
+		done := l.linked[dept] == v
+		l.mu.Unlock()
+		if done {
+			return nil
+		}
+	}
 	_, err := l.LinkDepartment(ctx, dept)
 	return err
 }
