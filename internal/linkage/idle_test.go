@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -99,13 +98,7 @@ func TestQuietSyncsKeepTheLinksAndReleaseTheIndex(t *testing.T) {
 	}
 
 	// One department changes: it alone is linked again.
-	req, _ := http.NewRequest("POST", c.Servers[deptsim.Employment].URL+"/_deptsim/touch?n=5", nil)
-	req.Header.Set("X-Api-Key", "test-key")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("touch employment: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	c.Control(t, deptsim.Employment, "/_deptsim/touch?n=5")
 	if _, err := c.Syncer(nil).SyncAll(ctx, false); err != nil {
 		t.Fatal(err)
 	}

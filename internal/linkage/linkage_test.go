@@ -2,7 +2,6 @@ package linkage_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -62,13 +61,7 @@ func TestLinkageMeetsThresholdsAgainstTruth(t *testing.T) {
 		t.Fatal("no links to keep")
 	}
 	c.Servers[deptsim.SocialSecurity].Close()
-	req, _ := http.NewRequest("POST", c.Servers[deptsim.Employment].URL+"/_deptsim/fault?mode=garbage", nil)
-	req.Header.Set("X-Api-Key", "test-key")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("set the employment fault: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	c.Control(t, deptsim.Employment, "/_deptsim/fault?mode=garbage")
 	res, err := c.Syncer(nil).SyncAll(ctx, true)
 	if err == nil || !strings.Contains(err.Error(), deptsim.SocialSecurity) || !strings.Contains(err.Error(), deptsim.Employment) {
 		t.Errorf("a sync with two departments failing: %v, want both named", err)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ import (
 	"github.com/gridhub/gridhub/internal/linkage"
 	"github.com/gridhub/gridhub/internal/testcity"
 )
+
+// simulatorKey is the HTTP simulators' API key.
+const simulatorKey = "test-key"
 
 // City is the test city with its departments running.
 type City struct {
@@ -71,7 +75,7 @@ func StartWith(t testing.TB, fx *testcity.Fixture, ds *deptsim.Dataset) *City {
 		}
 		merge(env, deptsim.Env(d, deptsim.Endpoint{DSN: u}))
 	}
-	const key = "test-key"
+	const key = simulatorKey
 	for _, d := range []string{deptsim.Employment, deptsim.SocialSecurity, deptsim.UrbanManagement} {
 		s, err := deptsim.NewServer(d, c.Dir, key)
 		if err != nil {
@@ -135,6 +139,26 @@ func (c *City) Syncer(feeds factsync.Feeds) *factsync.Syncer {
 		opts.Findings = findings.NewEngine(c.Findings, agg)
 	}
 	return factsync.New(pool, c.Fixture.Keys, feeds, c.Registry, agg, opts)
+}
+
+// Control posts to an HTTP department simulator's control endpoint (path
+// and query, such as /_deptsim/touch?n=5), failing the test unless it
+// answers 200.
+func (c *City) Control(t testing.TB, dept, path string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", c.Servers[dept].URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Api-Key", simulatorKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", dept, path, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %s", dept, path, resp.Status)
+	}
 }
 
 // Truth is the dataset's noise truth as linkage measures against it.
