@@ -30,7 +30,7 @@ func newDevHub(t *testing.T) *hub {
 }
 
 // The pages a person opens: the landing page and every page it links to.
-var pagePaths = []string{"/", "/graphiql", "/report", "/map", "/diary", "/event", "/approvals"}
+var pagePaths = []string{"/", "/graphiql", "/report", "/map", "/diary", "/event", "/approvals", "/review"}
 
 var (
 	// attrURL is a URL in an attribute that loads or leads somewhere.

@@ -378,6 +378,7 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 <a href="/report">一表通填报</a>
 <a href="/diary">民情日记</a>
 <a href="/event">事件上报</a>
+<a href="/review">关联审核</a>
 <a href="/approvals">表单准入审批</a>
 <a href="/map">网格地图</a>
 <a href="/graphql">GraphQL 接口 (POST /graphql)</a>
