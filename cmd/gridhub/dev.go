@@ -137,6 +137,7 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopSimulators(sims)
+	defer os.Remove(filepath.Join(string(d), departmentsEnvFile))
 	// The hub runs as a role that owns nothing (store/grants.sql), as in
 	// production; the setup above ran as the cluster's owner.
 	if err := st.EnsureLogin(ctx, store.DevLogin); err != nil {

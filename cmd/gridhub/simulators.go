@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -72,13 +75,17 @@ type simulator struct {
 }
 
 // startSimulators starts the REST simulators as child processes of this binary
-// and points the mapping files' environment at every department.
+// and points the mapping files' environment at every department, in this
+// process and in the data dir's departments.env, where `gridhub sync
+// --data-dir` and `gridhub config check --samples` find them while dev runs
+// (dev removes it when it stops).
 func startSimulators(ctx context.Context, d dataDir, pg *devenv.Postgres) ([]*simulator, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	var sims []*simulator
+	env := map[string]string{}
 	for _, dept := range deptsim.Departments() {
 		var e deptsim.Endpoint
 		switch deptsim.Kind(dept) {
@@ -97,9 +104,29 @@ func startSimulators(ctx context.Context, d dataDir, pg *devenv.Postgres) ([]*si
 		}
 		for k, v := range deptsim.Env(dept, e) {
 			os.Setenv(k, v)
+			env[k] = v
 		}
 	}
+	if err := writeEnvFile(filepath.Join(string(d), departmentsEnvFile), env); err != nil {
+		stopSimulators(sims)
+		return nil, err
+	}
 	return sims, nil
+}
+
+// writeEnvFile writes env as KEY=VALUE lines (loadEnvFile reads them back),
+// readable by its owner only: the departments' API keys are in it.
+func writeEnvFile(path string, env map[string]string) error {
+	var b strings.Builder
+	b.WriteString("# The departments `gridhub dev` runs, for the commands given its data dir.\n")
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		fmt.Fprintf(&b, "%s=%s\n", k, env[k])
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func startSimulator(ctx context.Context, self string, d dataDir, dept string) (*simulator, error) {
