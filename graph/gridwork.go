@@ -109,6 +109,24 @@ func derefString(s *string) string {
 	return *s
 }
 
+// catalogue answers a signed-in caller one of the daily work's configured
+// lists (diary categories, event kinds, case stages) as pointers into it.
+func catalogue[T any](r *Resolver, ctx context.Context, list func(*gridwork.Config) []T) ([]*T, error) {
+	w, err := r.work()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	items := list(w.Config())
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out, nil
+}
+
 func patrolConnection(p *gridwork.Page[*gridwork.Patrol]) *model.PatrolConnection {
 	c := &model.PatrolConnection{Edges: []*model.PatrolEdge{}, Nodes: p.Items, TotalCount: p.TotalCount,
 		PageInfo: &model.PageInfo{HasNextPage: p.HasNext}}

@@ -147,18 +147,7 @@ func (r *mutationResolver) ReportEvent(ctx context.Context, input model.ReportEv
 }
 
 func (r *queryResolver) DiaryCategories(ctx context.Context) ([]*gridwork.Option, error) {
-	w, err := r.work()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := principal(ctx); err != nil {
-		return nil, err
-	}
-	out := []*gridwork.Option{}
-	for i := range w.Config().Diary.Categories {
-		out = append(out, &w.Config().Diary.Categories[i])
-	}
-	return out, nil
+	return catalogue(r.Resolver, ctx, func(c *gridwork.Config) []gridwork.Option { return c.Diary.Categories })
 }
 
 func (r *queryResolver) Patrols(ctx context.Context, within string, from *time.Time, to *time.Time, first *int, after *string) (*model.PatrolConnection, error) {
@@ -230,37 +219,21 @@ func (r *queryResolver) EventSettings(ctx context.Context) (*model.EventSettings
 }
 
 func (r *queryResolver) EventKinds(ctx context.Context) ([]*gridwork.Kind, error) {
-	w, err := r.work()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := principal(ctx); err != nil {
-		return nil, err
-	}
-	out := []*gridwork.Kind{}
-	if ev := w.Config().Events; ev != nil {
-		for i := range ev.Kinds {
-			out = append(out, &ev.Kinds[i])
+	return catalogue(r.Resolver, ctx, func(c *gridwork.Config) []gridwork.Kind {
+		if c.Events == nil {
+			return nil
 		}
-	}
-	return out, nil
+		return c.Events.Kinds
+	})
 }
 
 func (r *queryResolver) CaseStages(ctx context.Context) ([]*gridwork.StageOption, error) {
-	w, err := r.work()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := principal(ctx); err != nil {
-		return nil, err
-	}
-	out := []*gridwork.StageOption{}
-	if ev := w.Config().Events; ev != nil {
-		for i := range ev.Stages {
-			out = append(out, &ev.Stages[i])
+	return catalogue(r.Resolver, ctx, func(c *gridwork.Config) []gridwork.StageOption {
+		if c.Events == nil {
+			return nil
 		}
-	}
-	return out, nil
+		return c.Events.Stages
+	})
 }
 
 func (r *queryResolver) GridEvents(ctx context.Context, within string, open *bool, from *time.Time, to *time.Time, first *int, after *string) (*model.GridEventConnection, error) {
