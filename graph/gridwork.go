@@ -127,17 +127,24 @@ func catalogue[T any](r *Resolver, ctx context.Context, list func(*gridwork.Conf
 	return out, nil
 }
 
-func patrolConnection(p *gridwork.Page[*gridwork.Patrol]) *model.PatrolConnection {
-	c := &model.PatrolConnection{Edges: []*model.PatrolEdge{}, Nodes: p.Items, TotalCount: p.TotalCount,
-		PageInfo: &model.PageInfo{HasNextPage: p.HasNext}}
-	if c.Nodes == nil {
-		c.Nodes = []*gridwork.Patrol{}
+// connectionOf lays a page out as a connection's parts: its nodes (never
+// null), an edge per node with its cursor, and the page info.
+func connectionOf[N, E any](p *gridwork.Page[N], edge func(cursor string, node N) E) ([]N, []E, *model.PageInfo) {
+	nodes, edges := p.Items, make([]E, len(p.Items))
+	if nodes == nil {
+		nodes = []N{}
 	}
+	info := &model.PageInfo{HasNextPage: p.HasNext}
 	for i, n := range p.Items {
-		c.Edges = append(c.Edges, &model.PatrolEdge{Cursor: p.Cursors[i], Node: n})
-		c.PageInfo.EndCursor = &p.Cursors[i]
+		edges[i] = edge(p.Cursors[i], n)
+		info.EndCursor = &p.Cursors[i]
 	}
-	return c
+	return nodes, edges, info
+}
+
+func patrolConnection(p *gridwork.Page[*gridwork.Patrol]) *model.PatrolConnection {
+	nodes, edges, info := connectionOf(p, func(c string, n *gridwork.Patrol) *model.PatrolEdge { return &model.PatrolEdge{Cursor: c, Node: n} })
+	return &model.PatrolConnection{Nodes: nodes, Edges: edges, PageInfo: info, TotalCount: p.TotalCount}
 }
 
 func entryConnection(p *gridwork.Page[*gridwork.DiaryEntry]) *model.DiaryEntryConnection {
