@@ -34,6 +34,28 @@ func BenchmarkSuppressCity(b *testing.B) {
 	b.ReportMetric(float64(cells)/float64(total), "suppressed/cell")
 }
 
+// BenchmarkSuppressCityFindings suppresses one family like the hub's
+// findings over the city's hierarchy (findingsFamily: eight rare kinds and
+// their sum), where nearly every cell is primary and the components of
+// withheld cells span the city.
+func BenchmarkSuppressCityFindings(b *testing.B) {
+	r := rand.New(rand.NewPCG(11, 12))
+	fam := findingsFamily(r, cityTree(r))
+	cells, total := 0, 0
+	for b.Loop() {
+		sup, err := SuppressFamily(fam.counts, fam.relations)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cells, total = 0, 0
+		for _, c := range fam.counts {
+			cells += len(sup[c.Name])
+			total += len(c.Nodes) + 1
+		}
+	}
+	b.ReportMetric(float64(cells)/float64(total), "suppressed/cell")
+}
+
 // BenchmarkSuppressCitySeparately is BenchmarkSuppressCity with each count
 // suppressed alone (Suppress), as before relations were protected: the
 // difference is the price of the joint check.

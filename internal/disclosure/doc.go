@@ -96,7 +96,12 @@
 //     the one that withholds the fewest cells in all (its tree's rules add
 //     complements of their own), then the smallest positive, then by code. A
 //     zero can be chosen here: bounded by a related count rather than by
-//     itself, it can have room. Its tree's rules run again, and the check
+//     itself, it can have room. From a cell's third round without its
+//     tables, the candidates are narrowed to its own constraints where one
+//     of them can help: cheap cells far away can each add so little room
+//     that one pinned cell would take a complement a round for hundreds of
+//     rounds. Every failing cell of a round gets its complement in that
+//     round. Its tree's rules run again, and the check
 //     repeats over the components that still hold a primary cell without
 //     evidence. Evidence is never lost, since withholding more only adds
 //     tables, so the loop ends, at the latest with everything withheld.

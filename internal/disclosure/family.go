@@ -206,6 +206,12 @@ type family struct {
 	rowMark  []bool    // by row
 	col      []int32   // by cell: its variable in the current program
 
+	// failures counts, by cell, the rounds in which the cell got a
+	// complement (protect); price and near are choose's scratch.
+	failures []int32
+	price    []float64
+	near     []bool
+
 	// frozen marks, by count, the counts whose suppression was given and
 	// is published already: they never get a complement (SuppressSeries).
 	frozen []bool
@@ -809,10 +815,18 @@ func (f *family) certifyAt(comp []int32, s *simplex) {
 }
 
 // audit looks for evidence that the primary cells of comp not yet shown
-// protected are, and returns the first one (in canonical order) it finds
-// none for, with the complement to withhold for it; -1 when all are shown
-// protected. With all, it goes on after a failure, to gather all the
-// evidence there is (for Protection), and chooses no complement.
+// protected are, and returns the complements to withhold for those it finds
+// none for: one for each such cell (in canonical order of the cells, a cell
+// that one of them already got is not repeated), -1 for a cell whose rows
+// publish nothing; none when all are shown protected. A cell that fails one
+// side is not asked the other: it has its complement for this round. With
+// all, it gathers all the evidence there is (for Protection) and chooses no
+// complement.
+//
+// Every failure of a component gets its complement in the same round: on a
+// city's table of small counts (the findings, a sum of eight kinds, nearly
+// every cell below the threshold), one complement a round took hundreds of
+// rounds, each solving the growing component's programs again.
 //
 // Each open cell is first tried in its own tree (treeWitness). For those
 // left, the program of comp starts at the true table, and every question
@@ -825,7 +839,7 @@ func (f *family) certifyAt(comp []int32, s *simplex) {
 // table of whole numbers (programs of more than two related counts can have
 // fractional vertices), other points with the cell held at the target are
 // tried before giving up.
-func (f *family) audit(comp []int32, all bool) (failed, complement int32) {
+func (f *family) audit(comp []int32, all bool) (complements []int32) {
 	var open []int
 	for j, c := range comp {
 		if f.primary(c) && !(f.zeroOK[c] && f.highOK[c]) {
@@ -833,7 +847,7 @@ func (f *family) audit(comp []int32, all bool) (failed, complement int32) {
 		}
 	}
 	if len(open) == 0 {
-		return -1, -1
+		return nil
 	}
 	f.checking = f.rowsOf(comp, true)
 	for _, j := range open {
@@ -853,7 +867,7 @@ func (f *family) audit(comp []int32, all bool) (failed, complement int32) {
 	}
 	open = slices.DeleteFunc(open, func(j int) bool { return f.zeroOK[comp[j]] && f.highOK[comp[j]] })
 	if len(open) == 0 {
-		return -1, -1
+		return nil
 	}
 	base, rows := f.program(comp)
 	s := base.start(&f.tableau)
@@ -909,15 +923,15 @@ func (f *family) audit(comp []int32, all bool) (failed, complement int32) {
 			s.lo[j], s.hi[j] = b[0], b[1] // a nonbasic variable may sit inside its bounds
 		}
 	}
-	failed, complement = -1, -1
-	fail := func(j int) bool {
-		if failed < 0 {
-			failed = comp[j]
-			if !all {
-				complement = f.choose(rows, s)
-			}
+	failed := map[int]bool{} // the open cells (by index in comp) that got a complement
+	fail := func(j int) {
+		if all {
+			return
 		}
-		return !all
+		failed[j] = true
+		if c := f.choose(rows, s, comp[j]); c < 0 || !slices.Contains(complements, c) {
+			complements = append(complements, c)
+		}
 	}
 	for _, side := range []int{sideZero, sideHigh} {
 		// All open cells at once, again over those still open while that
@@ -926,7 +940,7 @@ func (f *family) audit(comp []int32, all bool) (failed, complement int32) {
 			clear(c)
 			n := 0
 			for _, j := range open {
-				if !f.shown(comp[j], side) {
+				if !f.shown(comp[j], side) && !failed[j] {
 					c[j] = 1
 					if side == sideHigh {
 						c[j] = -1
@@ -941,7 +955,7 @@ func (f *family) audit(comp []int32, all bool) (failed, complement int32) {
 			ask(side, open...)
 		}
 		for _, j := range open {
-			if f.shown(comp[j], side) {
+			if f.shown(comp[j], side) || failed[j] {
 				continue
 			}
 			clear(c)
@@ -950,12 +964,12 @@ func (f *family) audit(comp []int32, all bool) (failed, complement int32) {
 				c[j] = -1
 			}
 			ask(side, j)
-			if !f.shown(comp[j], side) && fail(j) {
-				return failed, complement
+			if !f.shown(comp[j], side) {
+				fail(j)
 			}
 		}
 	}
-	return failed, complement
+	return complements
 }
 
 // whole searches for a table of whole numbers near the current point of s,
@@ -1025,33 +1039,55 @@ func (f *family) shown(p int32, side int) bool {
 // positive, then canonical). A zero can be the one: capped by a related
 // count rather than by itself, it can have room. The next round audits
 // again. -1 when no cell of the rows is published.
-func (f *family) choose(rows []int32, s *simplex) int32 {
+func (f *family) choose(rows []int32, s *simplex, p int32) int32 {
 	var y []float64
 	if s != nil {
 		y = s.duals()
 	}
-	// price[c] accumulates the reduced cost of cell c's column: -y·a_c.
-	price := map[int32]float64{}
+	if f.failures == nil {
+		f.failures = make([]int32, len(f.uf))
+		f.price, f.near = make([]float64, len(f.uf)), make([]bool, len(f.uf))
+	}
+	f.failures[p]++
+	// From its third failure on, a cell's complement comes from its own
+	// rows where one of them can help: the cheapest cells elsewhere can
+	// each add so little room that a cell would take a complement a round
+	// for hundreds of rounds (a district's single case, pinned by the sum
+	// of the kinds at the district, given a grid at a time).
+	own := f.failures[p] > 2
+	// price[c] accumulates the reduced cost of cell c's column: -y·a_c;
+	// near[c] says that c is in a row of p.
 	var cands []int32
 	for i, r := range rows {
 		row := f.rows[r]
+		mine := own && slices.Contains(f.cellRows[p], r)
 		for j, c := range row.cells {
 			if f.sup(c) || f.frozen[f.count(c)] {
 				continue
 			}
-			if _, ok := price[c]; !ok {
+			if !f.cellMark[c] {
+				f.cellMark[c] = true
 				cands = append(cands, c)
-				price[c] = 0
+				f.price[c], f.near[c] = 0, false
+			}
+			if mine {
+				f.near[c] = true
 			}
 			if y != nil {
-				price[c] -= y[i] * float64(row.coef[j])
+				f.price[c] -= y[i] * float64(row.coef[j])
 			}
 		}
 	}
+	for _, c := range cands {
+		f.cellMark[c] = false
+	}
 	// Raising c helps if its price is negative, lowering it if positive.
-	helps := func(c int32) bool { d := price[c]; return d < -1e-7 || d > 1e-7 && f.value(c) > 0 }
+	helps := func(c int32) bool { d := f.price[c]; return d < -1e-7 || d > 1e-7 && f.value(c) > 0 }
 	if slices.ContainsFunc(cands, helps) {
 		cands = slices.DeleteFunc(cands, func(c int32) bool { return !helps(c) })
+	}
+	if slices.ContainsFunc(cands, func(c int32) bool { return f.near[c] }) {
+		cands = slices.DeleteFunc(cands, func(c int32) bool { return !f.near[c] })
 	}
 	best, bestCost := int32(-1), 0
 	for _, c := range cands {
@@ -1066,8 +1102,8 @@ func (f *family) choose(rows []int32, s *simplex) int32 {
 // protect withholds complements until every primary cell of the family is
 // shown protected. Each round analyzes the current suppression and audits,
 // in canonical order, the components that a relation constrains and that
-// hold a primary cell without evidence yet; each component that fails gets
-// one complement (and the rules of its tree after it), chosen from the
+// hold a primary cell without evidence yet; each primary cell that fails
+// gets one complement (and the rules of its tree after it), chosen from the
 // state at the start of the round so that the order of the components does
 // not matter, and the next round starts.
 func (f *family) protect() {
@@ -1075,16 +1111,13 @@ func (f *family) protect() {
 		f.analyze()
 		var add []int32
 		for _, comp := range f.components(false) {
-			p, c := f.audit(comp, false)
-			if p < 0 {
-				continue
-			}
-
-			if c < 0 {
-				c = f.anyPublished()
-			}
-			if c >= 0 {
-				add = append(add, c)
+			for _, c := range f.audit(comp, false) {
+				if c < 0 {
+					c = f.anyPublished()
+				}
+				if c >= 0 && !slices.Contains(add, c) {
+					add = append(add, c)
+				}
 			}
 		}
 		if len(add) == 0 {

@@ -506,7 +506,9 @@ func TestRelatedCity(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(11, 12))
 	cells := 0
-	for _, fam := range cityFamilies(r, cityTree(r)) {
+	tree := cityTree(r)
+	fams := append(cityFamilies(r, tree), findingsFamily(r, tree))
+	for _, fam := range fams {
 		if len(fam.relations) == 0 {
 			continue
 		}

@@ -267,3 +267,34 @@ func binomial(r *rand.Rand, n int64, p float64) int64 {
 	}
 	return k
 }
+
+// findingsFamily is a family like the hub's findings: eight kinds of
+// finding counted by grid, with the means per grid that the seeded city of
+// 1.3 million residents has (most kinds are rare: nearly every cell is below
+// the threshold), and the open findings, their sum.
+func findingsFamily(r *rand.Rand, hierarchy []Node) cityFamily {
+	kids := map[string]int{}
+	for _, nd := range hierarchy {
+		kids[nd.Parent]++
+	}
+	means := []float64{0.97, 0.006, 0.13, 13.3, 9.5, 0, 2.7, 0.13}
+	var fam cityFamily
+	total := Count{Name: "open", Nodes: slices.Clone(hierarchy)}
+	var parts []string
+	for k, mean := range means {
+		c := Count{Name: fmt.Sprintf("kind%d", k), Nodes: slices.Clone(hierarchy)}
+		for i, nd := range c.Nodes {
+			if kids[nd.Code] == 0 {
+				c.Nodes[i].Value = poisson(r, mean)
+				total.Nodes[i].Value += c.Nodes[i].Value
+			}
+		}
+		sumUp(c.Nodes)
+		fam.counts = append(fam.counts, c)
+		parts = append(parts, c.Name)
+	}
+	sumUp(total.Nodes)
+	fam.counts = append(fam.counts, total)
+	fam.relations = []Relation{{Count: "open", Kind: SumOf, Of: parts}}
+	return fam
+}

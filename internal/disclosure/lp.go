@@ -48,7 +48,9 @@ func scratch(buf *[]float64, size int) []float64 {
 		return make([]float64, size)
 	}
 	if cap(*buf) < size {
-		*buf = make([]float64, size)
+		// With room to grow: a component gains a few cells a round, and
+		// a fresh tableau each round would be zeroed twice.
+		*buf = make([]float64, size+size/4)
 	}
 	b := (*buf)[:size]
 	clear(b)
