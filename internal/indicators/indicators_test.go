@@ -716,3 +716,76 @@ func TestUnsyncedDepartmentHasNoAsOf(t *testing.T) {
 		t.Errorf("party members before any sync %v, want 0", v)
 	}
 }
+
+// A family's suppression is decided once per version of the counts: a
+// replica without any cache (or the same hub after a restart) reads what
+// another decided and publishes the same table; a change to the counts is
+// decided again, and a different rule is a different decision.
+func TestDecisionsShared(t *testing.T) {
+	e := newEnv(t, indicators.Options{})
+	ctx := context.Background()
+	first, err := e.svc.Table(ctx, grid.Grid, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := indicators.Default()
+	seen := map[string]bool{}
+	families := 0
+	for _, in := range cat.All() {
+		if fam := cat.Family(in.Name); len(fam) > 0 && !seen[fam[0]] {
+			seen[fam[0]] = true
+			families++
+		}
+	}
+	if decided, read := e.svc.DecisionStats(); decided != int64(families) || read != 0 {
+		t.Fatalf("first service: decided %d, read %d; want %d and 0", decided, read, families)
+	}
+	replica := indicators.NewService(e.fx.Store.Pool, indicators.Default(), e.reg, indicators.Options{Logger: quiet()})
+	second, err := replica.Table(ctx, grid.Grid, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decided, read := replica.DecisionStats(); decided != 0 || read != int64(families) {
+		t.Errorf("replica: decided %d, read %d; want 0 and %d", decided, read, families)
+	}
+	if !sameTable(first, second) {
+		t.Error("the replica published another table from the stored decisions")
+	}
+
+	// Another threshold: every family decided again, not read.
+	strict := indicators.NewService(e.fx.Store.Pool, indicators.Default(), e.reg,
+		indicators.Options{Rule: disclosure.Rule{Threshold: 9}, Logger: quiet()})
+	if _, err := strict.Table(ctx, grid.Grid, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if decided, read := strict.DecisionStats(); read != 0 || decided == 0 {
+		t.Errorf("another rule: decided %d, read %d; want all decided", decided, read)
+	}
+
+	// A change to the counts: decided again by the replica.
+	var pid string
+	for _, p := range e.fx.City.Persons {
+		pid = p.IDNumber
+	}
+	e.feeds[deptsim.CivilAffairs].Append(connectors.Fact{Entity: connectors.Person, Key: pid, Set: "tekun", ID: pid,
+		Record: connectors.Record{"status": "ACTIVE", "category": "URBAN"}})
+	if _, err := e.syncer.SyncDepartment(ctx, deptsim.CivilAffairs, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replica.Table(ctx, grid.Grid, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if decided, _ := replica.DecisionStats(); decided != int64(families) {
+		t.Errorf("after a change the replica decided %d families, want %d", decided, families)
+	}
+	after, err := e.svc.Table(ctx, grid.Grid, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decided, read := e.svc.DecisionStats(); decided != int64(families) || read != int64(families) {
+		t.Errorf("first service after the change: decided %d, read %d; want %d and %d", decided, read, families, families)
+	}
+	if sameTable(first, after) {
+		t.Error("the table did not change with the data")
+	}
+}

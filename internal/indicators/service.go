@@ -125,6 +125,9 @@ type Service struct {
 	snap *snapshot
 
 	hits, misses atomic.Int64
+	// decided and decisionsRead count the families whose suppression this
+	// service decided and read from the store.
+	decided, decisionsRead atomic.Int64
 }
 
 // NewService returns a Service over the database's indicator cells.
@@ -177,6 +180,13 @@ func (s *Service) Reconfigure(cat *Catalogue) {
 
 // CacheStats counts table requests answered from a cache and computed.
 func (s *Service) CacheStats() (hits, misses int64) { return s.hits.Load(), s.misses.Load() }
+
+// DecisionStats counts the families whose suppression this service decided
+// and those it read as another replica (or itself, before a restart)
+// decided them.
+func (s *Service) DecisionStats() (decided, read int64) {
+	return s.decided.Load(), s.decisionsRead.Load()
+}
 
 // versions are what a table depends on.
 type versions struct {
@@ -438,14 +448,17 @@ func (s *Service) load(ctx context.Context, cat *Catalogue, sn *snapshot, names 
 		}
 		totals[n] = total
 	}
+	// Each family not decided yet for this snapshot: its counts, then its
+	// suppression, kept by whichever replica decided it first.
+	var ds []*decision
+	seen := map[string]bool{}
 	for _, n := range names {
-		if sn.counts[n] != nil {
+		if sn.counts[n] != nil || seen[n] {
 			continue // decided with its family
 		}
-		fam := cat.Family(n)
-		counts := make([]disclosure.Count, len(fam))
-		var relations []disclosure.Relation
-		for k, m := range fam {
+		d := &decision{fam: cat.Family(n)}
+		for _, m := range d.fam {
+			seen[m] = true
 			in, _ := cat.Lookup(m)
 			nodes := make([]disclosure.Node, len(sn.units))
 			for i, u := range sn.units {
@@ -454,35 +467,30 @@ func (s *Service) load(ctx context.Context, cat *Catalogue, sn *snapshot, names 
 					nodes[i].Parent = disclosure.GrandTotal
 				}
 			}
-			counts[k] = disclosure.Count{Name: m, Nodes: nodes, Rule: s.rule(in)}
+			d.counts = append(d.counts, disclosure.Count{Name: m, Nodes: nodes, Rule: s.rule(in)})
 			for _, o := range in.SubsetOf {
-				relations = append(relations, disclosure.Relation{Count: m, Kind: disclosure.SubsetOf, Of: []string{o}})
+				d.relations = append(d.relations, disclosure.Relation{Count: m, Kind: disclosure.SubsetOf, Of: []string{o}})
 			}
 			if len(in.SumOf) > 0 {
-				relations = append(relations, disclosure.Relation{Count: m, Kind: disclosure.SumOf, Of: in.SumOf})
+				d.relations = append(d.relations, disclosure.Relation{Count: m, Kind: disclosure.SumOf, Of: in.SumOf})
 			}
 		}
-		earlier, err := s.earlier(ctx, sn, fam)
-		if err != nil {
-			return err
-		}
-		sup, err := disclosure.SuppressSeries(counts, relations, earlier)
-		if err != nil && len(relations) > 0 {
-			if _, err2 := disclosure.SuppressFamily(counts, nil); err2 == nil {
-				// The counts are sound and a declared relation does not
-				// hold: the check cannot reason from a false premise, and
-				// an attacker who trusts the catalogue would be misled in
-				// ways nobody has checked. Withhold the family.
-				s.opts.Logger.Error("indicators: a declared relation does not hold: the family is withheld", "family", fam, "err", err)
-				sup, err = withholdAll(counts), nil
+		d.key = s.decisionKey(cat, sn, d)
+		ds = append(ds, d)
+	}
+	if len(ds) > 0 {
+		s.storedDecisions(ctx, ds)
+	}
+	for _, d := range ds {
+		if d.withheld == nil {
+			if err := s.decide(ctx, sn, d); err != nil {
+				return err
 			}
+			s.storeDecision(ctx, d)
 		}
-		if err != nil {
-			return fmt.Errorf("indicators: suppress %s: %w", strings.Join(fam, ", "), err)
-		}
-		for _, m := range fam {
-			p := &published{value: vals[m], sup: make([]bool, len(sn.units)), total: totals[m], totalSup: sup[m][disclosure.GrandTotal]}
-			for code := range sup[m] {
+		for _, m := range d.fam {
+			p := &published{value: vals[m], sup: make([]bool, len(sn.units)), total: totals[m], totalSup: d.withheld[m][disclosure.GrandTotal]}
+			for code := range d.withheld[m] {
 				if i, ok := sn.pos[code]; ok {
 					p.sup[i] = true
 				}
@@ -490,6 +498,32 @@ func (s *Service) load(ctx context.Context, cat *Catalogue, sn *snapshot, names 
 			sn.counts[m] = p
 		}
 	}
+	return nil
+}
+
+// decide decides the suppression of a family over the snapshot's units,
+// against the earlier periods.
+func (s *Service) decide(ctx context.Context, sn *snapshot, d *decision) error {
+	earlier, err := s.earlier(ctx, sn, d.fam)
+	if err != nil {
+		return err
+	}
+	sup, err := disclosure.SuppressSeries(d.counts, d.relations, earlier)
+	if err != nil && len(d.relations) > 0 {
+		if _, err2 := disclosure.SuppressFamily(d.counts, nil); err2 == nil {
+			// The counts are sound and a declared relation does not
+			// hold: the check cannot reason from a false premise, and
+			// an attacker who trusts the catalogue would be misled in
+			// ways nobody has checked. Withhold the family.
+			s.opts.Logger.Error("indicators: a declared relation does not hold: the family is withheld", "family", d.fam, "err", err)
+			sup, err = withholdAll(d.counts), nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("indicators: suppress %s: %w", strings.Join(d.fam, ", "), err)
+	}
+	d.withheld = sup
+	s.decided.Add(1)
 	return nil
 }
 

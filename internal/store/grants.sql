@@ -80,6 +80,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON finding_kinds TO gridhub_app;
 -- The bi schema's grants are in migration 00031 (grants here are for public).
 GRANT SELECT, INSERT ON indicator_periods, indicator_period_units, indicator_period_cells TO gridhub_app;
 
+-- The suppression decided for each family of counts (migration 00032):
+-- written once per version of the counts, pruned after an hour.
+GRANT SELECT, INSERT, DELETE ON indicator_decisions TO gridhub_app;
+
 -- The bi schema (migration 00031), for BI tools. The hub rewrites the
 -- published indicator tables, the catalogue, the periods and the as-of
 -- times after each sync; bi.access, which logins see which units, is written
