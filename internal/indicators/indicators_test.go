@@ -504,15 +504,7 @@ func TestCache(t *testing.T) {
 	}
 
 	// A sync with a change: a new 特困 person in some grid.
-	var pid string
-	for _, p := range e.fx.City.Persons {
-		pid = p.IDNumber
-	}
-	e.feeds[deptsim.CivilAffairs].Append(connectors.Fact{Entity: connectors.Person, Key: pid, Set: "tekun", ID: pid,
-		Record: connectors.Record{"status": "ACTIVE", "category": "URBAN"}})
-	if _, err := e.syncer.SyncDepartment(ctx, deptsim.CivilAffairs, false); err != nil {
-		t.Fatal(err)
-	}
+	e.addTekun(t)
 	after, err := e.svc.Table(ctx, grid.Grid, "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -763,15 +755,7 @@ func TestDecisionsShared(t *testing.T) {
 	}
 
 	// A change to the counts: decided again by the replica.
-	var pid string
-	for _, p := range e.fx.City.Persons {
-		pid = p.IDNumber
-	}
-	e.feeds[deptsim.CivilAffairs].Append(connectors.Fact{Entity: connectors.Person, Key: pid, Set: "tekun", ID: pid,
-		Record: connectors.Record{"status": "ACTIVE", "category": "URBAN"}})
-	if _, err := e.syncer.SyncDepartment(ctx, deptsim.CivilAffairs, false); err != nil {
-		t.Fatal(err)
-	}
+	e.addTekun(t)
 	if _, err := replica.Table(ctx, grid.Grid, "", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -787,5 +771,19 @@ func TestDecisionsShared(t *testing.T) {
 	}
 	if sameTable(first, after) {
 		t.Error("the table did not change with the data")
+	}
+}
+
+// addTekun syncs a change: the last person of the city becomes 特困.
+func (e *env) addTekun(t *testing.T) {
+	t.Helper()
+	var pid string
+	for _, p := range e.fx.City.Persons {
+		pid = p.IDNumber
+	}
+	e.feeds[deptsim.CivilAffairs].Append(connectors.Fact{Entity: connectors.Person, Key: pid, Set: "tekun", ID: pid,
+		Record: connectors.Record{"status": "ACTIVE", "category": "URBAN"}})
+	if _, err := e.syncer.SyncDepartment(context.Background(), deptsim.CivilAffairs, false); err != nil {
+		t.Fatal(err)
 	}
 }
