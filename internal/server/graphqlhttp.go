@@ -120,47 +120,47 @@ func (graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 }
 
 // writeResponse writes an executed operation's answer. Its data is JSON the
-// executor wrote already: it is copied as it is, not encoded again (which
-// would check and compact every byte of it); the rest is encoded, in the
-// order encoding/json writes a graphql.Response.
+// executor wrote already: it is written as it is, neither encoded again
+// (which would check and compact every byte of it) nor copied (a city's
+// indicator table is megabytes); the rest is encoded, in the order
+// encoding/json writes a graphql.Response.
 func writeResponse(w http.ResponseWriter, r *http.Request, resp *graphql.Response) {
 	if resp.Label != "" || resp.Path != nil || resp.HasNext != nil {
 		writeJSON(w, r, http.StatusOK, resp) // incremental delivery: not on this transport
 		return
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(resp.Data) + 64)
-	buf.WriteByte('{')
+	head := []byte{'{'}
 	if len(resp.Errors) > 0 {
 		b, err := json.Marshal(resp.Errors)
 		if err != nil {
 			writeJSON(w, r, http.StatusOK, resp)
 			return
 		}
-		buf.WriteString(`"errors":`)
-		buf.Write(b)
-		buf.WriteByte(',')
+		head = append(append(append(head, `"errors":`...), b...), ',')
 	}
-	buf.WriteString(`"data":`)
-	if len(resp.Data) == 0 {
-		buf.WriteString("null")
-	} else {
-		buf.Write(resp.Data)
+	head = append(head, `"data":`...)
+	data := []byte(resp.Data)
+	if len(data) == 0 {
+		data = []byte("null")
 	}
+	var tail []byte
 	if len(resp.Extensions) > 0 {
 		b, err := json.Marshal(resp.Extensions)
 		if err != nil {
 			writeJSON(w, r, http.StatusOK, resp)
 			return
 		}
-		buf.WriteString(`,"extensions":`)
-		buf.Write(b)
+		tail = append([]byte(`,"extensions":`), b...)
 	}
-	buf.WriteByte('}')
+	tail = append(tail, '}')
 	w.Header().Set("Content-Type", responseType(r))
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(data)+len(tail)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(buf.Bytes())
+	for _, b := range [][]byte{head, data, tail} {
+		if _, err := w.Write(b); err != nil {
+			return // the client hung up
+		}
+	}
 }
 
 // MaxErrors bounds the errors of one response: a hostile document (a
