@@ -93,6 +93,12 @@ type Kind struct {
 	Report *Report `yaml:"report,omitempty"`
 }
 
+// perSet says whether each finding of the kind is about the records of one
+// record set, of one department (a duplicate, a stale address, a record of
+// no resident): those of a set change only with that set's records (and
+// the master index).
+func (k *Kind) perSet() bool { return k.Duplicate != nil || k.Address != nil || k.Unindexed != nil }
+
 // Conflict finds persons (or households) with a record of each selector.
 type Conflict struct {
 	Subject Selector `yaml:"subject"`

@@ -99,11 +99,20 @@ func (e *Engine) Refresh(ctx context.Context, tx pgx.Tx, dept string, changed bo
 				return 0, err
 			}
 		}
-		list, err := cat.compute(ctx, tx, kind, ix)
+		// A kind whose findings each belong to one record set is found
+		// again only in dept's sets when only dept's data changed: the
+		// others' findings stand (a city's duplicates, over millions of
+		// records, are not searched again for a change to one
+		// department).
+		scope := ""
+		if stored[kind.Name] == want && dept != "" && kind.perSet() {
+			scope = dept
+		}
+		list, err := cat.compute(ctx, tx, kind, ix, scope)
 		if err != nil {
 			return 0, fmt.Errorf("findings: %s: %w", kind.Name, err)
 		}
-		n, err := store(ctx, tx, kind.Name, list)
+		n, err := store(ctx, tx, kind.Name, scope, list)
 		if err != nil {
 			return 0, fmt.Errorf("findings: store %s: %w", kind.Name, err)
 		}
@@ -121,10 +130,11 @@ func (e *Engine) Refresh(ctx context.Context, tx pgx.Tx, dept string, changed bo
 	return opened, nil
 }
 
-// store makes the open findings of kind exactly list: those no longer found
-// are closed, new ones opened, the others brought up to date. It returns how
-// many were opened or closed.
-func store(ctx context.Context, tx pgx.Tx, kind string, list []found) (int, error) {
+// store makes the open findings of kind (of the department scope, all when
+// scope is "") exactly list: those no longer found are closed, new ones
+// opened, the others brought up to date. It returns how many were opened or
+// closed.
+func store(ctx context.Context, tx pgx.Tx, kind, scope string, list []found) (int, error) {
 	seen := map[string]bool{}
 	list = slices.DeleteFunc(slices.Clone(list), func(f found) bool { // one finding per key
 		dup := seen[f.Key]
@@ -150,7 +160,7 @@ func store(ctx context.Context, tx pgx.Tx, kind string, list []found) (int, erro
 		details[i] = string(b)
 	}
 	closed, err := tx.Exec(ctx, `UPDATE findings SET closed_at = now()
-		WHERE kind = $1 AND closed_at IS NULL AND NOT (key = ANY($2::text[]))`, kind, keys)
+		WHERE kind = $1 AND closed_at IS NULL AND NOT (key = ANY($2::text[])) AND ($3 = '' OR department = $3)`, kind, keys, scope)
 	if err != nil {
 		return 0, err
 	}
@@ -172,17 +182,25 @@ func store(ctx context.Context, tx pgx.Tx, kind string, list []found) (int, erro
 	return int(closed.RowsAffected()) + opened, nil
 }
 
-// compute finds the findings of one kind in the stored facts.
-func (c *Catalogue) compute(ctx context.Context, tx pgx.Tx, k *Kind, ix *buildingIndex) ([]found, error) {
+// compute finds the findings of one kind in the stored facts; of a kind
+// whose findings each belong to one record set (perSet), only in the sets of
+// the department scope when it is not "".
+func (c *Catalogue) compute(ctx context.Context, tx pgx.Tx, k *Kind, ix *buildingIndex, scope string) ([]found, error) {
+	sets := func(l *SetList) []string {
+		if scope == "" {
+			return l.Sets
+		}
+		return slices.DeleteFunc(slices.Clone(l.Sets), func(s string) bool { return !strings.HasPrefix(s, scope+".") })
+	}
 	switch {
 	case k.Conflict != nil:
 		return c.conflicts(ctx, tx, k.Conflict)
 	case k.Duplicate != nil:
-		return duplicates(ctx, tx, k.Duplicate.Sets)
+		return duplicates(ctx, tx, sets(k.Duplicate))
 	case k.Address != nil:
-		return addresses(ctx, tx, k.Address.Sets, ix)
+		return addresses(ctx, tx, sets(k.Address), ix)
 	case k.Unindexed != nil:
-		return unindexed(ctx, tx, k.Unindexed.Sets, ix)
+		return unindexed(ctx, tx, sets(k.Unindexed), ix)
 	case k.Records != nil:
 		return c.records(ctx, tx, k.Records)
 	}

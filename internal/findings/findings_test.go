@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/gridhub/gridhub/internal/deptsim"
 	"github.com/gridhub/gridhub/internal/findings"
 	"github.com/gridhub/gridhub/internal/linkage"
@@ -208,6 +210,21 @@ func TestFindingsAgainstTruth(t *testing.T) {
 		return n
 	}
 	before := open()
+	// The findings of the same kinds in other departments' sets, with
+	// when they were last seen.
+	others := func() (out []string) {
+		rows, _ := pool.Query(ctx, `SELECT id || ' ' || seen_at FROM findings WHERE closed_at IS NULL
+			AND kind IN ('duplicateRecord', 'addressInOtherGrid', 'notInMasterIndex') AND department <> $1 ORDER BY id`, dept)
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	othersBefore := others()
+	if len(othersBefore) == 0 {
+		t.Fatalf("no finding of another department than %s to watch", dept)
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +246,12 @@ func TestFindingsAgainstTruth(t *testing.T) {
 	}
 	if !closed || n < 1 || open() >= before {
 		t.Errorf("after the rows went: finding %d closed %v, %d changed, open %d (before %d)", id, closed, n, open(), before)
+	}
+	// A change to one department's records searches that department's
+	// sets again, not the others': their findings were not seen again.
+	if after := others(); !slices.Equal(after, othersBefore) {
+		t.Errorf("a change to %s touched the findings of other departments: %d before, %d after, first %v -> %v",
+			dept, len(othersBefore), len(after), othersBefore[0], after[0])
 	}
 }
 
