@@ -101,7 +101,7 @@
 //     of them can help: cheap cells far away can each add so little room
 //     that one pinned cell would take a complement a round for hundreds of
 //     rounds. Every failing cell of a round gets its complement in that
-//     round. Its tree's rules run again, and the check
+//     round; each complement's tree's rules run again, and the check
 //     repeats over the components that still hold a primary cell without
 //     evidence. Evidence is never lost, since withholding more only adds
 //     tables, so the loop ends, at the latest with everything withheld.
