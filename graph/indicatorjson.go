@@ -74,6 +74,9 @@ func (e *tableEncoder) str(s string) { e.marshal(graphql.MarshalString(s)) }
 // object writes an object of type typ: each collected field through field,
 // which reports false for a field it does not know.
 func (e *tableEncoder) object(sel ast.SelectionSet, typ string, field func(name string, sel ast.SelectionSet) bool) {
+	if e.failed {
+		return // the answer is the executor's: nothing more to write
+	}
 	e.buf.WriteByte('{')
 	for i, f := range e.collect(sel, typ) {
 		e.key(f.Alias, i == 0)
@@ -186,9 +189,6 @@ func (e *tableEncoder) cells(sel ast.SelectionSet, cells []indicators.Cell) {
 			}
 			return true
 		})
-		if e.failed {
-			return
-		}
 	}
 	e.buf.WriteByte(']')
 }

@@ -81,6 +81,20 @@ ticks() {
 }
 HZ=$(getconf CLK_TCK)
 
+# family_ticks PID: the CPU time of a process and all its children, live or
+# gone: its own utime + stime, the cutime + cstime of the children it has
+# reaped, and the utime + stime of those alive now (Postgres: the postmaster
+# and every backend, the ones that ended during a run included).
+family_ticks() {
+	local f own=0
+	if [[ -r /proc/$1/stat ]] && f=$(cat "/proc/$1/stat" 2>/dev/null); then
+		f=${f##*) }
+		read -r -a a <<<"$f"
+		own=$((a[11] + a[12] + a[13] + a[14]))
+	fi
+	echo $((own + $(ticks $(pgrep -P "$1" | tr '\n' ' '))))
+}
+
 devpid=
 stop_dev() {
 	if [[ -n $devpid ]] && kill -0 "$devpid" 2>/dev/null; then
@@ -124,12 +138,11 @@ run() {
 	local round=$1 b=$2 wl=$3 dur=$4
 	local raw=$OUT/wrk/$wl.b$b.r$round.txt
 	local auth="Bearer $TOKEN"
-	local pgs hub0 pg0 sim0 hub1 pg1 sim1
-	pgs=$(pgrep -P "$PGMASTER" | tr '\n' ' ')
-	hub0=$(ticks "$devpid") pg0=$(ticks $pgs) sim0=$(ticks $SIMS)
+	local hub0 pg0 sim0 hub1 pg1 sim1
+	hub0=$(ticks "$devpid") pg0=$(family_ticks "$PGMASTER") sim0=$(ticks $SIMS)
 	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --timeout 30s -s tools/peers/post.lua \
 		"$URL" -- "$OUT/bodies/$wl.json" "$auth" >"$raw" 2>&1 || { echo "bench-cpu: wrk failed:" >&2; cat "$raw" >&2; exit 1; }
-	hub1=$(ticks "$devpid") pg1=$(ticks $pgs) sim1=$(ticks $SIMS)
+	hub1=$(ticks "$devpid") pg1=$(family_ticks "$PGMASTER") sim1=$(ticks $SIMS)
 	((round == 0)) && return 0
 	awk -v round="$round" -v b="$b" -v wl="$wl" -v hz="$HZ" -v hub=$((hub1 - hub0)) -v pg=$((pg1 - pg0)) -v sim=$((sim1 - sim0)) '
 		/^wrk-result / {
