@@ -4,6 +4,7 @@ package ratelimit
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -24,29 +25,90 @@ type Limiter interface {
 	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
 
-// Redis is a limiter shared through Redis (GCRA, one round trip per request).
+// Redis is a limiter shared through Redis (GCRA). A busy client's tokens are
+// taken from Redis a few at a time and spent in process (a lease), so that
+// it does not cost a round trip and a script in Redis per request. The
+// shared budget is never exceeded: a token is taken from Redis before it is
+// spent. A lease lapses after leaseHold, its tokens unspent; they are lost to
+// the client, so a lease grows only while the client spends each one within
+// its hold (doubling, up to an eighth of the burst) and halves when one
+// lapses: a client at a few requests a second takes one token at a time, as
+// without leases.
 type Redis struct {
-	limiter *redis_rate.Limiter
-	limit   redis_rate.Limit
-	prefix  string
+	limiter  *redis_rate.Limiter
+	limit    redis_rate.Limit
+	prefix   string
+	maxChunk int
+	leases   *expirable.LRU[string, *lease]
+}
+
+// leaseHold is how long a replica keeps tokens it took for a client.
+const leaseHold = 100 * time.Millisecond
+
+// lease is the tokens of one client that this replica took and has not
+// spent.
+type lease struct {
+	mu     sync.Mutex
+	tokens int
+	until  time.Time
+	chunk  int // how many to take next time
 }
 
 // NewRedis returns a limiter in client.
 func NewRedis(client redis.UniversalClient, l Limit, prefix string) *Redis {
 	return &Redis{
-		limiter: redis_rate.NewLimiter(client),
-		limit:   redis_rate.Limit{Rate: l.PerSecond, Burst: l.Burst, Period: time.Second},
-		prefix:  prefix,
+		limiter:  redis_rate.NewLimiter(client),
+		limit:    redis_rate.Limit{Rate: l.PerSecond, Burst: l.Burst, Period: time.Second},
+		prefix:   prefix,
+		maxChunk: max(1, l.Burst/8),
+		leases:   expirable.NewLRU[string, *lease](100_000, nil, time.Minute),
 	}
 }
 
 // Allow implements Limiter.
 func (r *Redis) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	res, err := r.limiter.Allow(ctx, r.prefix+key, r.limit)
+	if r.maxChunk == 1 {
+		res, err := r.limiter.Allow(ctx, r.prefix+key, r.limit)
+		if err != nil {
+			return false, 0, err
+		}
+		return res.Allowed > 0, res.RetryAfter, nil
+	}
+	l, ok := r.leases.Get(key)
+	if !ok {
+		l = &lease{chunk: 1}
+		r.leases.Add(key, l)
+	}
+	l.mu.Lock()
+	now := time.Now()
+	if l.tokens > 0 && now.Before(l.until) {
+		l.tokens--
+		l.mu.Unlock()
+		return true, 0, nil
+	}
+	switch {
+	case l.tokens > 0: // lapsed unspent
+		l.chunk = max(1, l.chunk/2)
+	case now.Before(l.until): // spent within its hold
+		l.chunk = min(r.maxChunk, 2*l.chunk)
+	}
+	l.tokens, l.until = 0, time.Time{}
+	n := l.chunk
+	l.mu.Unlock()
+	// Not under the lease's lock: the client's other requests meanwhile
+	// take their own tokens rather than wait for this round trip.
+	res, err := r.limiter.AllowAtMost(ctx, r.prefix+key, r.limit, n)
 	if err != nil {
 		return false, 0, err
 	}
-	return res.Allowed > 0, res.RetryAfter, nil
+	if res.Allowed == 0 {
+		return false, res.RetryAfter, nil
+	}
+	l.mu.Lock()
+	l.tokens += res.Allowed - 1
+	l.until = time.Now().Add(leaseHold)
+	l.mu.Unlock()
+	return true, 0, nil
 }
 
 // Memory is a limiter in this process: one token bucket per client, the least

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -48,5 +49,68 @@ func TestRedisIsSharedAcrossLimiters(t *testing.T) {
 	other := ratelimit.NewRedis(client, limit, "rl:")
 	if ok, _, _ := other.Allow(context.Background(), "alice"); ok {
 		t.Error("a second limiter on the same Redis does not share the budget")
+	}
+}
+
+// calls counts the commands a Redis client sends.
+type calls struct{ n atomic.Int64 }
+
+func (c *calls) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *calls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *calls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A busy client's tokens are taken from Redis a few at a time: two replicas
+// together never let it past its shared budget, a replica holds at most a
+// few of its tokens unspent, and most of its requests cost no round trip.
+// A client at a few requests at a time takes one token at a time.
+func TestRedisLeasesTokens(t *testing.T) {
+	opt, err := redis.ParseURL(devenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opt)
+	defer client.Close()
+	var c calls
+	client.AddHook(&c)
+	// Refilled at one token a second: over the test's few milliseconds the
+	// budget is the burst.
+	limit := ratelimit.Limit{PerSecond: 1, Burst: 64}
+	one, two := ratelimit.NewRedis(client, limit, "lease:"), ratelimit.NewRedis(client, limit, "lease:")
+	ctx := context.Background()
+	allowed := 0
+	for i := range 400 {
+		l := one
+		if i%2 == 1 {
+			l = two
+		}
+		ok, wait, err := l.Allow(ctx, "dora")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			allowed++
+		} else if wait <= 0 {
+			t.Fatalf("request %d refused without a wait", i)
+		}
+	}
+	// At most the burst and what refills while the test runs (a token a
+	// second); at least the burst less what each replica may hold unspent
+	// (an eighth of the burst).
+	if allowed > 64+3 || allowed < 64-2*8 {
+		t.Errorf("two replicas allowed %d requests of a budget of 64", allowed)
+	}
+
+	before := c.n.Load()
+	for range 40 {
+		if ok, _, _ := one.Allow(ctx, "erin"); !ok {
+			t.Fatal("a request within the budget was refused")
+		}
+	}
+	if n := c.n.Load() - before; n > 10 {
+		t.Errorf("40 requests within the budget cost %d Redis commands, want a few", n)
 	}
 }
