@@ -36,13 +36,19 @@ func TestMemory(t *testing.T) {
 	exercise(t, ratelimit.NewMemory(ratelimit.Limit{PerSecond: 1, Burst: 5}, 100))
 }
 
-func TestRedisIsSharedAcrossLimiters(t *testing.T) {
+// redisClient is a client of the test Redis, closed when the test ends.
+func redisClient(t *testing.T) *redis.Client {
 	opt, err := redis.ParseURL(devenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	client := redis.NewClient(opt)
-	defer client.Close()
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+func TestRedisIsSharedAcrossLimiters(t *testing.T) {
+	client := redisClient(t)
 	limit := ratelimit.Limit{PerSecond: 1, Burst: 5}
 	exercise(t, ratelimit.NewRedis(client, limit, "rl:"))
 	// A second replica sees the budget the first one spent.
@@ -68,12 +74,7 @@ func (c *calls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proces
 // few of its tokens unspent, and most of its requests cost no round trip.
 // A client at a few requests at a time takes one token at a time.
 func TestRedisLeasesTokens(t *testing.T) {
-	opt, err := redis.ParseURL(devenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := redis.NewClient(opt)
-	defer client.Close()
+	client := redisClient(t)
 	var c calls
 	client.AddHook(&c)
 	// Refilled at one token a second: over the test's few milliseconds the
