@@ -92,6 +92,18 @@ func (e *tableEncoder) object(sel ast.SelectionSet, typ string, field func(name 
 	e.buf.WriteByte('}')
 }
 
+// list writes a list of n items, each by item.
+func (e *tableEncoder) list(n int, item func(i int)) {
+	e.buf.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			e.buf.WriteByte(',')
+		}
+		item(i)
+	}
+	e.buf.WriteByte(']')
+}
+
 func (e *tableEncoder) table(sel ast.SelectionSet, t *indicators.Table) {
 	e.object(sel, "IndicatorTable", func(name string, sel ast.SelectionSet) bool {
 		switch name {
@@ -104,34 +116,13 @@ func (e *tableEncoder) table(sel ast.SelectionSet, t *indicators.Table) {
 				e.marshal(graphql.MarshalID(t.Within))
 			}
 		case "names":
-			e.buf.WriteByte('[')
-			for i, n := range t.Names {
-				if i > 0 {
-					e.buf.WriteByte(',')
-				}
-				e.str(n)
-			}
-			e.buf.WriteByte(']')
+			e.list(len(t.Names), func(i int) { e.str(t.Names[i]) })
 		case "rows":
-			e.buf.WriteByte('[')
-			for i := range t.Rows {
-				if i > 0 {
-					e.buf.WriteByte(',')
-				}
-				e.row(sel, &t.Rows[i])
-			}
-			e.buf.WriteByte(']')
+			e.list(len(t.Rows), func(i int) { e.row(sel, &t.Rows[i]) })
 		case "totals":
 			e.cells(sel, t.Totals)
 		case "asOf":
-			e.buf.WriteByte('[')
-			for i, a := range t.AsOf {
-				if i > 0 {
-					e.buf.WriteByte(',')
-				}
-				e.asOf(sel, a)
-			}
-			e.buf.WriteByte(']')
+			e.list(len(t.AsOf), func(i int) { e.asOf(sel, t.AsOf[i]) })
 		default:
 			return false
 		}
@@ -166,11 +157,7 @@ func (e *tableEncoder) row(sel ast.SelectionSet, r *indicators.Row) {
 }
 
 func (e *tableEncoder) cells(sel ast.SelectionSet, cells []indicators.Cell) {
-	e.buf.WriteByte('[')
-	for i := range cells {
-		if i > 0 {
-			e.buf.WriteByte(',')
-		}
+	e.list(len(cells), func(i int) {
 		c := &cells[i]
 		e.object(sel, "IndicatorValue", func(name string, _ ast.SelectionSet) bool {
 			switch name {
@@ -189,8 +176,7 @@ func (e *tableEncoder) cells(sel ast.SelectionSet, cells []indicators.Cell) {
 			}
 			return true
 		})
-	}
-	e.buf.WriteByte(']')
+	})
 }
 
 func (e *tableEncoder) asOf(sel ast.SelectionSet, a indicators.AsOf) {

@@ -23,12 +23,12 @@ type decision struct {
 }
 
 // decisionKey identifies what the suppression of a family depends on: the
-// counts (the cells and registry versions, the counts' definitions), each
-// count's rule, the relations, and the earlier periods it is checked
-// against (the latest period and how many are taken).
-func (s *Service) decisionKey(cat *Catalogue, sn *snapshot, d *decision) string {
+// counts (the cells and registry versions, the counts' definitions, whose
+// fingerprint is counts), each count's rule, the relations, and the earlier
+// periods it is checked against (the latest period and how many are taken).
+func (s *Service) decisionKey(counts string, sn *snapshot, d *decision) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "decision:v1\x00%d\x00%d\x00%d\x00%d\x00%s", sn.cells, sn.registry, sn.periods, s.opts.History, cat.countsFingerprint())
+	fmt.Fprintf(h, "decision:v1\x00%d\x00%d\x00%d\x00%d\x00%s", sn.cells, sn.registry, sn.periods, s.opts.History, counts)
 	for _, c := range d.counts {
 		fmt.Fprintf(h, "\x00%s\x00%d\x00%t", c.Name, c.Rule.Threshold, c.Rule.SuppressZero)
 	}

@@ -452,6 +452,7 @@ func (s *Service) load(ctx context.Context, cat *Catalogue, sn *snapshot, names 
 	// suppression, kept by whichever replica decided it first.
 	var ds []*decision
 	seen := map[string]bool{}
+	countsFP := cat.countsFingerprint()
 	for _, n := range names {
 		if sn.counts[n] != nil || seen[n] {
 			continue // decided with its family
@@ -475,7 +476,7 @@ func (s *Service) load(ctx context.Context, cat *Catalogue, sn *snapshot, names 
 				d.relations = append(d.relations, disclosure.Relation{Count: m, Kind: disclosure.SumOf, Of: in.SumOf})
 			}
 		}
-		d.key = s.decisionKey(cat, sn, d)
+		d.key = s.decisionKey(countsFP, sn, d)
 		ds = append(ds, d)
 	}
 	if len(ds) > 0 {
