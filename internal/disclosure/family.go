@@ -1028,12 +1028,13 @@ func (f *family) shown(p int32, side int) bool {
 	return f.highOK[p]
 }
 
-// choose picks the complement for a primary cell that the program of its
-// component (of rows) cannot show protected. The candidates are the
-// published cells of the rows that can improve the failed objective of s,
-// that is whose column prices nonzero against s's duals (the Farkas
-// certificate of the failure), or all published cells of the rows when none
-// can or s is nil. Of these, the one that withholds the fewest cells in all
+// choose picks the complement for the primary cell p that the program of
+// its component (of rows) cannot show protected, and counts the failure.
+// The candidates are the published cells of the rows that can improve the
+// failed objective of s, that is whose column prices nonzero against s's
+// duals (the Farkas certificate of the failure), or all published cells of
+// the rows when none can or s is nil; from p's third failure, only those in
+// a row of p when any of them is. Of these, the one that withholds the fewest cells in all
 // (its tree's rules add complements of their own: a lone community count
 // withheld climbs to the total), then the best as the trees choose (smallest
 // positive, then canonical). A zero can be the one: capped by a related
