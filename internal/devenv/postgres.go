@@ -262,16 +262,26 @@ func startPostmaster(ctx context.Context, bin, dir string, ru *runUser, log io.W
 		// 107-byte socket path limit, and all clients use TCP anyway.
 		"-k", "",
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "shared_buffers=128MB",
 		"-c", "max_connections=200",
 		// Output must reach our log, whatever postgresql.conf says.
 		"-c", "logging_collector=off",
 	}
 	if opts.Fast {
 		args = append(args,
+			"-c", "shared_buffers=128MB",
 			"-c", "fsync=off",
 			"-c", "synchronous_commit=off",
 			"-c", "full_page_writes=off",
+		)
+	} else {
+		// A dev city holds a few GB: with Postgres's default 128 MB of
+		// buffers a first fact sync spends its time evicting and reading
+		// back the master index it joins every row to, and checkpoints
+		// every GB of WAL rewrite whole pages again. Shared memory is only
+		// touched as it is used.
+		args = append(args,
+			"-c", "shared_buffers=1GB",
+			"-c", "max_wal_size=4GB",
 		)
 	}
 	// Run the postmaster itself, not pg_ctl: pg_ctl daemonises, and the

@@ -62,6 +62,7 @@
 package factsync
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -264,12 +265,18 @@ var ErrNoFeed = errors.New("factsync: department has no fact feed")
 // watermark meanwhile: that one carries on, this one stops.
 var ErrConcurrentSync = errors.New("factsync: another sync of the department moved its watermark")
 
-// LockKey is the advisory lock key shared by batch transactions (and by any
-// other writer of facts, such as record linkage) and taken exclusively to
-// recompute aggregates ("gridfact").
+// LockKey is the advisory lock key shared by batch transactions, by the
+// end of a sync (aggregates and findings) and by any other writer of facts,
+// such as record linkage, and taken exclusively to re-resolve and recompute
+// everything when the master index or the catalogue changes ("gridfact").
 const LockKey = 0x6772696466616374
 
 const lockKey = LockKey
+
+// finishLockKey serialises the ends of syncs ("gridfini"): one department's
+// aggregates and findings are recomputed at a time, while every other
+// department's batches go on being applied.
+const finishLockKey = 0x6772696466696e69
 
 func (s *Syncer) deptLock(dept string) *sync.Mutex {
 	m, _ := s.locks.LoadOrStore(dept, new(sync.Mutex))
@@ -300,16 +307,23 @@ func (s *Syncer) SyncAll(ctx context.Context, full bool) (map[string]Result, err
 	if err := s.Prepare(ctx); err != nil {
 		return nil, err
 	}
-	depts := s.feeds.Departments()
+	fr, err := s.Freshness(ctx)
+	if err != nil {
+		return nil, err
+	}
 	fullOf := map[string]bool{}
 	if !full && s.opts.FullEvery > 0 {
-		fr, err := s.Freshness(ctx)
-		if err != nil {
-			return nil, err
-		}
 		for _, f := range fr {
 			fullOf[f.Department] = f.LastFull.IsZero() || s.opts.Now().Sub(f.LastFull) >= s.opts.FullEvery
 		}
+	}
+	// The largest departments first (as of their last sync): the round
+	// lasts at least as long as the largest one's sync, so it should not
+	// wait for a slot.
+	slices.SortStableFunc(fr, func(a, b Freshness) int { return cmp.Compare(b.Facts, a.Facts) })
+	depts := make([]string, len(fr))
+	for i, f := range fr {
+		depts[i] = f.Department
 	}
 	out := make(map[string]Result, len(depts))
 	var mu sync.Mutex

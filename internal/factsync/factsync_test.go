@@ -257,6 +257,60 @@ func TestIncrementalSyncAppliesChangesAndDeletions(t *testing.T) {
 	}
 }
 
+// TestDeletionRemovesOnlyItsDepartmentsRow deletes the row a department
+// stores first in its partition: every other department's partition has a
+// row at the same physical place, and none of them may go with it.
+func TestDeletionRemovesOnlyItsDepartmentsRow(t *testing.T) {
+	e := newEnv(t, factsync.Options{PageSize: 500, BatchSize: 1500})
+	ctx := context.Background()
+	if _, err := e.syncer.SyncAll(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	const dept = deptsim.CivilAffairs
+	before := map[string]stored{}
+	for _, d := range deptsim.Departments() {
+		before[d] = e.stored(t, d)
+	}
+	var set, id string
+	if err := e.fx.Store.Pool.QueryRow(ctx, `SELECT set, id FROM facts WHERE department = $1 AND ctid = '(0,1)'`, dept).Scan(&set, &id); err != nil {
+		t.Fatal(err)
+	}
+	var removed connectors.Fact
+	for _, f := range e.facts[dept] {
+		if f.Set == set && f.ID == id {
+			removed = f
+		}
+	}
+	if removed.ID == "" {
+		t.Fatalf("no fact %s/%s in the feed", set, id)
+	}
+	var shared int
+	if err := e.fx.Store.Pool.QueryRow(ctx, `SELECT count(*) FROM facts WHERE department <> $1 AND ctid = '(0,1)'`, dept).Scan(&shared); err != nil || shared == 0 {
+		t.Fatalf("no other department has a row at (0,1): %d, %v", shared, err)
+	}
+	removed.Deleted, removed.Record = true, nil
+	e.feeds[dept].Append(removed)
+	if st, err := e.syncer.SyncDepartment(ctx, dept, false); err != nil || st.Deleted != 1 || st.Changed != 1 {
+		t.Fatalf("sync of one deletion: %+v, %v", st, err)
+	}
+	for _, d := range deptsim.Departments() {
+		after := e.stored(t, d)
+		want := len(before[d])
+		if d == dept {
+			want--
+		}
+		if len(after) != want {
+			t.Errorf("%s: %d facts after %s deleted one, want %d", d, len(after), dept, want)
+		}
+		if _, rows := e.state(t, d); rows != int64(len(after)) {
+			t.Errorf("%s: sync_state.rows %d, %d stored", d, rows, len(after))
+		}
+	}
+	if diff := cmp.Diff(e.recomputedCells(t), e.cells(t)); diff != "" {
+		t.Errorf("cells differ from a recomputation (-recomputed +synced):\n%s", diff)
+	}
+}
+
 func keyHex(e *env, key string) string {
 	return fmt.Sprintf("%x", e.fx.Keys.Blind(factsync.NormalizeKey(connectors.Person, key)))
 }
@@ -635,5 +689,30 @@ func TestOneRecordTwoWaysInOneBatch(t *testing.T) {
 	got := e.stored(t, dept)
 	if st.Facts != 1 || len(got) != 1 || !contains(got["membership/"+keyHex(e, id)+"/1"], "PROBATIONARY") {
 		t.Errorf("stats %+v, stored %v: want the later version only", st, got)
+	}
+}
+
+// TestLargestDepartmentsSyncFirst: a round starts with the departments that
+// hold the most facts, so that the longest sync does not wait for a slot.
+func TestLargestDepartmentsSyncFirst(t *testing.T) {
+	e := newEnv(t, factsync.Options{})
+	ctx := context.Background()
+	if _, err := e.syncer.SyncAll(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	s := e.newSyncer(factsync.Options{Parallel: 1, AfterSync: func(_ context.Context, dept string, _ factsync.Stats) {
+		order = append(order, dept)
+	}})
+	if _, err := s.SyncAll(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := e.fx.Store.Pool.Query(ctx, `SELECT department FROM sync_state ORDER BY rows DESC, department`)
+	want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("sync order (-by size +synced):\n%s", diff)
 	}
 }

@@ -23,7 +23,13 @@ var cst = time.FixedZone("CST", 8*60*60)
 // its time and bumps the data version.
 func (s *Syncer) finish(ctx context.Context, dept string, r run, ok bool, st *Stats) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(lockKey)); err != nil {
+		// Other departments' batches are applied meanwhile: what this
+		// recomputes is this department's aggregates and the findings about
+		// its record sets, which read the others' committed facts; a batch
+		// committed later marks its own grids and is followed by its own
+		// department's finish.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)`,
+			int64(lockKey), int64(finishLockKey)); err != nil {
 			return err
 		}
 		if ok && r.full && r.sweep {
@@ -41,11 +47,16 @@ func (s *Syncer) finish(ctx context.Context, dept string, r run, ok bool, st *St
 			st.Changed += st.Swept
 		}
 		// Statistics of facts from before a big change would mislead the
-		// recomputation's plan (a first sync starts from none at all).
-		if r.full || st.Changed >= analyzeAfter {
-			if _, err := tx.Exec(ctx, `SELECT gridhub_analyze_fact_partition($1)`, PartitionName(dept)); err != nil {
-				return fmt.Errorf("analyze facts: %w", err)
-			}
+		// recomputation's plan (a first sync starts from none at all), and
+		// the findings read every department's facts: another department
+		// whose first sync is under way has grown by millions of rows since
+		// its statistics were taken, and a join planned on "almost empty" is
+		// quadratic.
+		if _, err := tx.Exec(ctx, `SELECT gridhub_analyze_fact_partition(relname) FROM pg_stat_user_tables
+			WHERE relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'facts'::regclass)
+			  AND (relname = $1 AND $2 OR n_mod_since_analyze >= $3 AND n_mod_since_analyze > n_live_tup / 5)`,
+			PartitionName(dept), r.full || st.Changed >= analyzeAfter, analyzeAfter); err != nil {
+			return fmt.Errorf("analyze facts: %w", err)
 		}
 		n, err := s.recompute(ctx, tx, dept)
 		if err != nil {
