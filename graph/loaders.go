@@ -89,7 +89,7 @@ type loadersKey struct{}
 // WithLoaders is HTTP middleware that gives each request its own loaders.
 func (r *Resolver) WithLoaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		ctx := context.WithValue(req.Context(), loadersKey{}, NewLoaders(r.Master))
+		ctx := context.WithValue(federation.WithLinkedMemo(req.Context()), loadersKey{}, NewLoaders(r.Master))
 		next.ServeHTTP(w, req.WithContext(ctx))
 	})
 }

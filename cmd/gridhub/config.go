@@ -41,6 +41,9 @@ type Config struct {
 	RateLimit int // GRIDHUB_RATE_LIMIT, default 50
 	// SyncInterval is how often serve pulls the departments' fact feeds.
 	SyncInterval time.Duration // GRIDHUB_SYNC_INTERVAL, default 5m
+	// SyncParallel is how many departments a round of fact syncs reads at
+	// once, the largest (as of its last sync) first.
+	SyncParallel int // GRIDHUB_SYNC_PARALLEL, default 2
 	Dev          bool
 	// PprofAddr, when set, serves net/http/pprof on this loopback address.
 	PprofAddr string // GRIDHUB_PPROF_ADDR
@@ -116,6 +119,7 @@ func configFromEnv() Config {
 		},
 		RateLimit:       envInt("GRIDHUB_RATE_LIMIT", 50),
 		SyncInterval:    envDuration("GRIDHUB_SYNC_INTERVAL", 5*time.Minute),
+		SyncParallel:    envInt("GRIDHUB_SYNC_PARALLEL", 2),
 		PprofAddr:       os.Getenv("GRIDHUB_PPROF_ADDR"),
 		ShutdownTimeout: 15 * time.Second,
 		ShutdownDelay:   envDurationOrZero("GRIDHUB_SHUTDOWN_DELAY", 5*time.Second),

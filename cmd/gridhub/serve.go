@@ -176,6 +176,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, keys *secret.Keys, 
 	publisher := bi.NewPublisher(st.Pool, figures, nil)
 	checks := findings.NewEngine(conf.Findings, agg)
 	syncer := factsync.New(st.Pool, keys, federation.Feeds{Federation: fed}, registry, agg, factsync.Options{
+		Parallel: cfg.SyncParallel,
 		Linker:   linker,
 		Findings: checks,
 		// The cases of the events reported follow the department's facts.

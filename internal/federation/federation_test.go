@@ -3,6 +3,8 @@ package federation_test
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,5 +202,69 @@ func TestCopyRenewedAtMostEveryRefresh(t *testing.T) {
 		if got := stale.AsOf[keys[0]]; !got.Equal(want) {
 			t.Errorf("%s: copy as of %v, want %v (first read %v, second %v)", c.name, got, want, first.AsOf[keys[0]], second.AsOf[keys[0]])
 		}
+	}
+}
+
+// countingLinked answers every key with one linked row in each department
+// and counts its calls.
+type countingLinked struct {
+	depts []string
+	calls atomic.Int64
+}
+
+func (c *countingLinked) LinkedRows(_ context.Context, keys []string) (map[string]map[string][]federation.LinkedRow, error) {
+	c.calls.Add(1)
+	out := map[string]map[string][]federation.LinkedRow{}
+	for _, d := range c.depts {
+		out[d] = map[string][]federation.LinkedRow{}
+		for _, k := range keys {
+			out[d][k] = []federation.LinkedRow{{Set: "status", Record: connectors.Record{"state": "linked-" + d}, Method: federation.LinkedByMatch}}
+		}
+	}
+	return out, nil
+}
+
+// TestOneLinkedReadPerRequest: the department reads of one request share one
+// read of the linked rows, and each department still gets its own.
+func TestOneLinkedReadPerRequest(t *testing.T) {
+	fedtest.Register()
+	codes := []string{"dept_memo_a", "dept_memo_b", "dept_memo_c"}
+	var ds []*connectors.Department
+	for _, c := range codes {
+		ds = append(ds, dept(c))
+	}
+	linked := &countingLinked{depts: codes}
+	f, err := federation.New(fedtest.AsMemory(ds), federation.Options{Linked: linked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	read := func(ctx context.Context) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for _, c := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ans, err := f.Read(ctx, c, connectors.ReadRequest{Entity: connectors.Person, Keys: keys})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got := ans.Result[keys[0]]["status"]
+				if len(got) != 2 || got[1]["state"] != "linked-"+c || ans.LinkedBy[keys[0]] != federation.LinkedByMatch {
+					t.Errorf("%s: %+v, linked by %q; want its own record and its linked row", c, got, ans.LinkedBy[keys[0]])
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	read(federation.WithLinkedMemo(context.Background()))
+	if n := linked.calls.Load(); n != 1 {
+		t.Errorf("%d reads of linked rows for three departments in one request, want 1", n)
+	}
+	read(context.Background())
+	if n := linked.calls.Load(); n != 4 {
+		t.Errorf("%d reads of linked rows after three reads outside a request, want 4", n)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gridhub/gridhub/connectors"
@@ -40,9 +42,51 @@ type LinkedRow struct {
 }
 
 // Linked finds the rows record linkage placed on persons, by the persons'
-// normalised ID numbers (*linkage.Rows). Keys with none are absent.
+// normalised ID numbers (*linkage.Rows), in every department: department ->
+// key -> rows. Keys with none are absent.
 type Linked interface {
-	LinkedRows(ctx context.Context, dept string, keys []string) (map[string][]LinkedRow, error)
+	LinkedRows(ctx context.Context, keys []string) (map[string]map[string][]LinkedRow, error)
+}
+
+// WithLinkedMemo returns a context whose department reads share their reads
+// of linked rows: a request that reads several departments about the same
+// persons (a person's sections, a page's) asks Postgres once for all of
+// them instead of once per department. The memo lives as long as ctx: one
+// request.
+func WithLinkedMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, linkedMemoKey{}, &linkedMemo{calls: map[string]*linkedCall{}})
+}
+
+type linkedMemoKey struct{}
+
+type linkedMemo struct {
+	mu    sync.Mutex
+	calls map[string]*linkedCall // by the keys, joined
+}
+
+type linkedCall struct {
+	once sync.Once
+	rows map[string]map[string][]LinkedRow
+	err  error
+}
+
+// linkedRows reads the linked rows of keys in every department, through the
+// request's memo when ctx has one.
+func (f *Federation) linkedRows(ctx context.Context, keys []string) (map[string]map[string][]LinkedRow, error) {
+	m, ok := ctx.Value(linkedMemoKey{}).(*linkedMemo)
+	if !ok {
+		return f.linked.LinkedRows(ctx, keys)
+	}
+	id := strings.Join(keys, "\x00")
+	m.mu.Lock()
+	c, ok := m.calls[id]
+	if !ok {
+		c = &linkedCall{}
+		m.calls[id] = c
+	}
+	m.mu.Unlock()
+	c.once.Do(func() { c.rows, c.err = f.linked.LinkedRows(ctx, keys) })
+	return c.rows, c.err
 }
 
 // addLinked adds to ans the rows linkage placed on req's keys, in the sets
@@ -63,7 +107,8 @@ func (f *Federation) addLinked(ctx context.Context, d *Dept, req connectors.Read
 	if f.linked == nil || req.Entity != connectors.Person {
 		return
 	}
-	rows, err := f.linked.LinkedRows(ctx, d.Config.Code, req.Keys)
+	all, err := f.linkedRows(ctx, req.Keys)
+	rows := all[d.Config.Code]
 	if err != nil {
 		slog.WarnContext(ctx, "federation: linked rows", "department", d.Config.Code, "err", err)
 		return

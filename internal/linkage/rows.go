@@ -30,38 +30,42 @@ var _ federation.Linked = (*Rows)(nil)
 // NewRows returns the linked rows over the hub's database.
 func NewRows(pool *pgxpool.Pool, blind Blinder) *Rows { return &Rows{pool: pool, blind: blind} }
 
-// LinkedRows implements federation.Linked: one query for a batch of keys.
-func (r *Rows) LinkedRows(ctx context.Context, dept string, keys []string) (map[string][]federation.LinkedRow, error) {
+// LinkedRows implements federation.Linked: one query for a batch of keys,
+// every department's rows.
+func (r *Rows) LinkedRows(ctx context.Context, keys []string) (map[string]map[string][]federation.LinkedRow, error) {
 	hmacs := make([][]byte, len(keys))
 	keyOf := make(map[string]string, len(keys))
 	for i, k := range keys {
 		hmacs[i] = r.blind.Blind(k)
 		keyOf[string(hmacs[i])] = k
 	}
-	q, err := r.pool.Query(ctx, `SELECT p.id_hmac, f.set, f.record, l.method, f.updated_at
+	q, err := r.pool.Query(ctx, `SELECT l.department, p.id_hmac, f.set, f.record, l.method, f.updated_at
 		FROM persons p
-		JOIN links l ON l.person_id = p.id AND l.department = $1 AND l.outcome = 'LINKED'
+		JOIN links l ON l.person_id = p.id AND l.outcome = 'LINKED'
 		JOIN facts f ON f.department = l.department AND f.set = l.set AND f.id = l.fact_id AND f.key_hmac = l.key_hmac
-		WHERE p.id_hmac = ANY($2)
-		ORDER BY f.set, f.updated_at DESC, f.id`, dept, hmacs)
+		WHERE p.id_hmac = ANY($1)
+		ORDER BY l.department, f.set, f.updated_at DESC, f.id`, hmacs)
 	if err != nil {
-		return nil, fmt.Errorf("linkage: linked rows of %s: %w", dept, err)
+		return nil, fmt.Errorf("linkage: linked rows: %w", err)
 	}
-	out := map[string][]federation.LinkedRow{}
+	out := map[string]map[string][]federation.LinkedRow{}
 	var h, rec []byte
-	var set, method string
+	var dept, set, method string
 	var at time.Time
-	_, err = pgx.ForEachRow(q, []any{&h, &set, &rec, &method, &at}, func() error {
+	_, err = pgx.ForEachRow(q, []any{&dept, &h, &set, &rec, &method, &at}, func() error {
 		var m connectors.Record
 		if err := json.Unmarshal(rec, &m); err != nil {
 			return err
 		}
 		k := keyOf[string(h)]
-		out[k] = append(out[k], federation.LinkedRow{Set: set, Record: m, Method: method, AsOf: at})
+		if out[dept] == nil {
+			out[dept] = map[string][]federation.LinkedRow{}
+		}
+		out[dept][k] = append(out[dept][k], federation.LinkedRow{Set: set, Record: m, Method: method, AsOf: at})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("linkage: linked rows of %s: %w", dept, err)
+		return nil, fmt.Errorf("linkage: linked rows: %w", err)
 	}
 	return out, nil
 }
