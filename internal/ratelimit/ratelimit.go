@@ -29,11 +29,12 @@ type Limiter interface {
 // taken from Redis a few at a time and spent in process (a lease), so that
 // it does not cost a round trip and a script in Redis per request. The
 // shared budget is never exceeded: a token is taken from Redis before it is
-// spent. A lease lapses after leaseHold, its tokens unspent; they are lost to
-// the client, so a lease grows only while the client spends each one within
-// its hold (doubling, up to an eighth of the burst) and halves when one
-// lapses: a client at a few requests a second takes one token at a time, as
-// without leases.
+// spent. A lease grows while the client spends all of it within leaseHold
+// (doubling, up to an eighth of the burst) and halves when tokens are still
+// unspent after the hold; the unspent ones stay the client's, for its next
+// requests (a client that pauses between bursts would otherwise lose part of
+// its budget at every pause). A client at a few requests a second takes one
+// token at a time, as without leases.
 type Redis struct {
 	limiter  *redis_rate.Limiter
 	limit    redis_rate.Limit
@@ -42,7 +43,8 @@ type Redis struct {
 	leases   *expirable.LRU[string, *lease]
 }
 
-// leaseHold is how long a replica keeps tokens it took for a client.
+// leaseHold is how soon a client must spend the tokens a replica took for it
+// for its next lease to be larger.
 const leaseHold = 100 * time.Millisecond
 
 // lease is the tokens of one client that this replica took and has not
@@ -81,18 +83,19 @@ func (r *Redis) Allow(ctx context.Context, key string) (bool, time.Duration, err
 	}
 	l.mu.Lock()
 	now := time.Now()
-	if l.tokens > 0 && now.Before(l.until) {
+	if l.tokens > 0 {
+		if !now.Before(l.until) { // held past its hold: take fewer next time
+			l.chunk = max(1, l.chunk/2)
+			l.until = now.Add(leaseHold)
+		}
 		l.tokens--
 		l.mu.Unlock()
 		return true, 0, nil
 	}
-	switch {
-	case l.tokens > 0: // lapsed unspent
-		l.chunk = max(1, l.chunk/2)
-	case now.Before(l.until): // spent within its hold
+	if now.Before(l.until) { // spent within its hold
 		l.chunk = min(r.maxChunk, 2*l.chunk)
 	}
-	l.tokens, l.until = 0, time.Time{}
+	l.until = time.Time{}
 	n := l.chunk
 	l.mu.Unlock()
 	// Not under the lease's lock: the client's other requests meanwhile

@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -113,5 +114,34 @@ func TestRedisLeasesTokens(t *testing.T) {
 	}
 	if n := c.n.Load() - before; n > 10 {
 		t.Errorf("40 requests within the budget cost %d Redis commands, want a few", n)
+	}
+}
+
+// TestRedisPausingClientKeepsItsBudget: a client that sends its requests in
+// bursts with pauses longer than a lease's hold gets its whole budget; the
+// tokens a lease took and the client had not spent at a pause stay its own.
+func TestRedisPausingClientKeepsItsBudget(t *testing.T) {
+	client := redisClient(t)
+	// Refilled at one token a second: over the test's second the budget is
+	// the burst and one token.
+	l := ratelimit.NewRedis(client, ratelimit.Limit{PerSecond: 1, Burst: 64}, "pause:")
+	ctx := context.Background()
+	refused := 0
+	for burst := range 8 {
+		if burst > 0 {
+			time.Sleep(150 * time.Millisecond) // longer than a lease's hold
+		}
+		for range 8 {
+			ok, _, err := l.Allow(ctx, "frank")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				refused++
+			}
+		}
+	}
+	if refused > 0 {
+		t.Errorf("%d of 64 requests refused within a budget of 64", refused)
 	}
 }
