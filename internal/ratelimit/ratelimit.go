@@ -50,10 +50,18 @@ const leaseHold = 100 * time.Millisecond
 // lease is the tokens of one client that this replica took and has not
 // spent.
 type lease struct {
-	mu     sync.Mutex
-	tokens int
-	until  time.Time
-	chunk  int // how many to take next time
+	mu       sync.Mutex
+	tokens   int
+	until    time.Time
+	chunk    int        // how many to take next time
+	inflight int        // round trips to Redis under way
+	landed   *sync.Cond // signalled as each one ends
+}
+
+func newLease() *lease {
+	l := &lease{chunk: 1}
+	l.landed = sync.NewCond(&l.mu)
+	return l
 }
 
 // NewRedis returns a limiter in client.
@@ -78,10 +86,11 @@ func (r *Redis) Allow(ctx context.Context, key string) (bool, time.Duration, err
 	}
 	l, ok := r.leases.Get(key)
 	if !ok {
-		l = &lease{chunk: 1}
+		l = newLease()
 		r.leases.Add(key, l)
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	now := time.Now()
 	if l.tokens > 0 {
 		if !now.Before(l.until) { // held past its hold: take fewer next time
@@ -89,7 +98,6 @@ func (r *Redis) Allow(ctx context.Context, key string) (bool, time.Duration, err
 			l.until = now.Add(leaseHold)
 		}
 		l.tokens--
-		l.mu.Unlock()
 		return true, 0, nil
 	}
 	if now.Before(l.until) { // spent within its hold
@@ -97,21 +105,32 @@ func (r *Redis) Allow(ctx context.Context, key string) (bool, time.Duration, err
 	}
 	l.until = time.Time{}
 	n := l.chunk
-	l.mu.Unlock()
+	l.inflight++
 	// Not under the lease's lock: the client's other requests meanwhile
 	// take their own tokens rather than wait for this round trip.
+	l.mu.Unlock()
 	res, err := r.limiter.AllowAtMost(ctx, r.prefix+key, r.limit, n)
+	l.mu.Lock()
+	l.inflight--
+	l.landed.Broadcast()
 	if err != nil {
 		return false, 0, err
 	}
-	if res.Allowed == 0 {
-		return false, res.RetryAfter, nil
+	if res.Allowed > 0 {
+		l.tokens += res.Allowed - 1
+		l.until = time.Now().Add(leaseHold)
+		return true, 0, nil
 	}
-	l.mu.Lock()
-	l.tokens += res.Allowed - 1
-	l.until = time.Now().Add(leaseHold)
-	l.mu.Unlock()
-	return true, 0, nil
+	// Redis has nothing left, but the client's concurrent requests may
+	// have leased more than they spend: those tokens are its budget too.
+	for l.tokens == 0 && l.inflight > 0 {
+		l.landed.Wait()
+	}
+	if l.tokens > 0 {
+		l.tokens--
+		return true, 0, nil
+	}
+	return false, res.RetryAfter, nil
 }
 
 // Memory is a limiter in this process: one token bucket per client, the least

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,5 +144,38 @@ func TestRedisPausingClientKeepsItsBudget(t *testing.T) {
 	}
 	if refused > 0 {
 		t.Errorf("%d of 64 requests refused within a budget of 64", refused)
+	}
+}
+
+// TestRedisConcurrentRequestsShareTheirLeases: a client's concurrent
+// requests each lease tokens; one that finds Redis empty spends what the
+// others leased and did not spend, so all of a budget's requests pass.
+func TestRedisConcurrentRequestsShareTheirLeases(t *testing.T) {
+	client := redisClient(t)
+	l := ratelimit.NewRedis(client, ratelimit.Limit{PerSecond: 1, Burst: 64}, "concurrent:")
+	ctx := context.Background()
+	for range 8 { // the lease grows to its largest
+		if ok, _, err := l.Allow(ctx, "gina"); !ok || err != nil {
+			t.Fatalf("a request within the budget: %v, %v", ok, err)
+		}
+	}
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	for range 52 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, _, err := l.Allow(ctx, "gina")
+			if err != nil {
+				t.Error(err)
+			}
+			if !ok {
+				refused.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := refused.Load(); n > 0 {
+		t.Errorf("%d of 60 requests refused within a budget of 64", n)
 	}
 }
