@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -362,7 +363,10 @@ func (f *Federation) keepCopy(code string, req connectors.ReadRequest, res conne
 			f.kept.Add(id, struct{}{})
 			marked = append(marked, id)
 		}
-		entries[f.copyKey(code, req.Entity, k)] = copyEntry{AsOf: at, Sets: res[k]}
+		// The writer encodes the entry later, while the caller goes on
+		// adding to the answer (linked rows, addLinked): it gets the key's
+		// sets as the department gave them.
+		entries[f.copyKey(code, req.Entity, k)] = copyEntry{AsOf: at, Sets: maps.Clone(res[k])}
 	}
 	if len(entries) == 0 {
 		return

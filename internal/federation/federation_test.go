@@ -268,3 +268,31 @@ func TestOneLinkedReadPerRequest(t *testing.T) {
 		t.Errorf("%d reads of linked rows after three reads outside a request, want 4", n)
 	}
 }
+
+// TestCopyHoldsTheDepartmentsAnswerOnly: a key's recent copy is what the
+// department answered; the rows linkage placed, added to the answer after
+// the copy was handed over, are added again (once) when the copy serves.
+func TestCopyHoldsTheDepartmentsAnswerOnly(t *testing.T) {
+	fedtest.Register()
+	const code = "dept_copy_linked"
+	linked := &countingLinked{depts: []string{code}}
+	f, err := federation.New(fedtest.AsMemory([]*connectors.Department{dept(code)}), federation.Options{Linked: linked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	ctx := context.Background()
+	req := connectors.ReadRequest{Entity: connectors.Person, Keys: keys}
+	if _, err := f.Read(ctx, code, req); err != nil {
+		t.Fatal(err)
+	}
+	f.Close() // the copies are written
+	fedtest.SourceFor(code).Set(fedtest.Down)
+	ans, err := f.Read(ctx, code, req)
+	if ans == nil || !ans.Stale {
+		t.Fatalf("no copy served: %+v, %v", ans, err)
+	}
+	if got := ans.Result[keys[0]]["status"]; len(got) != 2 || got[1]["state"] != "linked-"+code {
+		t.Errorf("served from the copy: %+v; want the department's record and one linked row", got)
+	}
+}

@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -125,7 +126,9 @@ func (f *Federation) addLinked(ctx context.Context, d *Dept, req connectors.Read
 			if !ok || set.Entity != req.Entity || req.Sets != nil && !slices.Contains(req.Sets, r.Set) {
 				continue
 			}
-			ans.Result.Add(key, r.Set, restore(set, r.Record))
+			// The rows may be shared with the request's other reads
+			// (WithLinkedMemo): restore a copy.
+			ans.Result.Add(key, r.Set, restore(set, maps.Clone(r.Record)))
 			ans.LinkedBy[key] = weaker(ans.LinkedBy[key], r.Method)
 			if _, ok := ans.AsOf[key]; !ok {
 				ans.AsOf[key] = r.AsOf
