@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -714,5 +716,85 @@ func TestLargestDepartmentsSyncFirst(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, order); diff != "" {
 		t.Errorf("sync order (-by size +synced):\n%s", diff)
+	}
+}
+
+// TestFirstLoadTakesRelistedAndDeletedFacts: a department's first sync
+// inserts its facts without matching them, yet a record its feed lists again
+// in a later batch (changed while the feed was read: here a case that moved
+// to another grid) is stored once, in its last version, a record deleted
+// later in the listing is not stored, and the counts of both grids are right.
+func TestFirstLoadTakesRelistedAndDeletedFacts(t *testing.T) {
+	e := newEnv(t, factsync.Options{PageSize: 20, BatchSize: 40})
+	ctx := context.Background()
+	const dept = deptsim.UrbanManagement
+	ix, err := e.reg.Index(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A case placed only by its coordinates, and one in another grid to
+	// move it to.
+	gridOf := func(f connectors.Fact) string {
+		lon, lat := f.Record["lon"], f.Record["lat"]
+		x, ok1 := lon.(float64)
+		y, ok2 := lat.(float64)
+		if f.Entity != "" || !ok1 || !ok2 {
+			return ""
+		}
+		u, ok := ix.Locate(x, y)
+		if !ok || u.Level != grid.Grid {
+			return ""
+		}
+		return u.Code
+	}
+	facts := e.facts[dept]
+	var moved, elsewhere, deleted connectors.Fact
+	for _, f := range facts[:len(facts)/2] {
+		switch g := gridOf(f); {
+		case g == "":
+		case moved.ID == "":
+			moved = f
+		case elsewhere.ID == "" && g != gridOf(moved):
+			elsewhere = f
+		case deleted.ID == "" && f.ID != moved.ID:
+			deleted = f
+		}
+	}
+	if moved.ID == "" || elsewhere.ID == "" || deleted.ID == "" {
+		t.Fatal("no cases placed by coordinates in two grids in the test city")
+	}
+	relisted := moved
+	relisted.Record = maps.Clone(moved.Record)
+	relisted.Record["lon"], relisted.Record["lat"] = elsewhere.Record["lon"], elsewhere.Record["lat"]
+	relisted.Record["stage"] = "RELISTED"
+	deleted.Deleted, deleted.Record = true, nil
+	feed := slices.Concat(facts, []connectors.Fact{relisted, deleted})
+	e.feeds[dept] = factsynctest.NewFeed(feed)
+	e.syncer = e.newSyncer(factsync.Options{PageSize: 20, BatchSize: 40})
+
+	st, err := e.syncer.SyncDepartment(ctx, dept, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Full || st.Batches < 2 {
+		t.Fatalf("stats %+v: want a full sync of several batches", st)
+	}
+	want := distinct(feed)
+	got := e.stored(t, dept)
+	if len(got) != len(want) {
+		t.Errorf("%d facts stored, want %d", len(got), len(want))
+	}
+	if _, rows := e.state(t, dept); rows != int64(len(want)) {
+		t.Errorf("sync_state.rows %d, want %d", rows, len(want))
+	}
+	key := func(f connectors.Fact) string { return f.Set + "/" + keyHex(e, f.Key) + "/" + f.ID }
+	if r := got[key(moved)]; !contains(r, "RELISTED") || !contains(r, "@"+gridOf(elsewhere)) {
+		t.Errorf("relisted case stored as %q, want its last version in grid %s", r, gridOf(elsewhere))
+	}
+	if r, ok := got[key(deleted)]; ok {
+		t.Errorf("deleted case still stored: %q", r)
+	}
+	if diff := cmp.Diff(e.recomputedCells(t), e.cells(t)); diff != "" {
+		t.Errorf("cells differ from a recomputation (-recomputed +synced):\n%s", diff)
 	}
 }
