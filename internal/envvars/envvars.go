@@ -73,7 +73,7 @@ var All = []Var{
 	{Name: "GRIDHUB_TRUSTED_DOCUMENTS", Scope: Serve, Doc: "a persisted-query manifest: only its operations run"},
 	{Name: "GRIDHUB_RATE_LIMIT", Scope: Serve, Doc: "requests per second per caller (default 50)"},
 	{Name: "GRIDHUB_SYNC_INTERVAL", Scope: Serve, Doc: "how often the departments' fact feeds are pulled (default 5m)"},
-	{Name: "GRIDHUB_SYNC_PARALLEL", Scope: Serve, Doc: "how many batches of facts are applied at once; every department of a round syncs at once, the largest first in line (default 2)"},
+	{Name: "GRIDHUB_SYNC_PARALLEL", Scope: Serve, Doc: "how many departments a round of fact syncs reads at once, the largest first (default 2)"},
 	{Name: "GRIDHUB_PPROF_ADDR", Scope: Serve, Doc: "serve net/http/pprof on this loopback address"},
 	{Name: "GRIDHUB_AUDIT_CHECKPOINTS", Scope: Serve, Doc: "directory the access ledger's signed checkpoints are written to"},
 	{Name: "GRIDHUB_AUDIT_CHECKPOINT_INTERVAL", Scope: Serve, Doc: "how often a checkpoint is written when the ledger's head moved (default 1m)"},

