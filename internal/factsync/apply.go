@@ -57,11 +57,8 @@ const matchDDL = `CREATE TEMP TABLE IF NOT EXISTS fact_match (
 
 var stageColumns = []string{"set", "key_hmac", "id", "entity", "org_code", "record", "grid_code", "deleted", "identity", "key_invalid", "corrections"}
 
-// apply stores one batch and its watermark in one transaction. A first load
-// (a full sync of a department that held no facts when it began) inserts the
-// batch straight from the staging table; any other batch is matched to the
-// stored rows first.
-func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full, firstLoad bool, b batch) (applied, error) {
+// apply stores one batch and its watermark in one transaction.
+func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full bool, b batch) (applied, error) {
 	n := b.counts
 	var rowsDelta int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -87,15 +84,95 @@ func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full, firstL
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fact_stage"}, stageColumns, pgx.CopyFromRows(b.rows)); err != nil {
 			return fmt.Errorf("copy facts: %w", err)
 		}
-		var err error
-		if firstLoad {
-			rowsDelta, err = load(ctx, tx, dept, gen, &n)
-		} else {
-			rowsDelta, err = match(ctx, tx, dept, gen, full, &n)
+		// One pass over the staged facts links each to the master index
+		// (persons by blind index, organisations by credit code; a located
+		// grid, set at staging, wins) and finds its stored row. Every lookup
+		// is a LATERAL ... LIMIT 1 through a unique index, which keeps the
+		// planner from any other join: during a department's first sync the
+		// statistics of facts say it has no rows, and a plan built on that
+		// is quadratic.
+		if _, err := tx.Exec(ctx, matchDDL); err != nil {
+			return fmt.Errorf("match table: %w", err)
 		}
+		if _, err := tx.Exec(ctx, `INSERT INTO fact_match
+			SELECT x.*, f.grid_code, f.ctid,
+			       f.ctid IS NULL OR f.record IS DISTINCT FROM x.record OR f.grid_code IS DISTINCT FROM x.grid_code
+			       OR f.person_id IS DISTINCT FROM x.person_id OR f.identity IS DISTINCT FROM x.identity
+			FROM (
+				SELECT s.set, s.key_hmac, s.id, s.entity, s.org_code, s.record,
+				       coalesce(s.grid_code, p.grid_code, o.grid_code) AS grid_code, p.id AS person_id, s.deleted,
+				       s.identity, s.key_invalid, s.corrections
+				FROM fact_stage s
+				-- A valid ID number names its person; a broken one the person
+				-- record linkage placed the row on (a link outlives re-syncs).
+				LEFT JOIN LATERAL (SELECT id, grid_code FROM persons
+					WHERE s.entity = 'person' AND NOT s.key_invalid AND id_hmac = s.key_hmac
+					UNION ALL
+					SELECT lp.id, lp.grid_code FROM links l JOIN persons lp ON lp.id = l.person_id
+					WHERE s.key_invalid AND l.department = $1 AND l.set = s.set AND l.fact_id = s.id AND l.outcome = 'LINKED'
+					LIMIT 1) p ON true
+				LEFT JOIN LATERAL (SELECT grid_code FROM organizations
+					WHERE s.entity = 'organization' AND credit_code = s.org_code LIMIT 1) o ON true
+			) x
+			LEFT JOIN LATERAL (SELECT ctid, record, grid_code, person_id, identity FROM facts
+				WHERE department = $1 AND set = x.set AND key_hmac = x.key_hmac AND id = x.id LIMIT 1) f ON true`, dept); err != nil {
+			return fmt.Errorf("match facts: %w", err)
+		}
+		// The grids whose counts change: where a changed or removed fact was,
+		// and where a new or changed one goes.
+		if _, err := tx.Exec(ctx, `INSERT INTO indicator_dirty (department, grid_code)
+			SELECT DISTINCT $1::text, g FROM (
+				SELECT old_grid AS g FROM fact_match WHERE row_id IS NOT NULL AND (deleted OR changed)
+				UNION ALL
+				SELECT grid_code FROM fact_match WHERE NOT deleted AND changed
+			) x WHERE g IS NOT NULL
+			ON CONFLICT DO NOTHING`, dept); err != nil {
+			return fmt.Errorf("mark grids: %w", err)
+		}
+		// Rows of this department are written only under its watermark's
+		// lock, held since the match: their ctids are still theirs. A ctid
+		// names a place in one partition: every other department's
+		// partition has a row at the same place.
+		tag, err := tx.Exec(ctx, `DELETE FROM facts WHERE department = $1
+			AND ctid = ANY(ARRAY(SELECT row_id FROM fact_match WHERE deleted AND row_id IS NOT NULL))`, dept)
 		if err != nil {
+			return fmt.Errorf("delete facts: %w", err)
+		}
+		removed := int(tag.RowsAffected())
+		n.changed += removed
+		var upserted, inserted, stored int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE grid_code IS NULL), count(*) FILTER (WHERE changed),
+			count(*) FILTER (WHERE row_id IS NULL), count(*) FILTER (WHERE row_id IS NOT NULL AND (changed OR $1))
+			FROM fact_match WHERE NOT deleted`, full).Scan(&n.unlinked, &upserted, &inserted, &stored); err != nil {
 			return err
 		}
+		// New rows are inserted; stored ones are rewritten where they
+		// changed, and by a full sync, which stamps its generation on every
+		// row it sees (Changed does not count those). No one else writes
+		// this department's rows meanwhile (its watermark's lock), so a row
+		// the match did not find is not there: a plain insert, not an
+		// upsert's speculative one.
+		if inserted > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO facts (department, set, key_hmac, id, entity, org_code, record, grid_code, person_id, gen, updated_at,
+					identity, key_invalid, corrections)
+				SELECT $1, set, key_hmac, id, entity, org_code, record, grid_code, person_id, $2, now(), identity, key_invalid, corrections FROM fact_match
+				WHERE NOT deleted AND row_id IS NULL`, dept, gen); err != nil {
+				return fmt.Errorf("insert facts: %w", err)
+			}
+		}
+		if stored > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE facts AS f SET
+					entity = m.entity, org_code = m.org_code, record = m.record, grid_code = m.grid_code,
+					person_id = m.person_id, gen = $2, updated_at = now(),
+					identity = m.identity, key_invalid = m.key_invalid, corrections = m.corrections
+				FROM fact_match m
+				WHERE f.department = $1 AND f.ctid = m.row_id AND NOT m.deleted AND (m.changed OR ($3 AND f.gen <> $2))`,
+				dept, gen, full); err != nil {
+				return fmt.Errorf("update facts: %w", err)
+			}
+		}
+		n.changed += upserted
+		rowsDelta = inserted - removed
 		if _, err := tx.Exec(ctx, `UPDATE sync_state SET watermark = $2, rows = rows + $3 WHERE department = $1`, dept, b.until, rowsDelta); err != nil {
 			return fmt.Errorf("store watermark: %w", err)
 		}
@@ -108,150 +185,6 @@ func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full, firstL
 		return n, fmt.Errorf("factsync %s: apply batch after %q: %w", dept, b.since, err)
 	}
 	return n, nil
-}
-
-// linkedStage is the staged facts linked to the master index (persons by
-// blind index, organisations by credit code; a located grid, set at staging,
-// wins), $1 the department. Every lookup is a LATERAL ... LIMIT 1 through a
-// unique index, which keeps the planner from any other join: during a
-// department's first sync the statistics of facts say it has no rows, and a
-// plan built on that is quadratic.
-const linkedStage = `SELECT s.set, s.key_hmac, s.id, s.entity, s.org_code, s.record,
-		coalesce(s.grid_code, p.grid_code, o.grid_code) AS grid_code, p.id AS person_id, s.deleted,
-		s.identity, s.key_invalid, s.corrections
-	FROM fact_stage s
-	-- A valid ID number names its person; a broken one the person record
-	-- linkage placed the row on (a link outlives re-syncs).
-	LEFT JOIN LATERAL (SELECT id, grid_code FROM persons
-		WHERE s.entity = 'person' AND NOT s.key_invalid AND id_hmac = s.key_hmac
-		UNION ALL
-		SELECT lp.id, lp.grid_code FROM links l JOIN persons lp ON lp.id = l.person_id
-		WHERE s.key_invalid AND l.department = $1 AND l.set = s.set AND l.fact_id = s.id AND l.outcome = 'LINKED'
-		LIMIT 1) p ON true
-	LEFT JOIN LATERAL (SELECT grid_code FROM organizations
-		WHERE s.entity = 'organization' AND credit_code = s.org_code LIMIT 1) o ON true`
-
-// load stores a staged batch of a first load. The department held no facts
-// when its full sync began, so a fact is new unless an earlier batch of the
-// same sync stored it (a record changed while the feed was read is listed
-// again): each is inserted from the staging table, linked on the way, and
-// one found stored is overwritten; nothing is matched or copied twice. Every
-// grid a fact goes to is marked; the grid an overwritten row was in was
-// marked when this sync inserted it, and stays marked until its end. It
-// returns by how much the department's rows grew, counting an overwritten
-// row as new: the end of a full sync counts them again.
-func load(ctx context.Context, tx pgx.Tx, dept string, gen int64, n *applied) (int, error) {
-	var removed int
-	if n.deleted > 0 {
-		if err := tx.QueryRow(ctx, `WITH gone AS (
-				DELETE FROM facts WHERE department = $1 AND ctid = ANY(ARRAY(
-					SELECT f.ctid FROM fact_stage s
-					JOIN LATERAL (SELECT ctid FROM facts
-						WHERE department = $1 AND set = s.set AND key_hmac = s.key_hmac AND id = s.id LIMIT 1) f ON true
-					WHERE s.deleted))
-				RETURNING grid_code),
-			marked AS (INSERT INTO indicator_dirty (department, grid_code)
-				SELECT DISTINCT $1::text, grid_code FROM gone WHERE grid_code IS NOT NULL
-				ON CONFLICT DO NOTHING)
-			SELECT count(*) FROM gone`, dept).Scan(&removed); err != nil {
-			return 0, fmt.Errorf("delete facts: %w", err)
-		}
-	}
-	var written int
-	if err := tx.QueryRow(ctx, `WITH w AS (
-			INSERT INTO facts (department, set, key_hmac, id, entity, org_code, record, grid_code, person_id, gen, updated_at,
-				identity, key_invalid, corrections)
-			SELECT $1, set, key_hmac, id, entity, org_code, record, grid_code, person_id, $2, now(), identity, key_invalid, corrections
-			FROM (`+linkedStage+`) x
-			WHERE NOT deleted
-			ON CONFLICT (department, set, key_hmac, id) DO UPDATE SET
-				entity = excluded.entity, org_code = excluded.org_code, record = excluded.record, grid_code = excluded.grid_code,
-				person_id = excluded.person_id, gen = excluded.gen, updated_at = excluded.updated_at,
-				identity = excluded.identity, key_invalid = excluded.key_invalid, corrections = excluded.corrections
-			RETURNING grid_code),
-		marked AS (INSERT INTO indicator_dirty (department, grid_code)
-			SELECT DISTINCT $1::text, grid_code FROM w WHERE grid_code IS NOT NULL
-			ON CONFLICT DO NOTHING)
-		SELECT count(*), count(*) FILTER (WHERE grid_code IS NULL) FROM w`, dept, gen).Scan(&written, &n.unlinked); err != nil {
-		return 0, fmt.Errorf("insert facts: %w", err)
-	}
-	n.changed += written + removed
-	return written - removed, nil
-}
-
-// match stores a staged batch where the department's rows may already be
-// stored: each staged fact is matched to its stored row, and only what
-// changed is written. It returns by how much the department's rows grew.
-func match(ctx context.Context, tx pgx.Tx, dept string, gen int64, full bool, n *applied) (int, error) {
-	// One pass over the staged facts links each (linkedStage) and finds
-	// its stored row, by the same kind of lookup.
-	if _, err := tx.Exec(ctx, matchDDL); err != nil {
-		return 0, fmt.Errorf("match table: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO fact_match
-		SELECT x.*, f.grid_code, f.ctid,
-		       f.ctid IS NULL OR f.record IS DISTINCT FROM x.record OR f.grid_code IS DISTINCT FROM x.grid_code
-		       OR f.person_id IS DISTINCT FROM x.person_id OR f.identity IS DISTINCT FROM x.identity
-		FROM (`+linkedStage+`) x
-		LEFT JOIN LATERAL (SELECT ctid, record, grid_code, person_id, identity FROM facts
-			WHERE department = $1 AND set = x.set AND key_hmac = x.key_hmac AND id = x.id LIMIT 1) f ON true`, dept); err != nil {
-		return 0, fmt.Errorf("match facts: %w", err)
-	}
-	// The grids whose counts change: where a changed or removed fact was,
-	// and where a new or changed one goes.
-	if _, err := tx.Exec(ctx, `INSERT INTO indicator_dirty (department, grid_code)
-		SELECT DISTINCT $1::text, g FROM (
-			SELECT old_grid AS g FROM fact_match WHERE row_id IS NOT NULL AND (deleted OR changed)
-			UNION ALL
-			SELECT grid_code FROM fact_match WHERE NOT deleted AND changed
-		) x WHERE g IS NOT NULL
-		ON CONFLICT DO NOTHING`, dept); err != nil {
-		return 0, fmt.Errorf("mark grids: %w", err)
-	}
-	// Rows of this department are written only under its watermark's
-	// lock, held since the match: their ctids are still theirs. A ctid
-	// names a place in one partition: every other department's
-	// partition has a row at the same place.
-	tag, err := tx.Exec(ctx, `DELETE FROM facts WHERE department = $1
-		AND ctid = ANY(ARRAY(SELECT row_id FROM fact_match WHERE deleted AND row_id IS NOT NULL))`, dept)
-	if err != nil {
-		return 0, fmt.Errorf("delete facts: %w", err)
-	}
-	removed := int(tag.RowsAffected())
-	n.changed += removed
-	var upserted, inserted, stored int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE grid_code IS NULL), count(*) FILTER (WHERE changed),
-		count(*) FILTER (WHERE row_id IS NULL), count(*) FILTER (WHERE row_id IS NOT NULL AND (changed OR $1))
-		FROM fact_match WHERE NOT deleted`, full).Scan(&n.unlinked, &upserted, &inserted, &stored); err != nil {
-		return 0, err
-	}
-	// New rows are inserted; stored ones are rewritten where they
-	// changed, and by a full sync, which stamps its generation on every
-	// row it sees (Changed does not count those). No one else writes
-	// this department's rows meanwhile (its watermark's lock), so a row
-	// the match did not find is not there: a plain insert, not an
-	// upsert's speculative one.
-	if inserted > 0 {
-		if _, err := tx.Exec(ctx, `INSERT INTO facts (department, set, key_hmac, id, entity, org_code, record, grid_code, person_id, gen, updated_at,
-				identity, key_invalid, corrections)
-			SELECT $1, set, key_hmac, id, entity, org_code, record, grid_code, person_id, $2, now(), identity, key_invalid, corrections FROM fact_match
-			WHERE NOT deleted AND row_id IS NULL`, dept, gen); err != nil {
-			return 0, fmt.Errorf("insert facts: %w", err)
-		}
-	}
-	if stored > 0 {
-		if _, err := tx.Exec(ctx, `UPDATE facts AS f SET
-				entity = m.entity, org_code = m.org_code, record = m.record, grid_code = m.grid_code,
-				person_id = m.person_id, gen = $2, updated_at = now(),
-				identity = m.identity, key_invalid = m.key_invalid, corrections = m.corrections
-			FROM fact_match m
-			WHERE f.department = $1 AND f.ctid = m.row_id AND NOT m.deleted AND (m.changed OR ($3 AND f.gen <> $2))`,
-			dept, gen, full); err != nil {
-			return 0, fmt.Errorf("update facts: %w", err)
-		}
-	}
-	n.changed += upserted
-	return inserted - removed, nil
 }
 
 // factKey identifies a fact within a department.

@@ -503,7 +503,7 @@ func (s *Syncer) pull(ctx context.Context, dept string, feed connectors.FactFeed
 		readErr <- s.read(ctx, dept, feed, ix, r.watermark, batches)
 	}()
 	for b := range batches {
-		n, err := s.apply(ctx, dept, r.gen, r.full, r.full && !r.sweep, b)
+		n, err := s.apply(ctx, dept, r.gen, r.full, b)
 		if err != nil {
 			cancel()
 			for range batches {

@@ -719,11 +719,11 @@ func TestLargestDepartmentsSyncFirst(t *testing.T) {
 	}
 }
 
-// TestFirstLoadTakesRelistedAndDeletedFacts: a department's first sync
-// inserts its facts without matching them, yet a record its feed lists again
-// in a later batch (changed while the feed was read: here a case that moved
-// to another grid) is stored once, in its last version, a record deleted
-// later in the listing is not stored, and the counts of both grids are right.
+// TestFirstLoadTakesRelistedAndDeletedFacts: in a department's first sync,
+// a record its feed lists again in a later batch (changed while the feed was
+// read: here a case that moved to another grid) is stored once, in its last
+// version, a record deleted later in the listing is not stored, and the
+// counts of both grids are right.
 func TestFirstLoadTakesRelistedAndDeletedFacts(t *testing.T) {
 	e := newEnv(t, factsync.Options{PageSize: 20, BatchSize: 40})
 	ctx := context.Background()
