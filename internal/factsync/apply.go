@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gridhub/gridhub/connectors"
@@ -190,6 +191,14 @@ func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full bool, b
 // factKey identifies a fact within a department.
 type factKey struct{ set, key, id string }
 
+// stagedRow is a staging row with the fields it is sorted by.
+type stagedRow struct {
+	set string
+	key []byte
+	id  string
+	row []any
+}
+
 // stageRows turns a batch into staging rows: keys are normalised and blinded,
 // the last fact of each record wins (a batch may carry a record's update and
 // then its deletion, or one key written two ways), and records with
@@ -201,7 +210,7 @@ func (s *Syncer) stageRows(ix *grid.Index, facts []connectors.Fact, n *applied) 
 		keys[i] = NormalizeKey(f.Entity, f.Key)
 		last[factKey{f.Set, keys[i], f.ID}] = i
 	}
-	rows := make([][]any, 0, len(last))
+	rows := make([]stagedRow, 0, len(last))
 	for i, f := range facts {
 		key := keys[i]
 		if last[factKey{f.Set, key, f.ID}] != i {
@@ -214,13 +223,16 @@ func (s *Syncer) stageRows(ix *grid.Index, facts []connectors.Fact, n *applied) 
 		if f.Entity == connectors.Organization && key != "" {
 			org = key
 		}
+		blind := s.blind.Blind(key)
 		if f.Deleted {
 			n.deleted++
-			rows = append(rows, []any{f.Set, s.blind.Blind(key), f.ID, f.Entity, org, []byte("{}"), nil, true, nil, f.KeyInvalid, nil})
+			rows = append(rows, stagedRow{f.Set, blind, f.ID, []any{f.Set, blind, f.ID, f.Entity, org, []byte("{}"), nil, true, nil, f.KeyInvalid, nil}})
 			continue
 		}
 		n.facts++
-		rec, err := json.Marshal(f.Record)
+		// go-json writes the same JSON as encoding/json (Postgres keeps it as
+		// jsonb, which neither order nor spacing reaches) in half the time.
+		rec, err := gojson.Marshal(f.Record)
 		if err != nil {
 			return nil, fmt.Errorf("fact %s/%s: encode record: %w", f.Set, f.ID, err)
 		}
@@ -234,17 +246,19 @@ func (s *Syncer) stageRows(ix *grid.Index, facts []connectors.Fact, n *applied) 
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, []any{f.Set, s.blind.Blind(key), f.ID, f.Entity, org, rec, located, false, who, f.KeyInvalid, corrections})
+		rows = append(rows, stagedRow{f.Set, blind, f.ID, []any{f.Set, blind, f.ID, f.Entity, org, rec, located, false, who, f.KeyInvalid, corrections}})
 	}
 	// In key order, the batch's lookups and inserts walk the indexes of
 	// persons and facts from one page to the next instead of at random: at
 	// city scale that is most of a batch's time.
-	slices.SortFunc(rows, func(a, b []any) int {
-		return cmp.Or(strings.Compare(a[0].(string), b[0].(string)),
-			bytes.Compare(a[1].([]byte), b[1].([]byte)),
-			strings.Compare(a[2].(string), b[2].(string)))
+	slices.SortFunc(rows, func(a, b stagedRow) int {
+		return cmp.Or(strings.Compare(a.set, b.set), bytes.Compare(a.key, b.key), strings.Compare(a.id, b.id))
 	})
-	return rows, nil
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		out[i] = r.row
+	}
+	return out, nil
 }
 
 // identityOf encodes a fact's identity for the facts table, with, for a broken
@@ -270,7 +284,7 @@ func (s *Syncer) identityOf(f connectors.Fact, key string) (who []byte, correcti
 			corrections = append(corrections, s.blind.Blind(c))
 		}
 	}
-	who, err = json.Marshal(rec)
+	who, err = gojson.Marshal(rec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fact %s/%s: encode identity: %w", f.Set, f.ID, err)
 	}

@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/mozillazg/go-pinyin"
@@ -32,7 +33,34 @@ func PinyinKey(name string) string {
 	if name == "" {
 		return ""
 	}
-	return strings.Join(pinyin.LazyPinyin(name, pinyinArgs), " ")
+	var b strings.Builder
+	for _, r := range name {
+		py := runePinyin(r)
+		if py == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(py)
+	}
+	return b.String()
+}
+
+// pinyinOf caches each character's reading: go-pinyin reads a name one
+// character at a time, through a regular expression per character, and the
+// master index of a city has a million names made of a few thousand
+// characters (loading it spent 4 s there).
+var pinyinOf sync.Map // rune -> string
+
+// runePinyin is r's reading by pinyinArgs, "" for none.
+func runePinyin(r rune) string {
+	if v, ok := pinyinOf.Load(r); ok {
+		return v.(string)
+	}
+	py := strings.Join(pinyin.LazyPinyin(string(r), pinyinArgs), " ")
+	pinyinOf.Store(r, py)
+	return py
 }
 
 // cleanName drops blanks and the middle dot some clerks type.
