@@ -47,19 +47,19 @@ func PinyinKey(name string) string {
 	return b.String()
 }
 
-// pinyinOf caches each character's reading: go-pinyin reads a name one
+// readings caches each character's reading: go-pinyin reads a name one
 // character at a time, through a regular expression per character, and the
 // master index of a city has a million names made of a few thousand
 // characters (loading it spent 4 s there).
-var pinyinOf sync.Map // rune -> string
+var readings sync.Map // rune -> string
 
 // runePinyin is r's reading by pinyinArgs, "" for none.
 func runePinyin(r rune) string {
-	if v, ok := pinyinOf.Load(r); ok {
+	if v, ok := readings.Load(r); ok {
 		return v.(string)
 	}
 	py := strings.Join(pinyin.LazyPinyin(string(r), pinyinArgs), " ")
-	pinyinOf.Store(r, py)
+	readings.Store(r, py)
 	return py
 }
 
