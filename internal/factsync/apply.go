@@ -34,9 +34,7 @@ const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS fact_stage (
 	deleted   boolean NOT NULL,
 	identity  jsonb,
 	key_invalid boolean NOT NULL,
-	corrections bytea[],
-	person_id bigint,         -- the person a valid ID number names (resolvePersons)
-	person_grid text COLLATE "C"
+	corrections bytea[]
 ) ON COMMIT DELETE ROWS`
 
 // matchDDL holds each staged fact linked and matched to its stored row.
@@ -58,18 +56,7 @@ const matchDDL = `CREATE TEMP TABLE IF NOT EXISTS fact_match (
 	changed   boolean NOT NULL
 ) ON COMMIT DELETE ROWS`
 
-var stageColumns = []string{"set", "key_hmac", "id", "entity", "org_code", "record", "grid_code", "deleted", "identity", "key_invalid", "corrections",
-	"person_id", "person_grid"}
-
-// Positions in a staging row.
-const (
-	colKey        = 1
-	colEntity     = 3
-	colDeleted    = 7
-	colKeyInvalid = 9
-	colPerson     = 11
-	colPersonGrid = 12
-)
+var stageColumns = []string{"set", "key_hmac", "id", "entity", "org_code", "record", "grid_code", "deleted", "identity", "key_invalid", "corrections"}
 
 // apply stores one batch and its watermark in one transaction.
 func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full bool, b batch) (applied, error) {
@@ -95,16 +82,12 @@ func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full bool, b
 		if _, err := tx.Exec(ctx, stageDDL); err != nil {
 			return fmt.Errorf("staging table: %w", err)
 		}
-		if err := resolvePersons(ctx, tx, b.rows); err != nil {
-			return err
-		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fact_stage"}, stageColumns, pgx.CopyFromRows(b.rows)); err != nil {
 			return fmt.Errorf("copy facts: %w", err)
 		}
 		// One pass over the staged facts links each to the master index
-		// (persons by blind index, looked up before the copy; organisations
-		// by credit code; a located grid, set at staging, wins) and finds its
-		// stored row. Every lookup
+		// (persons by blind index, organisations by credit code; a located
+		// grid, set at staging, wins) and finds its stored row. Every lookup
 		// is a LATERAL ... LIMIT 1 through a unique index, which keeps the
 		// planner from any other join: during a department's first sync the
 		// statistics of facts say it has no rows, and a plan built on that
@@ -118,13 +101,15 @@ func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full bool, b
 			       OR f.person_id IS DISTINCT FROM x.person_id OR f.identity IS DISTINCT FROM x.identity
 			FROM (
 				SELECT s.set, s.key_hmac, s.id, s.entity, s.org_code, s.record,
-				       coalesce(s.grid_code, s.person_grid, p.grid_code, o.grid_code) AS grid_code, coalesce(s.person_id, p.id) AS person_id,
-				       s.deleted, s.identity, s.key_invalid, s.corrections
+				       coalesce(s.grid_code, p.grid_code, o.grid_code) AS grid_code, p.id AS person_id, s.deleted,
+				       s.identity, s.key_invalid, s.corrections
 				FROM fact_stage s
-				-- A valid ID number names its person (person_id); a broken one
-				-- the person record linkage placed the row on (a link outlives
-				-- re-syncs).
-				LEFT JOIN LATERAL (SELECT lp.id, lp.grid_code FROM links l JOIN persons lp ON lp.id = l.person_id
+				-- A valid ID number names its person; a broken one the person
+				-- record linkage placed the row on (a link outlives re-syncs).
+				LEFT JOIN LATERAL (SELECT id, grid_code FROM persons
+					WHERE s.entity = 'person' AND NOT s.key_invalid AND id_hmac = s.key_hmac
+					UNION ALL
+					SELECT lp.id, lp.grid_code FROM links l JOIN persons lp ON lp.id = l.person_id
 					WHERE s.key_invalid AND l.department = $1 AND l.set = s.set AND l.fact_id = s.id AND l.outcome = 'LINKED'
 					LIMIT 1) p ON true
 				LEFT JOIN LATERAL (SELECT grid_code FROM organizations
@@ -203,46 +188,6 @@ func (s *Syncer) apply(ctx context.Context, dept string, gen int64, full bool, b
 	return n, nil
 }
 
-// resolvePersons sets the person, and the person's grid, of each staged fact
-// whose valid ID number names a resident, by one lookup of the batch's blind
-// indexes. Made inside the match, a lateral lookup per row, it took most of
-// a batch's time: 1.3-2.0 s for 50,000 facts of the city, against 0.1-0.4 s
-// for this lookup and 0.35-0.5 s for the match without it.
-func resolvePersons(ctx context.Context, tx pgx.Tx, rows [][]any) error {
-	var keys [][]byte
-	for _, r := range rows {
-		if r[colEntity] == connectors.Person && r[colDeleted] == false && r[colKeyInvalid] == false {
-			keys = append(keys, r[colKey].([]byte))
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	type person struct {
-		id   int64
-		grid string
-	}
-	found := make(map[string]person, len(keys))
-	res, _ := tx.Query(ctx, `SELECT id_hmac, id, grid_code FROM persons WHERE id_hmac = ANY($1)`, keys)
-	var key []byte
-	var p person
-	if _, err := pgx.ForEachRow(res, []any{&key, &p.id, &p.grid}, func() error {
-		found[string(key)] = p
-		return nil
-	}); err != nil {
-		return fmt.Errorf("look up persons: %w", err)
-	}
-	for _, r := range rows {
-		if r[colEntity] != connectors.Person || r[colDeleted] == true || r[colKeyInvalid] == true {
-			continue
-		}
-		if p, ok := found[string(r[colKey].([]byte))]; ok {
-			r[colPerson], r[colPersonGrid] = p.id, p.grid
-		}
-	}
-	return nil
-}
-
 // factKey identifies a fact within a department.
 type factKey struct{ set, key, id string }
 
@@ -281,7 +226,7 @@ func (s *Syncer) stageRows(ix *grid.Index, facts []connectors.Fact, n *applied) 
 		blind := s.blind.Blind(key)
 		if f.Deleted {
 			n.deleted++
-			rows = append(rows, stagedRow{f.Set, blind, f.ID, []any{f.Set, blind, f.ID, f.Entity, org, []byte("{}"), nil, true, nil, f.KeyInvalid, nil, nil, nil}})
+			rows = append(rows, stagedRow{f.Set, blind, f.ID, []any{f.Set, blind, f.ID, f.Entity, org, []byte("{}"), nil, true, nil, f.KeyInvalid, nil}})
 			continue
 		}
 		n.facts++
@@ -301,7 +246,7 @@ func (s *Syncer) stageRows(ix *grid.Index, facts []connectors.Fact, n *applied) 
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, stagedRow{f.Set, blind, f.ID, []any{f.Set, blind, f.ID, f.Entity, org, rec, located, false, who, f.KeyInvalid, corrections, nil, nil}})
+		rows = append(rows, stagedRow{f.Set, blind, f.ID, []any{f.Set, blind, f.ID, f.Entity, org, rec, located, false, who, f.KeyInvalid, corrections}})
 	}
 	// In key order, the batch's lookups and inserts walk the indexes of
 	// persons and facts from one page to the next instead of at random: at
