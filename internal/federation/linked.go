@@ -109,11 +109,11 @@ func (f *Federation) addLinked(ctx context.Context, d *Dept, req connectors.Read
 		return
 	}
 	all, err := f.linkedRows(ctx, req.Keys)
-	rows := all[d.Config.Code]
 	if err != nil {
 		slog.WarnContext(ctx, "federation: linked rows", "department", d.Config.Code, "err", err)
 		return
 	}
+	rows := all[d.Config.Code]
 	if ans.Result == nil {
 		ans.Result = connectors.Result{}
 	}
