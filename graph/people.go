@@ -15,6 +15,15 @@ import (
 type personNeeds struct {
 	household bool
 	depts     map[string]bool
+	// identifiers and details say whether a plan writes the persons' ID
+	// numbers or phones, and their ethnicity or relation (compilePerson
+	// sets them; the executor's reads fetch everything).
+	identifiers, details bool
+}
+
+// read is what a plan's page query fetches of the persons.
+func (n personNeeds) read() people.Read {
+	return people.Read{Identifiers: n.identifiers || len(n.depts) > 0, Details: n.details, Households: n.household}
 }
 
 // personNeedsAt reads the needs off the current field's selection: the

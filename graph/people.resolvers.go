@@ -90,7 +90,9 @@ func (r *queryResolver) People(ctx context.Context, within string, first *int, a
 	}
 	prefixes := scopedPrefixes(pr, within)
 	needs := personNeedsAt(ctx)
-	page, err := r.Master.People(ctx, prefixes, first, after, needs.household)
+	read := people.ReadAll
+	read.Households = needs.household
+	page, err := r.Master.People(ctx, prefixes, first, after, read)
 	if err != nil {
 		return nil, err
 	}

@@ -317,6 +317,10 @@ func compilePerson(oc *graphql.OperationContext, set ast.SelectionSet, needs *pe
 			needs.depts[t.Department] = true
 		} else if n.kind, ok = personFieldKinds[f.Name]; ok {
 			switch n.kind {
+			case kIDNumber, kPhone:
+				needs.identifiers = true
+			case kEthnicity, kRelation:
+				needs.details = true
 			case kGrid:
 				n.sub, ok = compileFields(oc, f.Selections, "Grid", gridFields)
 			case kHousehold:
@@ -445,7 +449,7 @@ func (p *Plans) people(ctx context.Context, oc *graphql.OperationContext, n *pno
 	}
 	r := p.Resolver
 	prefixes := scopedPrefixes(pr, within)
-	page, err := r.Master.People(ctx, prefixes, first, after, n.needs.household)
+	page, err := r.Master.People(ctx, prefixes, first, after, n.needs.read())
 	if err != nil {
 		return b, false
 	}

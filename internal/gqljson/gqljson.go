@@ -79,7 +79,14 @@ func Float(b []byte, f float64) (_ []byte, ok bool) {
 // Date appends t as the Date scalar writes it (model.MarshalDate): a quoted
 // YYYY-MM-DD.
 func Date(b []byte, t time.Time) []byte {
-	return strconv.AppendQuote(b, t.Format(time.DateOnly))
+	y, m, d := t.Date()
+	if y < 0 || y > 9999 {
+		return strconv.AppendQuote(b, t.Format(time.DateOnly))
+	}
+	return append(b, '"',
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(m)/10), byte('0'+int(m)%10), '-',
+		byte('0'+d/10), byte('0'+d%10), '"')
 }
 
 // Time appends t as graphql.MarshalTime writes it (RFC 3339 with

@@ -50,7 +50,7 @@ func TestAsGqlgenWrites(t *testing.T) {
 		}
 	}
 	cst := time.FixedZone("CST", 8*3600)
-	for _, tm := range []time.Time{time.Date(1971, 6, 13, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 3, 22, 40, 26, 123456789, cst), time.Date(9, 1, 2, 3, 4, 5, 0, time.UTC)} {
+	for _, tm := range []time.Time{time.Date(1971, 6, 13, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 3, 22, 40, 26, 123456789, cst), time.Date(9, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2000, 10, 31, 23, 59, 59, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 2, 3, 0, 0, 0, 0, time.UTC)} {
 		if got, want := string(Date(nil, tm)), marshal(model.MarshalDate(tm)); got != want {
 			t.Errorf("Date(%v) = %s, the Date scalar writes %s", tm, got, want)
 		}

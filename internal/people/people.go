@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/gridhub/gridhub/internal/apperr"
 	"github.com/gridhub/gridhub/internal/grid"
@@ -136,57 +137,111 @@ func NewService(db store.Querier, keys *secret.Keys) *Service {
 	return &Service{pool: db, keys: keys}
 }
 
-const personColumns = `id, id_enc, name, gender, birth_date, ethnicity, phone, relation, grid_code, household_id`
-
-// joinedPersonColumns and joinedHouseholdColumns are the same columns in a
-// query joining persons p to households h.
-const (
-	joinedPersonColumns    = `p.id, p.id_enc, p.name, p.gender, p.birth_date, p.ethnicity, p.phone, p.relation, p.grid_code, p.household_id`
-	joinedHouseholdColumns = `h.grid_code, h.building_id, h.address, h.head_id`
-)
-
-func (s *Service) scanPerson(row pgx.CollectableRow) (*Person, error) {
-	p := &Person{}
-	var (
-		id, hh int64
-		enc    []byte
-	)
-	if err := row.Scan(&id, &enc, &p.Name, &p.Gender, &p.BirthDate, &p.Ethnicity, &p.Phone, &p.Relation, &p.GridCode, &hh); err != nil {
-		return nil, err
-	}
-	return p, s.finishPerson(p, id, hh, enc)
+// Read says what a page of persons fetches besides each one's id, name,
+// gender, birth date and grid code. A page that leaves a part out leaves
+// its fields zero: IDNumber "", Phone nil, and so on.
+type Read struct {
+	// Identifiers: the ID number (opened) and the phone.
+	Identifiers bool
+	// Details: ethnicity, relation and household id.
+	Details bool
+	// Households: each one's Household (and household id), joined in the
+	// same query.
+	Households bool
 }
 
-// scanPersonWithHousehold scans a row of joinedPersonColumns and
-// joinedHouseholdColumns.
-func (s *Service) scanPersonWithHousehold(row pgx.CollectableRow) (*Person, error) {
-	p := &Person{}
-	h := &Household{}
-	var (
-		id, hh, building int64
-		head             *int64
-		enc              []byte
-	)
-	if err := row.Scan(&id, &enc, &p.Name, &p.Gender, &p.BirthDate, &p.Ethnicity, &p.Phone, &p.Relation, &p.GridCode, &hh,
-		&h.GridCode, &building, &h.Address, &head); err != nil {
-		return nil, err
+// ReadAll fetches every column of the persons, without their households.
+var ReadAll = Read{Identifiers: true, Details: true}
+
+// columns is the select list of r, on persons p joined (when r.Households)
+// to households h: id, name, gender, birth_date, grid_code first, then the
+// parts r asks for in the order scan reads them.
+func (r Read) columns() string {
+	c := `p.id, p.name, p.gender, p.birth_date, p.grid_code`
+	if r.Identifiers {
+		c += `, p.id_enc, p.phone`
 	}
-	h.ID, h.BuildingID = strconv.FormatInt(hh, 10), strconv.FormatInt(building, 10)
-	if head != nil {
-		h.HeadID = strconv.FormatInt(*head, 10)
+	if r.Details {
+		c += `, p.ethnicity, p.relation`
 	}
-	p.Household = h
-	return p, s.finishPerson(p, id, hh, enc)
+	if r.Details || r.Households {
+		c += `, p.household_id`
+	}
+	if r.Households {
+		c += `, h.grid_code, h.building_id, h.address, h.head_id`
+	}
+	return c
 }
 
-// finishPerson sets what a scan reads as numbers and ciphertext.
-func (s *Service) finishPerson(p *Person, id, household int64, enc []byte) error {
-	idNumber, err := s.keys.Open(enc)
-	if err != nil {
-		return fmt.Errorf("person %d: %w", id, err)
+// interner shares the strings of a query's rows that repeat (genders, grid
+// codes, ethnicities, relations): read as bytes the driver owns, each
+// distinct value becomes a string once per query, not once per row.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
 	}
-	p.ID, p.IDNumber, p.HouseholdID = strconv.FormatInt(id, 10), idNumber, strconv.FormatInt(household, 10)
-	return nil
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// scanner reads rows of r.columns(); it is for one query (its interner is
+// not safe for concurrent use).
+func (s *Service) scanner(r Read) pgx.RowToFunc[*Person] {
+	in := interner{}
+	return func(row pgx.CollectableRow) (*Person, error) {
+		p := &Person{}
+		var (
+			id, hh, building    int64
+			head                *int64
+			enc                 []byte
+			gender, grid        pgtype.DriverBytes
+			ethnicity, relation pgtype.DriverBytes
+		)
+		dst := make([]any, 0, 14)
+		dst = append(dst, &id, &p.Name, &gender, &p.BirthDate, &grid)
+		if r.Identifiers {
+			dst = append(dst, &enc, &p.Phone)
+		}
+		if r.Details {
+			dst = append(dst, &ethnicity, &relation)
+		}
+		if r.Details || r.Households {
+			dst = append(dst, &hh)
+		}
+		var h *Household
+		if r.Households {
+			h = &Household{}
+			dst = append(dst, &h.GridCode, &building, &h.Address, &head)
+		}
+		if err := row.Scan(dst...); err != nil {
+			return nil, err
+		}
+		p.ID, p.Gender, p.GridCode = strconv.FormatInt(id, 10), in.get(gender), in.get(grid)
+		if r.Details {
+			p.Ethnicity, p.Relation = in.get(ethnicity), in.get(relation)
+		}
+		if r.Details || r.Households {
+			p.HouseholdID = strconv.FormatInt(hh, 10)
+		}
+		if h != nil {
+			h.ID, h.BuildingID = p.HouseholdID, strconv.FormatInt(building, 10)
+			if head != nil {
+				h.HeadID = strconv.FormatInt(*head, 10)
+			}
+			p.Household = h
+		}
+		if r.Identifiers {
+			idNumber, err := s.keys.Open(enc)
+			if err != nil {
+				return nil, fmt.Errorf("person %d: %w", id, err)
+			}
+			p.IDNumber = idNumber
+		}
+		return p, nil
+	}
 }
 
 // PersonByIDNumber finds a resident by ID number. A malformed number is a
@@ -196,8 +251,8 @@ func (s *Service) PersonByIDNumber(ctx context.Context, idNumber string) (*Perso
 	if err != nil {
 		return nil, badIdent("idNumber", err)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons WHERE id_hmac = $1`, s.keys.Blind(rid.Number))
-	p, err := pgx.CollectExactlyOneRow(rows, s.scanPerson)
+	rows, _ := s.pool.Query(ctx, `SELECT `+ReadAll.columns()+` FROM persons p WHERE p.id_hmac = $1`, s.keys.Blind(rid.Number))
+	p, err := pgx.CollectExactlyOneRow(rows, s.scanner(ReadAll))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -209,10 +264,9 @@ func (s *Service) PersonByIDNumber(ctx context.Context, idNumber string) (*Perso
 
 // People returns a page of residents whose grid code starts with one of
 // prefixes (grid codes of any level, disjoint), in (grid code, id) order,
-// with each one's Household when withHouseholds is set (joined in the same
-// query). The caller has checked the prefixes and cut them to the caller's
-// row scope.
-func (s *Service) People(ctx context.Context, prefixes []string, first *int, after *string, withHouseholds bool) (*PersonPage, error) {
+// each read as r says. The caller has checked the prefixes and cut them to
+// the caller's row scope.
+func (s *Service) People(ctx context.Context, prefixes []string, first *int, after *string, r Read) (*PersonPage, error) {
 	limit, err := PageSize(first)
 	if err != nil {
 		return nil, err
@@ -223,6 +277,14 @@ func (s *Service) People(ctx context.Context, prefixes []string, first *int, aft
 			return nil, err
 		}
 	}
+	from := `persons p`
+	if r.Households {
+		from = `persons p JOIN households h ON h.id = p.household_id`
+	}
+	query := `SELECT ` + r.columns() + ` FROM ` + from + `
+		WHERE p.grid_code >= $1 AND p.grid_code < $2 AND (p.grid_code, p.id) > ($3, $4)
+		ORDER BY p.grid_code, p.id LIMIT $5`
+	scan := s.scanner(r)
 	ranges := slices.Sorted(slices.Values(prefixes))
 	var persons []*Person
 	// Each prefix is one index range scan; ranges are disjoint and sorted, so
@@ -232,20 +294,8 @@ func (s *Service) People(ctx context.Context, prefixes []string, first *int, aft
 		if afterCode >= hi || len(persons) > limit {
 			continue
 		}
-		var got []*Person
-		var err error
-		if withHouseholds {
-			rows, _ := s.pool.Query(ctx, `SELECT `+joinedPersonColumns+`, `+joinedHouseholdColumns+`
-				FROM persons p JOIN households h ON h.id = p.household_id
-				WHERE p.grid_code >= $1 AND p.grid_code < $2 AND (p.grid_code, p.id) > ($3, $4)
-				ORDER BY p.grid_code, p.id LIMIT $5`, lo, hi, afterCode, afterID, limit+1-len(persons))
-			got, err = pgx.CollectRows(rows, s.scanPersonWithHousehold)
-		} else {
-			rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons
-				WHERE grid_code >= $1 AND grid_code < $2 AND (grid_code, id) > ($3, $4)
-				ORDER BY grid_code, id LIMIT $5`, lo, hi, afterCode, afterID, limit+1-len(persons))
-			got, err = pgx.CollectRows(rows, s.scanPerson)
-		}
+		rows, _ := s.pool.Query(ctx, query, lo, hi, afterCode, afterID, limit+1-len(persons))
+		got, err := pgx.CollectRows(rows, scan)
 		if err != nil {
 			return nil, fmt.Errorf("people: page within %s: %w", prefix, err)
 		}
@@ -284,8 +334,8 @@ func (s *Service) PersonsByID(ctx context.Context, ids []string) ([]*Person, err
 	if err != nil {
 		return nil, err
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons WHERE id = ANY($1)`, keys)
-	found, err := pgx.CollectRows(rows, s.scanPerson)
+	rows, _ := s.pool.Query(ctx, `SELECT `+ReadAll.columns()+` FROM persons p WHERE p.id = ANY($1)`, keys)
+	found, err := pgx.CollectRows(rows, s.scanner(ReadAll))
 	if err != nil {
 		return nil, fmt.Errorf("people: persons by id: %w", err)
 	}
@@ -298,9 +348,9 @@ func (s *Service) MembersOf(ctx context.Context, householdIDs []string) ([][]*Pe
 	if err != nil {
 		return nil, err
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+personColumns+` FROM persons WHERE household_id = ANY($1)
-		ORDER BY household_id, relation <> '户主', birth_date, id`, keys)
-	found, err := pgx.CollectRows(rows, s.scanPerson)
+	rows, _ := s.pool.Query(ctx, `SELECT `+ReadAll.columns()+` FROM persons p WHERE p.household_id = ANY($1)
+		ORDER BY p.household_id, p.relation <> '户主', p.birth_date, p.id`, keys)
+	found, err := pgx.CollectRows(rows, s.scanner(ReadAll))
 	if err != nil {
 		return nil, fmt.Errorf("people: household members: %w", err)
 	}

@@ -122,6 +122,8 @@ func TestPlansAnswerAsTheExecutor(t *testing.T) {
 		{"W1 page", page(`nodes { name gender birthDate }`), w(grid, 100), true},
 		{"W2 page", page(`nodes { name gender birthDate household { address } grid { code } }`), w(grid, 100), true},
 		{"every core field", page(`__typename nodes { ` + core + ` grid { __typename code name households residents } household { __typename id address } }`), w(community, 30), true},
+		{"details only", page(`nodes { id relation ethnicity }`), w(community, 30), true},
+		{"identifiers and a household id only", page(`nodes { phone idNumber household { id } }`), w(community, 30), true},
 		{"edges, cursors, page info, count", page(`totalCount edges { __typename cursor node { name } } pageInfo { __typename hasNextPage endCursor } nodes { id }`), w(community, 7), true},
 		{"after a cursor", page(`pageInfo { hasNextPage endCursor } edges { cursor node { id name } }`), map[string]any{"w": community, "n": 5, "a": cursor}, true},
 		{"default page size", `query($w: ID!) { people(within: $w) { nodes { id } pageInfo { endCursor } } }`, map[string]any{"w": community}, true},
