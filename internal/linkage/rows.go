@@ -39,11 +39,10 @@ func (r *Rows) LinkedRows(ctx context.Context, keys []string) (map[string]map[st
 		hmacs[i] = r.blind.Blind(k)
 		keyOf[string(hmacs[i])] = k
 	}
-	q, err := r.pool.Query(ctx, `SELECT l.department, p.id_hmac, f.set, f.record, l.method, f.updated_at
-		FROM persons p
-		JOIN links l ON l.person_id = p.id AND l.outcome = 'LINKED'
+	q, err := r.pool.Query(ctx, `SELECT l.department, l.person_hmac, f.set, f.record, l.method, f.updated_at
+		FROM links l
 		JOIN facts f ON f.department = l.department AND f.set = l.set AND f.id = l.fact_id AND f.key_hmac = l.key_hmac
-		WHERE p.id_hmac = ANY($1)
+		WHERE l.person_hmac = ANY($1) AND l.outcome = 'LINKED'
 		ORDER BY l.department, f.set, f.updated_at DESC, f.id`, hmacs)
 	if err != nil {
 		return nil, fmt.Errorf("linkage: linked rows: %w", err)

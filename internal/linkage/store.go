@@ -63,13 +63,16 @@ func (l *Linker) store(ctx context.Context, dept string, results []result) (int,
 			AND NOT EXISTS (SELECT 1 FROM link_stage s WHERE s.set = l.set AND s.fact_id = l.fact_id)`, dept); err != nil {
 			return fmt.Errorf("drop links of removed rows: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO links AS l (department, set, fact_id, key_hmac, person_id, outcome, method, score, evidence, grid_code)
-			SELECT $1, set, fact_id, key_hmac, person_id, outcome, method, score, evidence, grid_code FROM link_stage
+		// person_hmac is the linked person's blinded ID number, which the
+		// linked rows of a page are found by (linkage.Rows).
+		if _, err := tx.Exec(ctx, `INSERT INTO links AS l (department, set, fact_id, key_hmac, person_id, outcome, method, score, evidence, grid_code, person_hmac)
+			SELECT $1, s.set, s.fact_id, s.key_hmac, s.person_id, s.outcome, s.method, s.score, s.evidence, s.grid_code, p.id_hmac
+			FROM link_stage s LEFT JOIN persons p ON p.id = s.person_id
 			ON CONFLICT (department, set, fact_id) DO UPDATE SET
 				key_hmac = excluded.key_hmac, person_id = excluded.person_id, outcome = excluded.outcome, method = excluded.method,
-				score = excluded.score, evidence = excluded.evidence, grid_code = excluded.grid_code, linked_at = now()
-			WHERE (l.key_hmac, l.person_id, l.outcome, l.method, l.score, l.evidence, l.grid_code)
-				IS DISTINCT FROM (excluded.key_hmac, excluded.person_id, excluded.outcome, excluded.method, excluded.score, excluded.evidence, excluded.grid_code)`,
+				score = excluded.score, evidence = excluded.evidence, grid_code = excluded.grid_code, person_hmac = excluded.person_hmac, linked_at = now()
+			WHERE (l.key_hmac, l.person_id, l.outcome, l.method, l.score, l.evidence, l.grid_code, l.person_hmac)
+				IS DISTINCT FROM (excluded.key_hmac, excluded.person_id, excluded.outcome, excluded.method, excluded.score, excluded.evidence, excluded.grid_code, excluded.person_hmac)`,
 			dept); err != nil {
 			return fmt.Errorf("store links: %w", err)
 		}

@@ -65,6 +65,13 @@ func (s *Store) LoadCity(ctx context.Context, city *synth.City, keys *secret.Key
 			})); err != nil {
 			return fmt.Errorf("copy persons: %w", err)
 		}
+		// A link keeps its person's blinded ID number (linkage.Rows finds
+		// the linked rows by it): the replaced master index may number
+		// persons differently.
+		if _, err := tx.Exec(ctx, `UPDATE links l SET person_hmac = (SELECT p.id_hmac FROM persons p WHERE p.id = l.person_id)
+			WHERE l.person_hmac IS DISTINCT FROM (SELECT p.id_hmac FROM persons p WHERE p.id = l.person_id)`); err != nil {
+			return fmt.Errorf("links to the new master index: %w", err)
+		}
 		if st.Organizations, err = tx.CopyFrom(ctx, pgx.Identifier{"organizations"},
 			[]string{"id", "credit_code", "name", "kind", "grid_code", "address", "lon", "lat", "employees", "legal_rep"},
 			pgx.CopyFromSlice(len(city.Organizations), func(i int) ([]any, error) {
