@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +30,10 @@ const queueLen = 4 * MaxBatch
 // batchTimeout bounds one commit, so a stuck database fails the waiting callers
 // instead of holding them forever.
 const batchTimeout = 30 * time.Second
+
+// tidyEvery is how often the ledger moves its persons index's pending list
+// into the index (when it has written anything since): see tidy.
+const tidyEvery = 500 * time.Millisecond
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("audit: ledger closed")
@@ -60,6 +66,11 @@ type Ledger struct {
 	// error, another process appending).
 	head   chainHead
 	headOK bool
+
+	// untidied counts the persons of the entries written since the last
+	// tidy; tidied is closed when the tidy goroutine has stopped.
+	untidied atomic.Int64
+	tidied   chan struct{}
 }
 
 type chainHead struct {
@@ -102,9 +113,45 @@ func New(pool *pgxpool.Pool, chainKey []byte) *Ledger {
 		base:   ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
+		tidied: make(chan struct{}),
 	}
+	go l.tidy()
 	go l.run()
 	return l
+}
+
+// tidy moves the persons index's pending list into the index every
+// tidyEvery while entries are written (migration 00034): otherwise the insert
+// that finds the list full does it, holding the writer, and with it every
+// request waiting for its entry, for tens of milliseconds. The work is the
+// same; it is only moved off the requests' path. A failure is logged (once
+// until the next success) and changes nothing else: the inserts then move
+// the list themselves, as they would without tidy.
+func (l *Ledger) tidy() {
+	defer close(l.tidied)
+	t := time.NewTicker(tidyEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-l.base.Done():
+			return
+		case <-t.C:
+		}
+		if l.untidied.Swap(0) == 0 {
+			continue
+		}
+		_, err := l.pool.Exec(l.base, `SELECT gridhub_audit_clean_pending()`)
+		switch {
+		case err != nil && l.base.Err() != nil:
+			return
+		case err != nil && !failing:
+			slog.Warn("audit: moving the persons index's pending list", "err", err)
+		case err == nil && failing:
+			slog.Info("audit: moving the persons index's pending list works again")
+		}
+		failing = err != nil
+	}
 }
 
 // Append adds e to the ledger and returns it as stored: with Seq, PrevHash and
@@ -178,8 +225,11 @@ func (l *Ledger) Close(ctx context.Context) error {
 // run is the writer: it takes whatever is queued, up to MaxBatch, commits it
 // and answers every caller, until Close closes the queue and it is empty.
 func (l *Ledger) run() {
-	defer close(l.done)
-	defer l.cancel()
+	defer func() {
+		l.cancel()
+		<-l.tidied
+		close(l.done)
+	}()
 	batch := make([]*request, 0, MaxBatch)
 	for r := range l.reqs {
 		batch = append(batch[:0], r)
@@ -196,6 +246,11 @@ func (l *Ledger) run() {
 			}
 		}
 		entries, err := l.commit(batch)
+		if err == nil {
+			for _, e := range entries {
+				l.untidied.Add(int64(len(e.Persons)))
+			}
+		}
 		for i, r := range batch {
 			if err != nil {
 				r.res <- result{err: err}

@@ -276,3 +276,38 @@ func TestAppendHonoursContext(t *testing.T) {
 		t.Errorf("Append with a cancelled context: %v", err)
 	}
 }
+
+// The ledger moves its persons index's pending list into the index itself,
+// off the requests' path (migration 00034): what it wrote is soon out of the
+// list, not left for the insert that finds the list full to move while the
+// requests waiting on it wait longer.
+func TestLedgerMovesThePendingListItself(t *testing.T) {
+	st, _ := migrated(t)
+	ctx := context.Background()
+	if _, err := st.Pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pgstattuple`); err != nil {
+		t.Fatal(err)
+	}
+	pending := func() int64 {
+		var n int64
+		if err := st.Pool.QueryRow(ctx, `SELECT pending_tuples FROM pgstatginindex('audit_log_persons_idx')`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	l := ledgerOn(t, st.Pool)
+	for i := range 50 {
+		if _, err := l.Append(ctx, sample(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		n := pending()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the persons index's pending list still holds %d tuples 30 s after the appends", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

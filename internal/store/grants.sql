@@ -20,6 +20,9 @@ GRANT UPDATE (resident_count) ON households TO gridhub_app;
 -- anywhere: the hub cannot disable the append-only triggers.
 GRANT SELECT, INSERT ON audit_log TO gridhub_app;
 GRANT SELECT, UPDATE ON audit_head TO gridhub_app;
+-- Moving the persons index's pending list (migration 00034), off the
+-- requests' path.
+GRANT EXECUTE ON FUNCTION gridhub_audit_clean_pending() TO gridhub_app;
 
 -- The unified report: submissions are stored and their deliveries tracked.
 GRANT SELECT, INSERT, UPDATE ON report_submissions, report_deliveries TO gridhub_app;

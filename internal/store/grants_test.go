@@ -54,6 +54,7 @@ func TestTheHubsRoleIsLeastPrivileged(t *testing.T) {
 		`DELETE FROM facts WHERE department = 'grants_test'`,
 		`SELECT gridhub_analyze_fact_partition('facts_grants_test')`,
 		`SELECT count(*) FROM audit_log`,
+		`SELECT gridhub_audit_clean_pending()`,
 		`SELECT count(*) FROM river_job`,
 	} {
 		if _, err := app.Exec(ctx, q); err != nil {
