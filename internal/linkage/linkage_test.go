@@ -16,15 +16,7 @@ import (
 // person row the departments hold, and every row with a mistyped number
 // linked to its true person.
 func TestLinkageMeetsThresholdsAgainstTruth(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the six department simulators")
-	}
-	c := linkagetest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if _, err := c.Syncer(nil).SyncAll(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := synced(t)
 	rep, err := linkage.Evaluate(ctx, c.Fixture.Store.Pool, linkagetest.Truth(c.Dataset), c.Fixture.Keys.Blind(""))
 	if err != nil {
 		t.Fatal(err)
@@ -81,4 +73,20 @@ func TestLinkageMeetsThresholdsAgainstTruth(t *testing.T) {
 	if again.Correct != rep.Correct {
 		t.Errorf("correct links after the failed sync: %d, before %d", again.Correct, rep.Correct)
 	}
+}
+
+// synced starts the test city's six department systems and syncs every
+// department once; ctx bounds the test (three minutes).
+func synced(t *testing.T) (*linkagetest.City, context.Context) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the six department simulators")
+	}
+	c := linkagetest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	if _, err := c.Syncer(nil).SyncAll(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	return c, ctx
 }

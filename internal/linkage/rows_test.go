@@ -1,27 +1,16 @@
 package linkage_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/gridhub/gridhub/internal/linkage"
-	"github.com/gridhub/gridhub/internal/linkage/linkagetest"
 )
 
 // The rows linkage placed on a person are found by the person's ID number
 // (through the blinded number each link keeps), exactly those of the
 // person's links, and still after the master index is loaded again.
 func TestLinkedRowsFoundByThePersonsNumber(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the six department simulators")
-	}
-	c := linkagetest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if _, err := c.Syncer(nil).SyncAll(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := synced(t)
 	pool := c.Fixture.Store.Pool
 	stale := func() int {
 		var n int
