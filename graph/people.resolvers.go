@@ -69,7 +69,7 @@ func (r *queryResolver) Person(ctx context.Context, idNumber string) (*people.Pe
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.Master.PersonByIDNumber(ctx, idNumber)
+	p, err := r.Master.PersonByIDNumber(ctx, idNumber, people.ReadAll)
 	if err != nil {
 		return nil, err
 	}

@@ -397,7 +397,7 @@ func (p *Plans) person(ctx context.Context, oc *graphql.OperationContext, n *pno
 		return b, false
 	}
 	r := p.Resolver
-	found, err := r.Master.PersonByIDNumber(ctx, idNumber)
+	found, err := r.Master.PersonByIDNumber(ctx, idNumber, n.needs.read())
 	if err != nil {
 		return b, false
 	}

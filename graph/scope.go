@@ -95,7 +95,7 @@ func (r *Resolver) ledgerPerson(ctx context.Context, person string) (string, err
 	if _, err := ident.ParseResidentID(person); err != nil {
 		return "", apperr.BadInput("person", "format", "person must be a person id or a resident ID number")
 	}
-	p, err := r.Master.PersonByIDNumber(ctx, person)
+	p, err := r.Master.PersonByIDNumber(ctx, person, people.Read{})
 	if err != nil || p == nil {
 		return "", err
 	}

@@ -125,8 +125,9 @@ type PersonPage struct {
 
 // Service reads the master index.
 type Service struct {
-	pool store.Querier
-	keys *secret.Keys
+	pool    store.Querier
+	keys    *secret.Keys
+	lookups *lookups
 }
 
 // NewService returns a Service reading from db: a pool, or a store.Reader
@@ -134,7 +135,7 @@ type Service struct {
 // (nothing here must read a write of its own request); keys blind and open
 // resident ID numbers.
 func NewService(db store.Querier, keys *secret.Keys) *Service {
-	return &Service{pool: db, keys: keys}
+	return &Service{pool: db, keys: keys, lookups: newLookups()}
 }
 
 // Read says what a page of persons fetches besides each one's id, name,
@@ -190,8 +191,26 @@ func (in interner) get(b []byte) string {
 // scanner reads rows of r.columns(); it is for one query (its interner is
 // not safe for concurrent use).
 func (s *Service) scanner(r Read) pgx.RowToFunc[*Person] {
+	scan := s.rowScanner(r)
+	return func(row pgx.CollectableRow) (*Person, error) { return scan(row, nil) }
+}
+
+// keyedScanner reads rows of the blinded ID number and then r.columns().
+func (s *Service) keyedScanner(r Read) pgx.RowToFunc[keyedPerson] {
+	scan := s.rowScanner(r)
+	return func(row pgx.CollectableRow) (keyedPerson, error) {
+		var k keyedPerson
+		var err error
+		k.p, err = scan(row, &k.hmac)
+		return k, err
+	}
+}
+
+// rowScanner reads a row of r.columns(), after a leading column into key
+// when key is not nil.
+func (s *Service) rowScanner(r Read) func(row pgx.CollectableRow, key *[]byte) (*Person, error) {
 	in := interner{}
-	return func(row pgx.CollectableRow) (*Person, error) {
+	return func(row pgx.CollectableRow, key *[]byte) (*Person, error) {
 		p := &Person{}
 		var (
 			id, hh, building    int64
@@ -200,7 +219,10 @@ func (s *Service) scanner(r Read) pgx.RowToFunc[*Person] {
 			gender, grid        pgtype.DriverBytes
 			ethnicity, relation pgtype.DriverBytes
 		)
-		dst := make([]any, 0, 14)
+		dst := make([]any, 0, 15)
+		if key != nil {
+			dst = append(dst, key)
+		}
 		dst = append(dst, &id, &p.Name, &gender, &p.BirthDate, &grid)
 		if r.Identifiers {
 			dst = append(dst, &enc, &p.Phone)
@@ -244,22 +266,15 @@ func (s *Service) scanner(r Read) pgx.RowToFunc[*Person] {
 	}
 }
 
-// PersonByIDNumber finds a resident by ID number. A malformed number is a
-// BAD_USER_INPUT error naming the failed rule; an unknown one is (nil, nil).
-func (s *Service) PersonByIDNumber(ctx context.Context, idNumber string) (*Person, error) {
+// PersonByIDNumber finds a resident by ID number, read as r. A malformed
+// number is a BAD_USER_INPUT error naming the failed rule; an unknown one is
+// (nil, nil). Concurrent lookups share queries (lookup.go).
+func (s *Service) PersonByIDNumber(ctx context.Context, idNumber string, r Read) (*Person, error) {
 	rid, err := ident.ParseResidentID(idNumber)
 	if err != nil {
 		return nil, badIdent("idNumber", err)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+ReadAll.columns()+` FROM persons p WHERE p.id_hmac = $1`, s.keys.Blind(rid.Number))
-	p, err := pgx.CollectExactlyOneRow(rows, s.scanner(ReadAll))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("people: person by ID number: %w", err)
-	}
-	return p, nil
+	return s.byNumber(ctx, s.keys.Blind(rid.Number), r)
 }
 
 // People returns a page of residents whose grid code starts with one of
