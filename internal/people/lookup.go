@@ -12,9 +12,11 @@ import (
 
 // lookupsOut is how many queries by ID number may be out at once. While
 // that many are out, the lookups of other requests wait together and go in
-// one query when one comes back: under load a query carries many numbers
+// one query when one comes back: under load a query carries several numbers
 // (one statement for Postgres to parse, plan, run and answer, one round trip
-// for the hub) and when idle each lookup goes at once, as before.
+// for the hub) and when idle each lookup goes at once. One query out served
+// more requests a second than two, or than one query for every lookup
+// (BENCHMARKS.md, "Lookups by ID number share a query").
 const lookupsOut = 1
 
 // lookupTimeout bounds a shared query: it runs for every request in it, so
