@@ -20,7 +20,7 @@ import (
 const lookupsOut = 1
 
 // lookupTimeout bounds a shared query: it runs for every request in it, so
-// it does not stop when the request that sent it is cancelled.
+// it does not stop when one of them is cancelled.
 const lookupTimeout = 30 * time.Second
 
 // lookups coalesces the person-by-ID-number reads of concurrent requests.
@@ -28,7 +28,7 @@ type lookups struct {
 	slots chan struct{}
 	mu    sync.Mutex
 	// waiting holds, for each way of reading, the batch that is still
-	// taking numbers: its first member sends it when it gets a slot.
+	// taking numbers until it gets a slot.
 	waiting map[Read]*lookupBatch
 }
 
@@ -65,23 +65,15 @@ func (s *Service) byNumber(ctx context.Context, hmac []byte, r Read) (*Person, e
 	l.mu.Unlock()
 
 	if !joined {
-		// The batch is this request's to send: once a slot is free it
-		// takes no more numbers and goes, whatever becomes of this request.
-		l.slots <- struct{}{}
-		l.mu.Lock()
-		delete(l.waiting, r)
-		l.mu.Unlock()
-		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
-		b.found, b.err = s.readByNumbers(qctx, b.r, b.hmacs)
-		cancel()
-		<-l.slots
-		close(b.done)
-	} else {
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+		// The first number of a batch starts it on its way; once a slot is
+		// free the batch takes no more numbers and goes, whatever becomes of
+		// the requests in it.
+		go s.send(context.WithoutCancel(ctx), b)
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	if b.err != nil {
 		return nil, b.err
@@ -92,6 +84,20 @@ func (s *Service) byNumber(ctx context.Context, hmac []byte, r Read) (*Person, e
 		}
 	}
 	return nil, nil
+}
+
+// send sends b once a slot is free.
+func (s *Service) send(ctx context.Context, b *lookupBatch) {
+	l := s.lookups
+	l.slots <- struct{}{}
+	l.mu.Lock()
+	delete(l.waiting, b.r)
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	b.found, b.err = s.readByNumbers(ctx, b.r, b.hmacs)
+	cancel()
+	<-l.slots
+	close(b.done)
 }
 
 // readByNumbers reads, as r, the persons whose blinded ID numbers are among hmacs.

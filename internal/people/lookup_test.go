@@ -57,9 +57,8 @@ func TestLookupsWaitingForAQueryGoTogetherAndEachGetsItsOwnPerson(t *testing.T) 
 		number string
 		want   int // index into city, -1 for nobody
 		r      Read
-		// cancel: the lookup's context is cancelled while it waits;
-		// cancelled: the lookup gives up (it is not the batch's sender).
-		cancel, cancelled bool
+		// cancel: the lookup's context is cancelled while it waits.
+		cancel bool
 	}
 	var asks []ask
 	for i := range 12 {
@@ -68,8 +67,8 @@ func TestLookupsWaitingForAQueryGoTogetherAndEachGetsItsOwnPerson(t *testing.T) 
 	asks = append(asks,
 		ask{number: city[0].IDNumber, want: 0, r: ReadAll},  // asked twice
 		ask{number: unknownNumber(t), want: -1, r: ReadAll}, // nobody
-		ask{number: city[3].IDNumber, want: 3, r: ReadAll, cancel: true, cancelled: true},
-		ask{number: city[5].IDNumber, want: 5, r: Read{Households: true}, cancel: true}, // sends its batch all the same
+		ask{number: city[3].IDNumber, want: 3, r: ReadAll, cancel: true},
+		ask{number: city[5].IDNumber, want: 5, r: Read{Households: true}, cancel: true}, // the first of its batch
 		ask{number: city[6].IDNumber, want: 6, r: Read{Households: true}},
 		ask{number: city[0].IDNumber, want: 0, r: Read{}},
 	)
@@ -81,12 +80,16 @@ func TestLookupsWaitingForAQueryGoTogetherAndEachGetsItsOwnPerson(t *testing.T) 
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
 	queued := map[Read]int{}
+	var gaveUp []chan struct{}
 	for i, a := range asks {
 		actx := context.Background()
+		returned := make(chan struct{})
 		if a.cancel {
 			actx = ctx
+			gaveUp = append(gaveUp, returned)
 		}
 		wg.Go(func() {
+			defer close(returned)
 			p, err := s.PersonByIDNumber(actx, a.number, a.r)
 			answers[i] = answer{p, err}
 		})
@@ -97,7 +100,16 @@ func TestLookupsWaitingForAQueryGoTogetherAndEachGetsItsOwnPerson(t *testing.T) 
 	if len(l.waiting) != 3 {
 		t.Fatalf("%d batches waiting, want one for each of the 3 ways of reading", len(l.waiting))
 	}
+	// A cancelled lookup returns at once, though no query has gone yet:
+	// the first of a batch too (its batch goes without it).
 	cancel()
+	for _, returned := range gaveUp {
+		select {
+		case <-returned:
+		case <-time.After(30 * time.Second):
+			t.Fatal("a cancelled lookup waits for its batch's query")
+		}
+	}
 	for range lookupsOut {
 		<-l.slots
 	}
@@ -105,7 +117,7 @@ func TestLookupsWaitingForAQueryGoTogetherAndEachGetsItsOwnPerson(t *testing.T) 
 
 	for i, a := range asks {
 		got := answers[i]
-		if a.cancelled {
+		if a.cancel {
 			if !errors.Is(got.err, context.Canceled) {
 				t.Errorf("cancelled lookup: %v, want context.Canceled", got.err)
 			}
