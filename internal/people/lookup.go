@@ -102,11 +102,7 @@ func (s *Service) send(ctx context.Context, b *lookupBatch) {
 
 // readByNumbers reads, as r, the persons whose blinded ID numbers are among hmacs.
 func (s *Service) readByNumbers(ctx context.Context, r Read, hmacs [][]byte) ([]keyedPerson, error) {
-	from := `persons p`
-	if r.Households {
-		from = `persons p JOIN households h ON h.id = p.household_id`
-	}
-	rows, _ := s.pool.Query(ctx, `SELECT p.id_hmac, `+r.columns()+` FROM `+from+` WHERE p.id_hmac = ANY($1)`, hmacs)
+	rows, _ := s.pool.Query(ctx, `SELECT p.id_hmac, `+r.columns()+` FROM `+r.from()+` WHERE p.id_hmac = ANY($1)`, hmacs)
 	found, err := pgx.CollectRows(rows, s.keyedScanner(r))
 	if err != nil {
 		return nil, fmt.Errorf("people: persons by ID number: %w", err)

@@ -174,6 +174,15 @@ func (r Read) columns() string {
 	return c
 }
 
+// from is the FROM clause of r.columns(): persons p, joined to households h
+// when r.Households.
+func (r Read) from() string {
+	if r.Households {
+		return `persons p JOIN households h ON h.id = p.household_id`
+	}
+	return `persons p`
+}
+
 // interner shares the strings of a query's rows that repeat (genders, grid
 // codes, ethnicities, relations): read as bytes the driver owns, each
 // distinct value becomes a string once per query, not once per row.
@@ -292,11 +301,7 @@ func (s *Service) People(ctx context.Context, prefixes []string, first *int, aft
 			return nil, err
 		}
 	}
-	from := `persons p`
-	if r.Households {
-		from = `persons p JOIN households h ON h.id = p.household_id`
-	}
-	query := `SELECT ` + r.columns() + ` FROM ` + from + `
+	query := `SELECT ` + r.columns() + ` FROM ` + r.from() + `
 		WHERE p.grid_code >= $1 AND p.grid_code < $2 AND (p.grid_code, p.id) > ($3, $4)
 		ORDER BY p.grid_code, p.id LIMIT $5`
 	scan := s.scanner(r)
