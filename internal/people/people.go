@@ -138,9 +138,9 @@ func NewService(db store.Querier, keys *secret.Keys) *Service {
 	return &Service{pool: db, keys: keys, lookups: newLookups()}
 }
 
-// Read says what a page of persons fetches besides each one's id, name,
-// gender, birth date and grid code. A page that leaves a part out leaves
-// its fields zero: IDNumber "", Phone nil, and so on.
+// Read says what a read of persons (a page, a lookup by ID number) fetches
+// besides each one's id, name, gender, birth date and grid code. A read that
+// leaves a part out leaves its fields zero: IDNumber "", Phone nil, and so on.
 type Read struct {
 	// Identifiers: the ID number (opened) and the phone.
 	Identifiers bool
@@ -354,7 +354,7 @@ func (s *Service) PersonsByID(ctx context.Context, ids []string) ([]*Person, err
 	if err != nil {
 		return nil, err
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+ReadAll.columns()+` FROM persons p WHERE p.id = ANY($1)`, keys)
+	rows, _ := s.pool.Query(ctx, `SELECT `+ReadAll.columns()+` FROM `+ReadAll.from()+` WHERE p.id = ANY($1)`, keys)
 	found, err := pgx.CollectRows(rows, s.scanner(ReadAll))
 	if err != nil {
 		return nil, fmt.Errorf("people: persons by id: %w", err)
@@ -368,7 +368,7 @@ func (s *Service) MembersOf(ctx context.Context, householdIDs []string) ([][]*Pe
 	if err != nil {
 		return nil, err
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+ReadAll.columns()+` FROM persons p WHERE p.household_id = ANY($1)
+	rows, _ := s.pool.Query(ctx, `SELECT `+ReadAll.columns()+` FROM `+ReadAll.from()+` WHERE p.household_id = ANY($1)
 		ORDER BY p.household_id, p.relation <> '户主', p.birth_date, p.id`, keys)
 	found, err := pgx.CollectRows(rows, s.scanner(ReadAll))
 	if err != nil {
